@@ -1,0 +1,5 @@
+"""Compile the signed GRN, deduce (Eq. 1), measure inconsistency (Eq. 2), KB-only baseline."""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]
