@@ -1,0 +1,49 @@
+# Set-up is automatic: every target below creates .venv and installs the pinned
+# dependencies first if needed. Servers bind to 127.0.0.1.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# A CPU build of torch==2.13.0 may lie in a local wheel folder; use it when present.
+WHEELS := $(firstword $(wildcard /opt/wheels))
+FIND_LINKS := $(if $(WHEELS),--find-links $(WHEELS),)
+HOST ?= 127.0.0.1
+
+.PHONY: install run test lint format bench viz viz-build mlflow clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet $(FIND_LINKS) -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/kedro run --pipeline=aligned
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+viz: $(STAMP)
+	$(BIN)/kedro viz run --host $(HOST) --port 4141 --no-browser
+
+viz-build: $(STAMP)
+	$(BIN)/kedro viz build
+
+mlflow: $(STAMP)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host $(HOST) --port 5000 --workers 1
+
+clean:
+	rm -rf $(VENV) build-viz mlruns mlflow.db

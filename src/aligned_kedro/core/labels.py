@@ -1,0 +1,540 @@
+"""Ternary response labels y in {-1, 0, 1}^n from expression (notes section 1 and 8).
+
+Each perturbed condition is tested against its matched control samples: log2 fold change
+plus a per-gene test, Benjamini-Hochberg FDR across genes within the condition.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+from scipy import special, stats
+
+from aligned_kedro.core.errors import InputError
+
+DESIGN_COLUMNS: tuple[str, ...] = (
+    "sample_id",
+    "condition",
+    "role",
+    "perturbation",
+    "perturbation_type",
+    "control_group",
+)
+ROLES: tuple[str, ...] = ("perturbed", "control")
+PERTURBATION_SIGN: dict[str, int] = {"KO": -1, "KD": -1, "OE": 1}
+DE_COLUMNS: tuple[str, ...] = ("condition", "gene", "log2fc", "t", "p", "q", "df")
+
+DEFAULT_EXPRESSION_SOURCE = "expression table"
+DEFAULT_DESIGN_SOURCE = "design table"
+DEFAULT_DE_SOURCE = "differential expression table"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One perturbed condition: its perturbation and the samples it is compared on."""
+
+    name: str
+    perturbation: tuple[str, ...]
+    perturbation_type: tuple[str, ...]
+    control_group: str
+    perturbed_samples: tuple[str, ...]
+    control_samples: tuple[str, ...]
+
+
+def _text(series: pd.Series) -> pd.Series:
+    return series.fillna("").astype(str).str.strip()
+
+
+def _split_plus(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split("+")) if value else ()
+
+
+def _normalised_design(design: pd.DataFrame, source: str) -> pd.DataFrame:
+    missing = [column for column in DESIGN_COLUMNS if column not in design.columns]
+    if missing:
+        raise InputError(
+            f"design is missing column(s) {missing}; expected {list(DESIGN_COLUMNS)}",
+            source=source,
+            column=missing[0],
+        )
+    return pd.DataFrame({column: _text(design[column]) for column in DESIGN_COLUMNS})
+
+
+def _check_expression_labels(expression: pd.DataFrame, source: str) -> None:
+    samples = pd.Index(expression.columns.astype(str))
+    duplicated = samples[samples.duplicated()].unique()
+    if len(duplicated):
+        raise InputError(
+            f"duplicate sample column {duplicated[0]!r} in expression",
+            source=source,
+            column=str(duplicated[0]),
+        )
+    genes = pd.Index(expression.index.astype(str))
+    duplicated = genes[genes.duplicated()].unique()
+    if len(duplicated):
+        raise InputError(
+            f"duplicate gene {duplicated[0]!r} in expression rows",
+            source=source,
+            row=str(duplicated[0]),
+            gene=str(duplicated[0]),
+        )
+
+
+def _check_expression_values(expression: pd.DataFrame, samples: Sequence[str], source: str) -> None:
+    columns = pd.Index(expression.columns.astype(str))
+    for sample in samples:
+        values = expression.iloc[:, columns.get_loc(sample)]
+        if not is_numeric_dtype(values) or is_bool_dtype(values):
+            coerced = pd.to_numeric(values, errors="coerce")
+            bad = values.index[coerced.isna() & values.notna()]
+            if len(bad):
+                gene = str(bad[0])
+                raise InputError(
+                    f"non-numeric expression value {values.loc[bad[0]]!r} "
+                    f"for gene {gene!r} in sample {sample!r}",
+                    source=source,
+                    column=sample,
+                    row=gene,
+                    gene=gene,
+                )
+            values = coerced
+        finite = np.isfinite(values.to_numpy(dtype=float))
+        if not finite.all():
+            gene = str(values.index[np.argmin(finite)])
+            raise InputError(
+                f"missing or non-finite expression value for gene {gene!r} in sample {sample!r}",
+                source=source,
+                column=sample,
+                row=gene,
+                gene=gene,
+            )
+
+
+def _conditions(table: pd.DataFrame, source: str, *, check_controls: bool) -> list[Condition]:
+    perturbed = table[table["role"] == "perturbed"]
+    controls = table[table["role"] == "control"]
+    shared = sorted(set(perturbed["condition"]) & set(controls["condition"]))
+    if shared:
+        raise InputError(
+            f"condition {shared[0]!r} is used by both perturbed and control samples; "
+            "give controls their own condition id and link them through control_group",
+            source=source,
+            column="condition",
+            row=shared[0],
+        )
+    result: list[Condition] = []
+    for name, rows in perturbed.groupby("condition", sort=False):
+        name = str(name)
+        for column in ("control_group", "perturbation", "perturbation_type"):
+            values = rows[column].unique()
+            if len(values) > 1:
+                raise InputError(
+                    f"condition {name!r} has inconsistent {column} values {sorted(values)}",
+                    source=source,
+                    column=column,
+                    row=name,
+                )
+        first = rows.iloc[0]
+        group = first["control_group"]
+        control_samples = tuple(controls.loc[controls["control_group"] == group, "sample_id"])
+        if check_controls and not control_samples:
+            raise InputError(
+                f"condition {name!r} has no control samples in its control_group {group!r}",
+                source=source,
+                column="control_group",
+                row=name,
+            )
+        result.append(
+            Condition(
+                name=name,
+                perturbation=_split_plus(first["perturbation"]),
+                perturbation_type=_split_plus(first["perturbation_type"]),
+                control_group=group,
+                perturbed_samples=tuple(rows["sample_id"]),
+                control_samples=control_samples,
+            )
+        )
+    return result
+
+
+def _check_rows(table: pd.DataFrame, expression_samples: pd.Index | None, source: str) -> None:
+    unknown_roles = table.loc[~table["role"].isin(ROLES)]
+    if len(unknown_roles):
+        row = unknown_roles.iloc[0]
+        raise InputError(
+            f"unknown role {row['role']!r} for sample {row['sample_id']!r}; expected one of "
+            f"{list(ROLES)}",
+            source=source,
+            column="role",
+            row=row["sample_id"],
+        )
+    empty = table.loc[table["sample_id"] == ""]
+    if len(empty):
+        raise InputError(
+            f"empty sample_id in design row {empty.index[0]!r}",
+            source=source,
+            column="sample_id",
+            row=empty.index[0],
+        )
+    duplicated = table.loc[table["sample_id"].duplicated(), "sample_id"].unique()
+    if len(duplicated):
+        raise InputError(
+            f"duplicate sample {duplicated[0]!r} in design",
+            source=source,
+            column="sample_id",
+            row=duplicated[0],
+        )
+    if expression_samples is not None:
+        known = set(expression_samples)
+        absent = [s for s in table["sample_id"] if s not in known]
+        if absent:
+            raise InputError(
+                f"design sample(s) {absent} are absent from the expression columns",
+                source=source,
+                column="sample_id",
+                row=absent[0],
+            )
+    for row in table.itertuples(index=False):
+        sample = row.sample_id
+        if row.condition == "" or row.control_group == "":
+            column = "condition" if row.condition == "" else "control_group"
+            raise InputError(
+                f"empty {column} for sample {sample!r}", source=source, column=column, row=sample
+            )
+        types = _split_plus(row.perturbation_type)
+        for kind in types:
+            if kind not in PERTURBATION_SIGN:
+                raise InputError(
+                    f"unknown perturbation_type {kind!r} for sample {sample!r} of condition "
+                    f"{row.condition!r} (perturbation {row.perturbation!r}); expected one of "
+                    f"{sorted(PERTURBATION_SIGN)}",
+                    source=source,
+                    column="perturbation_type",
+                    row=sample,
+                    gene=row.perturbation or None,
+                )
+        if row.role == "control":
+            continue
+        genes = _split_plus(row.perturbation)
+        if not genes or "" in genes:
+            raise InputError(
+                f"perturbed sample {sample!r} of condition {row.condition!r} names no "
+                f"perturbed gene ({row.perturbation!r})",
+                source=source,
+                column="perturbation",
+                row=sample,
+            )
+        if not types or len(types) not in (1, len(genes)):
+            raise InputError(
+                f"perturbation_type {row.perturbation_type!r} of sample {sample!r} (condition "
+                f"{row.condition!r}) must be one of {sorted(PERTURBATION_SIGN)} or one per "
+                f"gene of {row.perturbation!r}",
+                source=source,
+                column="perturbation_type",
+                row=sample,
+                gene=row.perturbation,
+            )
+
+
+def validate_design(
+    expression: pd.DataFrame,
+    design: pd.DataFrame,
+    source_expression: str = DEFAULT_EXPRESSION_SOURCE,
+    source_design: str = DEFAULT_DESIGN_SOURCE,
+) -> None:
+    """Check the expression table (genes x samples) and the design table against each other.
+
+    Expression columns not named in the design are ignored (not checked for values).
+    """
+    table = _normalised_design(design, source_design)
+    _check_expression_labels(expression, source_expression)
+    samples = pd.Index(expression.columns.astype(str))
+    _check_rows(table, samples, source_design)
+    _conditions(table, source_design, check_controls=True)
+    _check_expression_values(expression, list(table["sample_id"]), source_expression)
+
+
+def design_conditions(
+    design: pd.DataFrame, *, source: str = DEFAULT_DESIGN_SOURCE
+) -> list[Condition]:
+    """Perturbed conditions of a design, in order of first appearance."""
+    table = _normalised_design(design, source)
+    _check_rows(table, None, source)
+    return _conditions(table, source, check_controls=False)
+
+
+def perturbation_matrix(
+    design: pd.DataFrame, genes: Sequence[str], *, source: str = DEFAULT_DESIGN_SOURCE
+) -> tuple[list[str], np.ndarray]:
+    """Inputs x in {-1, 0, 1}^n per condition: -1 for KO/KD, +1 for OE, multi-hot (section 1)."""
+    gene_index = pd.Index([str(g) for g in genes])
+    if gene_index.has_duplicates:
+        gene = str(gene_index[gene_index.duplicated()][0])
+        raise InputError(f"duplicate gene {gene!r} in the gene list", source=source, gene=gene)
+    conditions = design_conditions(design, source=source)
+    x = np.zeros((len(conditions), len(gene_index)), dtype=np.int8)
+    for i, condition in enumerate(conditions):
+        types = condition.perturbation_type
+        if len(types) == 1:
+            types = types * len(condition.perturbation)
+        for gene, kind in zip(condition.perturbation, types, strict=True):
+            if gene not in gene_index:
+                raise InputError(
+                    f"condition {condition.name!r} perturbs gene {gene!r}, which is not among "
+                    f"the {len(gene_index)} genes",
+                    source=source,
+                    column="perturbation",
+                    row=condition.name,
+                    gene=gene,
+                )
+            x[i, gene_index.get_loc(gene)] = PERTURBATION_SIGN[kind]
+    return [c.name for c in conditions], x
+
+
+def benjamini_hochberg(p: np.ndarray | Sequence[float]) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values: q_(i) = min_{k >= i} min(1, m p_(k) / k)."""
+    p = np.asarray(p, dtype=float)
+    if p.ndim != 1 or np.isnan(p).any() or (p < 0).any() or (p > 1).any():
+        raise InputError("p-values must be a 1-d array of numbers in [0, 1]", source="p-values")
+    m = p.size
+    if m == 0:
+        return p.copy()
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * m / np.arange(1, m + 1)
+    q_sorted = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
+    q = np.empty(m)
+    q[order] = q_sorted
+    return q
+
+
+def trigamma_inverse(
+    x: np.ndarray | float, *, tol: float = 1e-10, max_iter: int = 100
+) -> np.ndarray:
+    """Solve trigamma(y) = x for y > 0 by Newton's method on 1/trigamma (Smyth 2004).
+
+    1/trigamma(y) is nearly linear (about y - 1/2), so Newton converges in a few steps
+    from y0 = 1/2 + 1/x; very small and very large x use the asymptotes 1/x and 1/sqrt(x).
+    """
+    x = np.asarray(x, dtype=float)
+    if (~np.isfinite(x)).any() or (x <= 0).any():
+        raise InputError("trigamma_inverse needs finite positive values", source="trigamma input")
+    y = 0.5 + 1.0 / x
+    for _ in range(max_iter):
+        tri = special.polygamma(1, y)
+        step = tri * (1.0 - tri / x) / special.polygamma(2, y)
+        y = y + step
+        if np.all(-step / y < tol):
+            break
+    y = np.where(x > 1e7, 1.0 / np.sqrt(x), y)
+    return np.where(x < 1e-6, 1.0 / x, y)
+
+
+def fit_variance_prior(s2: np.ndarray, d: float) -> tuple[float, float]:
+    """Empirical-Bayes prior (d0, s0^2) for gene variances s2 on d degrees of freedom.
+
+    Smyth (2004): s2 | sigma^2 ~ sigma^2 chi2_d / d, 1/sigma^2 ~ chi2_d0 / (d0 s0^2).
+    Moments of e = log s2 - digamma(d/2) + log(d/2) give trigamma(d0/2) = var(e) -
+    trigamma(d/2); d0 = inf when the sampling variance explains var(log s2).
+    Only positive s2 enter the fit (log 0 is undefined).
+    """
+    s2 = np.asarray(s2, dtype=float)
+    s2 = s2[s2 > 0]
+    if s2.size < 2 or d <= 0:
+        raise InputError(
+            f"need at least two genes with positive variance and d > 0 to fit the prior "
+            f"(got {s2.size} genes, d = {d})",
+            source="gene variances",
+        )
+    e = np.log(s2) - special.digamma(d / 2) + np.log(d / 2)
+    e_mean = float(e.mean())
+    e_var = float(e.var(ddof=1)) - float(special.polygamma(1, d / 2))
+    if e_var <= 0:
+        return float("inf"), float(np.exp(e_mean))
+    d0 = 2.0 * float(trigamma_inverse(e_var))
+    s0_2 = float(np.exp(e_mean + special.digamma(d0 / 2) - np.log(d0 / 2)))
+    return d0, s0_2
+
+
+def _two_sided_t_p(t: np.ndarray, df: float | np.ndarray) -> np.ndarray:
+    df = np.broadcast_to(np.asarray(df, dtype=float), t.shape)
+    tail = np.where(
+        np.isinf(df), stats.norm.sf(np.abs(t)), stats.t.sf(np.abs(t), np.minimum(df, 1e300))
+    )
+    return np.minimum(2.0 * tail, 1.0)
+
+
+def _moderated_t(
+    a: np.ndarray, b: np.ndarray, condition: str, source: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n1, n2 = a.shape[1], b.shape[1]
+    d = n1 + n2 - 2
+    if d <= 0:
+        raise InputError(
+            f"condition {condition!r} has {n1} perturbed and {n2} control sample(s): no "
+            "residual degrees of freedom, so no test can be done",
+            source=source,
+            column="condition",
+            row=condition,
+        )
+    m1, m2 = a.mean(axis=1), b.mean(axis=1)
+    ss = ((a - m1[:, None]) ** 2).sum(axis=1) + ((b - m2[:, None]) ** 2).sum(axis=1)
+    constant = (np.ptp(a, axis=1) == 0) & (np.ptp(b, axis=1) == 0)
+    s2 = np.where(constant, 0.0, ss / d)
+    if (s2 > 0).sum() < 2:
+        raise InputError(
+            f"condition {condition!r} has fewer than two genes with positive variance; "
+            "the variance prior cannot be fitted",
+            source=source,
+            column="condition",
+            row=condition,
+        )
+    d0, s0_2 = fit_variance_prior(s2, d)
+    posterior = s0_2 if np.isinf(d0) else (d0 * s0_2 + d * s2) / (d0 + d)
+    t = (m1 - m2) / np.sqrt(posterior * (1.0 / n1 + 1.0 / n2))
+    df = np.full(t.shape, d + d0)
+    return t, _two_sided_t_p(t, d + d0), df
+
+
+def _welch_t(
+    a: np.ndarray, b: np.ndarray, condition: str, source: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n1, n2 = a.shape[1], b.shape[1]
+    if n1 + n2 <= 2:
+        raise InputError(
+            f"condition {condition!r} has {n1} perturbed and {n2} control sample(s): no "
+            "residual degrees of freedom, so no test can be done",
+            source=source,
+            column="condition",
+            row=condition,
+        )
+    if min(n1, n2) < 2:
+        warnings.warn(
+            f"condition {condition!r} in {source}: the Welch test needs two samples per group "
+            f"(has {n1} perturbed, {n2} control); all its genes get p = 1",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        nan = np.full(a.shape[0], np.nan)
+        return nan, np.ones(a.shape[0]), nan.copy()
+    v1, v2 = a.var(axis=1, ddof=1) / n1, b.var(axis=1, ddof=1) / n2
+    constant = (np.ptp(a, axis=1) == 0) & (np.ptp(b, axis=1) == 0)
+    t = np.full(a.shape[0], np.nan)
+    p = np.ones(a.shape[0])
+    df = np.full(a.shape[0], np.nan)
+    varying = ~constant
+    if varying.any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            result = stats.ttest_ind(a[varying], b[varying], axis=1, equal_var=False)
+        t[varying], p[varying] = result.statistic, result.pvalue
+        vs1, vs2 = v1[varying], v2[varying]
+        df[varying] = (vs1 + vs2) ** 2 / (vs1**2 / (n1 - 1) + vs2**2 / (n2 - 1))
+    return t, p, df
+
+
+def _sample_values(
+    expression: pd.DataFrame, columns: pd.Index, samples: Sequence[str]
+) -> np.ndarray:
+    block = expression.iloc[:, columns.get_indexer(list(samples))]
+    return block.apply(pd.to_numeric).to_numpy(dtype=float)
+
+
+def differential_expression(
+    expression: pd.DataFrame,
+    design: pd.DataFrame,
+    *,
+    test: Literal["moderated", "welch"] = "moderated",
+    source_expression: str = DEFAULT_EXPRESSION_SOURCE,
+    source_design: str = DEFAULT_DESIGN_SOURCE,
+) -> pd.DataFrame:
+    """Per-condition differential expression against matched controls (notes section 8).
+
+    Returns a long table with columns condition, gene, log2fc (perturbed mean - control
+    mean), t, p, q (Benjamini-Hochberg across genes within the condition) and df.
+
+    "moderated": limma-style moderated t (Smyth 2004). Per condition the pooled two-group
+    residual variance s^2 has d = n1 + n2 - 2; the prior (d0, s0^2) is fitted across genes
+    (`fit_variance_prior`); the posterior variance (d0 s0^2 + d s^2) / (d0 + d) gives
+    t on d + d0 degrees of freedom. Genes constant in both groups (s^2 = 0, e.g. unexpressed)
+    are left out of the prior fit and get the posterior variance d0 s0^2 / (d0 + d) > 0,
+    so their t is finite (0 when their means agree). d = 0 raises InputError.
+
+    "welch": scipy's Welch t-test. Its statistic is undefined for genes constant in both
+    groups and for every gene of a condition with a single sample in a group (that case
+    also warns); these are reported with t = NaN, df = NaN, p = 1, so never called.
+    """
+    if test not in ("moderated", "welch"):
+        raise InputError(f"unknown test {test!r}; expected 'moderated' or 'welch'")
+    validate_design(expression, design, source_expression, source_design)
+    conditions = design_conditions(design, source=source_design)
+    columns = pd.Index(expression.columns.astype(str))
+    genes = np.asarray(expression.index.astype(str))
+    statistic = _moderated_t if test == "moderated" else _welch_t
+    frames = []
+    for condition in conditions:
+        a = _sample_values(expression, columns, condition.perturbed_samples)
+        b = _sample_values(expression, columns, condition.control_samples)
+        t, p, df = statistic(a, b, condition.name, source_design)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "condition": condition.name,
+                    "gene": genes,
+                    "log2fc": a.mean(axis=1) - b.mean(axis=1),
+                    "t": t,
+                    "p": p,
+                    "q": benjamini_hochberg(p),
+                    "df": df,
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame({column: pd.Series(dtype=float) for column in DE_COLUMNS})
+    return pd.concat(frames, ignore_index=True)
+
+
+def ternary_labels(
+    de_table: pd.DataFrame,
+    *,
+    lfc_threshold: float = 1.0,
+    fdr: float = 0.05,
+    source: str = DEFAULT_DE_SOURCE,
+) -> pd.DataFrame:
+    """Labels y in {-1, 0, 1} (section 1): sign(log2fc) where |log2fc| > lfc_threshold and
+    q < fdr, else 0. Returns conditions x genes, int8, in order of first appearance."""
+    missing = [c for c in ("condition", "gene", "log2fc", "q") if c not in de_table.columns]
+    if missing:
+        raise InputError(f"missing column(s) {missing}", source=source, column=missing[0])
+    if not lfc_threshold >= 0:
+        raise InputError(f"lfc_threshold must be >= 0, got {lfc_threshold}", source=source)
+    if not 0 < fdr <= 1:
+        raise InputError(f"fdr must be in (0, 1], got {fdr}", source=source)
+    duplicated = de_table[["condition", "gene"]].duplicated()
+    if duplicated.any():
+        row = de_table.loc[duplicated].iloc[0]
+        raise InputError(
+            f"duplicate (condition, gene) pair ({row['condition']!r}, {row['gene']!r})",
+            source=source,
+            column="gene",
+            row=row["condition"],
+            gene=str(row["gene"]),
+        )
+    log2fc = pd.to_numeric(de_table["log2fc"], errors="coerce").to_numpy(dtype=float)
+    q = pd.to_numeric(de_table["q"], errors="coerce").to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        called = (np.abs(log2fc) > lfc_threshold) & (q < fdr)
+    label = np.where(called, np.sign(log2fc), 0).astype(np.int8)
+    conditions = pd.unique(de_table["condition"])
+    genes = pd.unique(de_table["gene"])
+    wide = (
+        pd.DataFrame({"condition": de_table["condition"], "gene": de_table["gene"], "y": label})
+        .pivot(index="condition", columns="gene", values="y")
+        .reindex(index=conditions, columns=genes)
+    )
+    return wide.fillna(0).astype(np.int8).rename_axis(index="condition", columns="gene")

@@ -1,0 +1,37 @@
+"""Shared fixtures: a throw-away copy of the project on a small slice of the bundled data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RAW = ROOT / "data" / "01_raw" / "ecoli"
+SLICE_PROJECTS = ("oxidative", "ytf", "fur")
+
+
+def write_slice(raw: Path) -> None:
+    """Knockouts of three projects with their controls: 16 conditions, all genes."""
+    raw.mkdir(parents=True)
+    design = pd.read_csv(RAW / "design.tsv", sep="\t", keep_default_na=False)
+    design = design[design["condition"].str.split("__").str[0].isin(SLICE_PROJECTS)]
+    design.to_csv(raw / "design.tsv", sep="\t", index=False)
+    expression = pd.read_parquet(RAW / "expression.parquet")
+    expression[design["sample_id"]].to_parquet(raw / "expression.parquet")
+    for name in ("genes.tsv", "trn.tsv.gz", "regulator_synonyms.tsv", "samples.tsv"):
+        shutil.copy(RAW / name, raw / name)
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project directory with the repository's conf and a slice of the E. coli data."""
+    path = tmp_path_factory.mktemp("project")
+    shutil.copy(ROOT / "pyproject.toml", path / "pyproject.toml")
+    shutil.copy(ROOT / ".telemetry", path / ".telemetry")
+    shutil.copytree(ROOT / "conf", path / "conf")
+    (path / "src").mkdir()  # the package itself is installed
+    write_slice(path / "data" / "01_raw" / "ecoli")
+    return path
