@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 import pandas as pd
@@ -26,6 +27,21 @@ def _require_columns(table: pd.DataFrame, columns: Sequence[str], source: str) -
                 source=source,
                 column=column,
             )
+
+
+def read_edge_table(path: str | Path) -> pd.DataFrame:
+    """Read a signed edge table (``regulator, target, sign`` plus optional columns).
+
+    Tab-separated for ``.tsv``/``.tsv.gz``/``.txt``, comma-separated otherwise; signs are
+    ``+``/``-`` or ``1``/``-1``. Errors name the file and the column.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such file", source=str(path))
+    tab = any(s in (".tsv", ".txt", ".tab") for s in path.suffixes)
+    table = pd.read_csv(path, sep="\t" if tab else ",", dtype={"sign": str})
+    _require_columns(table, ["regulator", "target", "sign"], str(path))
+    return table
 
 
 def name_resolver(genes: pd.DataFrame, synonyms: pd.DataFrame | None = None) -> dict[str, tuple]:

@@ -22,7 +22,7 @@ def compile_knowledge_base(
         conflict=params["conflicting_signs"],
         source="kb_edges_table",
     )
-    return compiled.edges()
+    return compiled.edge_table
 
 
 def _load(kb_table: pd.DataFrame, universe: pd.DataFrame) -> kb.KnowledgeBase:

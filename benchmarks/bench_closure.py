@@ -1,0 +1,187 @@
+"""Benchmark of row-restricted deduction (section 2.2) against the dense n x n closure (Eq. 1).
+
+Run `python benchmarks/bench_closure.py` (all cases, each in a fresh process so that
+peak RSS is per case) or `python benchmarks/bench_closure.py --case norman_scale`.
+Prints one `BENCH ...` line per case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+try:
+    from aligned_kedro.core.closure import deduce
+    from aligned_kedro.core.kb import compile_kb
+except ImportError:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from aligned_kedro.core.closure import deduce
+    from aligned_kedro.core.kb import compile_kb
+
+SEED = 20260101
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    n_genes: int
+    n_regulators: int
+    n_edges: int
+    n_conditions: int
+    n_perturbed_pool: int
+    k: int = 4
+    inhibitory: float = 0.13
+    naive: bool = True
+    skip_reason: str = ""
+
+
+CASES = {
+    "norman_scale": Case("norman_scale", 5_000, 1_200, 45_000, 300, n_perturbed_pool=150),
+    "genome_scale": Case(
+        "genome_scale",
+        20_000,
+        1_300,
+        450_000,
+        2_000,
+        n_perturbed_pool=2_600,
+        naive=False,
+        skip_reason="dense_20k_x_20k_float64_is_3.2GB_per_matrix",
+    ),
+}
+
+
+def synthetic_grn(case: Case, rng: np.random.Generator) -> tuple[pd.DataFrame, list[str]]:
+    """Signed GRN with a heavy-tailed (Zipf-like) out-degree and uniform targets."""
+    genes = [f"G{i:05d}" for i in range(case.n_genes)]
+    regulators = rng.choice(case.n_genes, size=case.n_regulators, replace=False)
+    weights = 1.0 / np.arange(1, case.n_regulators + 1) ** 0.8
+    cap = int(0.25 * case.n_genes)
+    degree = np.ones(case.n_regulators, dtype=np.int64)
+    extra = rng.multinomial(case.n_edges - case.n_regulators, weights / weights.sum())
+    degree += extra
+    while (over := np.clip(degree - cap, 0, None)).any():
+        degree -= over
+        free = weights * (degree < cap)
+        degree += rng.multinomial(int(over.sum()), free / free.sum())
+    src = np.repeat(regulators, degree)
+    tgt = np.concatenate(
+        [
+            rng.choice(np.delete(np.arange(case.n_genes), r), size=d, replace=False)
+            for r, d in zip(regulators, degree, strict=True)
+        ]
+    )
+    sign = np.where(rng.random(len(src)) < case.inhibitory, -1, 1)
+    names = np.asarray(genes, dtype=object)
+    edges = pd.DataFrame({"regulator": names[src], "target": names[tgt], "sign": sign})
+    return edges, genes
+
+
+def conditions(case: Case, regulators: np.ndarray, rng: np.random.Generator) -> sp.csr_matrix:
+    """Knockouts (x = -1) of one or two genes, drawn mostly from the regulators."""
+    others = np.setdiff1d(np.arange(case.n_genes), regulators)
+    n_reg = min(len(regulators), int(0.8 * case.n_perturbed_pool))
+    pool = np.concatenate(
+        [
+            rng.choice(regulators, size=n_reg, replace=False),
+            rng.choice(others, size=case.n_perturbed_pool - n_reg, replace=False),
+        ]
+    )
+    rows, cols = [], []
+    for i in range(case.n_conditions):
+        picked = rng.choice(pool, size=1 + int(rng.random() < 0.5), replace=False)
+        rows += [i] * len(picked)
+        cols += picked.tolist()
+    return sp.csr_matrix(
+        (-np.ones(len(rows)), (rows, cols)), shape=(case.n_conditions, case.n_genes)
+    )
+
+
+def naive_deduce(kb, X: sp.csr_matrix, k: int) -> np.ndarray:
+    """Dense n x n closure by Eq. 1 iterated k times, then sign(X (R+(k) - R-(k)))."""
+    p0, q0 = kb.r_pos.toarray(), kb.r_neg.toarray()
+    p, q = p0.copy(), q0.copy()
+    for _ in range(k):
+        p, q = p0 @ p + q0 @ q, p0 @ q + q0 @ p
+    return np.sign(X @ (p - q)).astype(np.int8)
+
+
+def run_case(name: str) -> dict[str, object]:
+    """Run one case in this process and return its measurements."""
+    case = CASES[name]
+    start = time.perf_counter()
+    rng = np.random.default_rng(SEED)
+    edges, genes = synthetic_grn(case, rng)
+    t0 = time.perf_counter()
+    kb = compile_kb(edges, genes)
+    compile_s = time.perf_counter() - t0
+    X = conditions(case, kb.regulators, rng)
+    t0 = time.perf_counter()
+    pred = deduce(kb, X, case.k, "integer")
+    deduce_s = time.perf_counter() - t0
+    result: dict[str, object] = {
+        "case": name,
+        "seed": SEED,
+        "n_genes": case.n_genes,
+        "n_regulators": len(kb.regulators),
+        "n_edges": len(kb.edges()),
+        "n_conditions": case.n_conditions,
+        "k": case.k,
+        "compile_s": compile_s,
+        "deduce_s": deduce_s,
+    }
+    if case.naive:
+        t0 = time.perf_counter()
+        reference = naive_deduce(kb, X, case.k)
+        result["naive_s"] = time.perf_counter() - t0
+        result["speedup"] = result["naive_s"] / deduce_s
+        result["naive_equal"] = bool(np.array_equal(reference, pred))
+    else:
+        result["naive_skipped"] = case.skip_reason
+    result["total_s"] = time.perf_counter() - start
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def format_line(r: dict[str, object]) -> str:
+    head = (
+        f"BENCH {r['case']} seed={r['seed']} n_genes={r['n_genes']} "
+        f"n_regulators={r['n_regulators']} n_edges={r['n_edges']} "
+        f"n_conditions={r['n_conditions']} k={r['k']} "
+        f"compile_s={r['compile_s']:.3f} deduce_s={r['deduce_s']:.3f}"
+    )
+    if "naive_s" in r:
+        naive = (
+            f"naive_s={r['naive_s']:.2f} speedup={r['speedup']:.0f} naive_equal={r['naive_equal']}"
+        )
+    else:
+        naive = f"naive_s=skipped reason={r['naive_skipped']} speedup=n/a"
+    return f"{head} {naive} total_s={r['total_s']:.2f} peak_rss_mb={r['peak_rss_mb']:.0f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--case", choices=sorted(CASES), help="run one case in this process")
+    args = parser.parse_args(argv)
+    if args.case:
+        print(format_line(run_case(args.case)), flush=True)
+        return 0
+    status = 0
+    for name in CASES:
+        done = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--case", name], check=False
+        )
+        status = status or done.returncode
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
