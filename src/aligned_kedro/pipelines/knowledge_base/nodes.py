@@ -7,7 +7,15 @@ from typing import Any
 
 import pandas as pd
 
-from aligned_kedro.core import closure, kb, metrics
+from aligned_kedro.core import (
+    KnowledgeBase,
+    compile_kb,
+    consistency_scores,
+    deduce,
+    inconsistency_report,
+    kb_statistics,
+)
+from aligned_kedro.core import inconsistency as count_inconsistency
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +24,7 @@ def compile_knowledge_base(
     edges: pd.DataFrame, universe: pd.DataFrame, params: dict[str, Any]
 ) -> pd.DataFrame:
     """The compiled KB, stored as its signed edge table over the universe."""
-    compiled = kb.compile_kb(
+    compiled = compile_kb(
         edges,
         universe["gene_id"].tolist(),
         conflict=params["conflicting_signs"],
@@ -25,14 +33,14 @@ def compile_knowledge_base(
     return compiled.edge_table
 
 
-def _load(kb_table: pd.DataFrame, universe: pd.DataFrame) -> kb.KnowledgeBase:
-    return kb.compile_kb(kb_table, universe["gene_id"].tolist(), conflict="both")
+def _load(kb_table: pd.DataFrame, universe: pd.DataFrame) -> KnowledgeBase:
+    return compile_kb(kb_table, universe["gene_id"].tolist(), conflict="both")
 
 
 def knowledge_base_statistics(
     kb_table: pd.DataFrame, universe: pd.DataFrame, k: int, params: dict[str, Any]
 ) -> dict[str, float]:
-    stats = kb.kb_statistics(_load(kb_table, universe), k, params["variant"])
+    stats = kb_statistics(_load(kb_table, universe), k, params["variant"])
     log.info("knowledge base at k=%d (%s): %s", k, params["variant"], stats)
     return {f"kb.{name}": value for name, value in stats.items()}
 
@@ -49,7 +57,7 @@ def deduce_predictions(
     knowledge = _load(kb_table, universe)
     return tuple(
         pd.DataFrame(
-            closure.deduce(knowledge, x.to_numpy(), k, params["variant"], params["margin"]),
+            deduce(knowledge, x.to_numpy(), k, params["variant"], params["margin"]),
             index=x.index,
             columns=x.columns,
         )
@@ -67,7 +75,7 @@ def inconsistency(
     params: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
     """Figure-1 report (missing, conflicting, agreeing relations) and Inc(D, KB) (Eq. 2)."""
-    summary, per_regulator = closure.inconsistency_report(
+    summary, per_regulator = inconsistency_report(
         perturbations.to_numpy(),
         labels_table.to_numpy(),
         _load(kb_table, universe),
@@ -75,7 +83,7 @@ def inconsistency(
         params["variant"],
         genes=universe["gene_id"].tolist(),
     )
-    summary["inc"] = closure.inconsistency(kb_predictions.to_numpy(), labels_table.to_numpy())
+    summary["inc"] = count_inconsistency(kb_predictions.to_numpy(), labels_table.to_numpy())
     names = universe.set_index("gene_id")["gene_name"]
     per_regulator.insert(1, "gene_name", per_regulator.iloc[:, 0].map(names))
     log.info("data-knowledge inconsistency at k=%d: %s", k, summary)
@@ -90,5 +98,5 @@ def kb_only_baseline(
     test = split["test"]
     y = labels_table.loc[test].to_numpy()
     kb_pred = kb_predictions.loc[test].to_numpy()
-    scores = metrics.consistency_scores(y, kb_pred, kb_pred, gamma)
+    scores = consistency_scores(y, kb_pred, kb_pred, gamma)
     return {f"baseline.kb_only.{name}": value for name, value in scores.items()}
