@@ -83,6 +83,7 @@ def inconsistency(
         params["variant"],
         genes=universe["gene_id"].tolist(),
     )
+    summary["kb_changed_share"] = float((kb_predictions.to_numpy() != 0).mean())
     summary["inc"] = count_inconsistency(kb_predictions.to_numpy(), labels_table.to_numpy())
     names = universe.set_index("gene_id")["gene_name"]
     per_regulator.insert(1, "gene_name", per_regulator.iloc[:, 0].map(names))
