@@ -8,11 +8,14 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+import torch
 from click.testing import CliRunner
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from aligned_kedro.cli import cli
+
+FAST = "data_processing.split.test_fraction:0.3,training.optimiser.epochs:4,refinement.max_iter:2"
 
 
 def versions(path: Path) -> list[str]:
@@ -27,7 +30,7 @@ def finished(project: Path) -> Path:
         bootstrap_project(project)
         result = CliRunner().invoke(
             cli,
-            ["run", "--pipeline=aligned", "--params=k:3,data_processing.split.test_fraction:0.3"],
+            ["run", "--pipeline=aligned", f"--params=k:3,{FAST}"],
             catch_exceptions=False,
         )
     assert result.exit_code == 0, result.output
@@ -45,10 +48,19 @@ def test_mlflow_run_records_params_and_stage_metrics(finished: Path):
     for name in ("data_f1", "kb_f1", "balanced_f1"):
         assert 0 <= metrics[f"baseline.kb_only.{name}"] <= 1
     assert metrics["baseline.kb_only.kb_f1"] == 1.0
+    stages = ["baseline.linear", "baseline.neural_only"]
+    stages += [f"round_{r}.{s}" for r in (1, 2) for s in ("align", "refine")]
+    for stage in stages:
+        assert 0 <= metrics[f"{stage}.balanced_f1"] <= 1
+        assert 0 <= metrics[f"{stage}.kb_usage"] <= 1
+    history = client.get_metric_history(run.info.run_id, "round_1.align.train_loss")
+    assert [m.step for m in history] == [0, 1, 2, 3]
     assert metrics["data.conditions"] == 16
     assert 0 < metrics["inconsistency.share_missing"] < 1
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "reports")}
     assert {"reports/inconsistency.csv", "reports/gene_universe.csv"} <= artifacts
+    assert {"reports/round_1.refined_grn.csv", "reports/round_2.refined_grn.csv"} <= artifacts
+    assert metrics["round_1.refine.iterations"] <= 2
 
 
 def test_outputs_are_versioned_and_consistent(finished: Path):
@@ -66,21 +78,57 @@ def test_outputs_are_versioned_and_consistent(finished: Path):
     test_genes = set(x.columns[(x.loc[split["test"]] != 0).any()])
     assert split["strategy"] == "unseen_perturbation" and not train_genes & test_genes
     summary = pd.read_csv(finished / "data" / "08_reporting" / "run_summary.csv")
-    assert list(summary["stage"]) == ["baseline.no_change", "baseline.kb_only"]
+    assert list(summary["stage"]) == [
+        "baseline.no_change",
+        "baseline.kb_only",
+        "baseline.linear",
+        "baseline.neural_only",
+        "round_1.align",
+        "round_1.refine",
+        "round_2.align",
+        "round_2.refine",
+    ]
+    assert summary["balanced_f1"].between(0, 1).all()
+
+
+def test_models_load_without_unpickling(finished: Path):
+    model_dir = finished / "data" / "06_models" / "round_1.aligned.pt"
+    (version,) = versions(model_dir)
+    state = torch.load(model_dir / version / "round_1.aligned.pt", weights_only=True)
+    assert state["model_config"]["model_type"] == "gnn"
+    assert state["adaptor"] is True and len(state["history"]["loss"]) == 4
 
 
 def test_a_failed_run_leaves_earlier_artefacts_alone(finished: Path):
     kb_dir = finished / "data" / "03_primary" / "knowledge_base.parquet"
     before = versions(kb_dir)
+    while mlflow.active_run():  # the CLI run above left its finished run on this process's stack
+        mlflow.end_run()
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(finished)
         bootstrap_project(finished)
         with (
             KedroSession.create(
                 project_path=finished,
-                runtime_params={"knowledge_base": {"conflicting_signs": "error"}},
+                runtime_params={
+                    "knowledge_base": {"conflicting_signs": "error"},
+                    "training": {"optimiser": {"epochs": 1}},
+                },
             ) as session,
             pytest.raises(Exception, match="both signs|conflict"),
         ):
             session.run(pipeline_names=["aligned"])
     assert versions(kb_dir) == before
+
+
+def test_round_two_refines_the_kb_that_round_one_refined(finished: Path):
+    primary = finished / "data" / "03_primary"
+    (v1,) = versions(primary / "round_1.refined_kb.parquet")
+    (v2,) = versions(primary / "round_2.refined_kb.parquet")
+    first = pd.read_parquet(
+        primary / "round_1.refined_kb.parquet" / v1 / "round_1.refined_kb.parquet"
+    )
+    grn = pd.read_csv(finished / "data" / "08_reporting" / "round_2.refined_grn.csv")
+    kept_or_removed = grn[grn["status"].isin(["kept", "removed"])]
+    assert len(kept_or_removed) == len(first)
+    assert set(grn["status"]) <= {"kept", "added", "removed"}

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import PurePosixPath
+from typing import Any
 
+import fsspec
 import mlflow
+from kedro.io.core import (
+    AbstractVersionedDataset,
+    DatasetError,
+    Version,
+    get_filepath_str,
+    get_protocol_and_path,
+)
 from kedro_datasets.json import JSONDataset
 
 Metrics = dict[str, float | Sequence[float]]
@@ -25,3 +35,48 @@ class MetricsDataset(JSONDataset):
             history = value if isinstance(value, Sequence) else [value]
             for step, v in enumerate(history):
                 mlflow.log_metric(name, float(v), step=step)
+
+
+class TorchStateDataset(AbstractVersionedDataset[dict, dict]):
+    """A trained model as a dict of primitives and tensors (config, state_dict, history).
+
+    Loaded with ``torch.load(..., weights_only=True)``: nothing is unpickled.
+    """
+
+    def __init__(
+        self, filepath: str, version: Version | None = None, metadata: dict | None = None
+    ) -> None:
+        protocol, path = get_protocol_and_path(filepath, version)
+        self._protocol = protocol
+        self._fs = fsspec.filesystem(
+            protocol, **({"auto_mkdir": True} if protocol == "file" else {})
+        )
+        self.metadata = metadata
+        super().__init__(
+            filepath=PurePosixPath(path),
+            version=version,
+            exists_function=self._fs.exists,
+            glob_function=self._fs.glob,
+        )
+
+    def load(self) -> dict[str, Any]:
+        import torch
+
+        with self._fs.open(get_filepath_str(self._get_load_path(), self._protocol), "rb") as f:
+            return torch.load(f, weights_only=True)
+
+    def save(self, data: dict[str, Any]) -> None:
+        import torch
+
+        with self._fs.open(get_filepath_str(self._get_save_path(), self._protocol), "wb") as f:
+            torch.save(data, f)
+
+    def _exists(self) -> bool:
+        try:
+            path = get_filepath_str(self._get_load_path(), self._protocol)
+        except DatasetError:
+            return False
+        return self._fs.exists(path)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": self._filepath, "protocol": self._protocol, "version": self._version}

@@ -10,10 +10,9 @@ import numpy as np
 import pandas as pd
 
 from aligned_kedro.core.errors import InputError
+from aligned_kedro.core.labels import PERTURBATION_SIGN
 
 log = logging.getLogger(__name__)
-
-PERTURBATION_VALUES = {"KO": -1, "KD": -1, "OE": 1}
 
 
 def select_conditions(
@@ -105,9 +104,9 @@ def unlabelled_inputs(
     perturbation_type: str = "KO",
 ) -> pd.DataFrame:
     """X_u: one single-gene input per KB regulator not perturbed in the labelled data."""
-    if perturbation_type not in PERTURBATION_VALUES:
+    if perturbation_type not in PERTURBATION_SIGN:
         raise InputError(
-            f"unknown perturbation type; expected one of {sorted(PERTURBATION_VALUES)}",
+            f"unknown perturbation type; expected one of {sorted(PERTURBATION_SIGN)}",
             source="parameters",
             column="perturbation_type",
             row=perturbation_type,
@@ -116,7 +115,7 @@ def unlabelled_inputs(
     fresh = [g for g in regulators if g not in seen]
     index = pd.Index(genes)
     values = np.zeros((len(fresh), len(index)), dtype=np.int8)
-    values[np.arange(len(fresh)), index.get_indexer(fresh)] = PERTURBATION_VALUES[perturbation_type]
+    values[np.arange(len(fresh)), index.get_indexer(fresh)] = PERTURBATION_SIGN[perturbation_type]
     return pd.DataFrame(
         values, index=pd.Index([f"unlabelled__{g}" for g in fresh], name="condition"), columns=index
     )

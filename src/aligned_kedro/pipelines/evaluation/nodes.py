@@ -31,7 +31,7 @@ def run_summary(stages: list[str], *stage_metrics: dict[str, float]) -> pd.DataF
             name.removeprefix(prefix): value
             for found in stage_metrics
             for name, value in found.items()
-            if name.startswith(prefix)
+            if name.startswith(prefix) and not isinstance(value, list)
         }
         rows.append({"stage": stage, **values})
     return pd.DataFrame(rows)

@@ -1,9 +1,20 @@
+from functools import partial, update_wrapper
+
 from kedro.pipeline import Pipeline, node, pipeline
 
 from . import nodes
 
+BASELINES = ["no_change", "kb_only", "linear", "neural_only"]
 
-def create_pipeline(**kwargs) -> Pipeline:
+
+def create_pipeline(rounds: int = 2, **kwargs) -> Pipeline:
+    """The no-change baseline and the run summary: one row per baseline and A/R stage."""
+    stages = [f"baseline.{name}" for name in BASELINES]
+    metrics = [f"{name}_baseline_metrics" for name in BASELINES]
+    for r in range(1, rounds + 1):
+        stages += [f"round_{r}.align", f"round_{r}.refine"]
+        metrics += [f"round_{r}.align_metrics", f"round_{r}.refine_metrics"]
+    summary = update_wrapper(partial(nodes.run_summary, stages), nodes.run_summary)
     return pipeline(
         [
             node(
@@ -12,15 +23,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "no_change_baseline_metrics",
                 name="no_change_baseline",
             ),
-            node(
-                nodes.run_summary,
-                [
-                    "params:evaluation.stages",
-                    "no_change_baseline_metrics",
-                    "kb_only_baseline_metrics",
-                ],
-                "run_summary_report",
-                name="run_summary",
-            ),
+            node(summary, metrics, "run_summary_report", name="run_summary"),
         ]
     )

@@ -1,0 +1,203 @@
+"""Benchmark of stage A (Eq. 5: f_y + adaptor trained jointly) at E. coli scale.
+
+Run `python benchmarks/bench_training.py` (both model types, each in a fresh process so
+that peak RSS is per case) or `--case training_gnn` for one. Options: `--epochs N`
+overrides TrainConfig's default epochs, `--threads N` sets TrainConfig.num_threads and
+`--data real` uses the project's latest data/03_primary outputs (after `kedro run`)
+instead of the synthetic E. coli-shaped case (3,923 genes, 211 regulators, ~8,300 signed
+edges, 25 labelled knockouts, 190 unlabelled one-hot inputs). Prints one
+`BENCH training_<mlp|gnn> ...` line per case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+try:
+    from aligned_kedro.core.adaptor import weight_vector
+except ImportError:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from aligned_kedro.core.adaptor import weight_vector
+from aligned_kedro.core.closure import deduce
+from aligned_kedro.core.kb import KnowledgeBase, compile_kb
+from aligned_kedro.core.models import ModelConfig, kb_edge_index
+from aligned_kedro.core.training import TrainConfig, predict, train
+
+SEED = 20260101
+ROOT = Path(__file__).resolve().parents[1]
+CASES = ("training_mlp", "training_gnn")
+N_GENES, N_REGULATORS, N_EDGES = 3_923, 211, 8_300
+N_LABELLED, N_UNLABELLED, K = 25, 190, 4
+
+
+def synthetic_grn(rng: np.random.Generator) -> tuple[pd.DataFrame, list[str]]:
+    """Signed GRN with a heavy-tailed out-degree and 13% inhibitory edges."""
+    genes = [f"G{i:05d}" for i in range(N_GENES)]
+    regulators = rng.choice(N_GENES, size=N_REGULATORS, replace=False)
+    weights = 1.0 / np.arange(1, N_REGULATORS + 1) ** 0.8
+    degree = 1 + rng.multinomial(N_EDGES - N_REGULATORS, weights / weights.sum())
+    degree = np.minimum(degree, N_GENES // 4)
+    src = np.repeat(regulators, degree)
+    tgt = np.concatenate(
+        [
+            rng.choice(np.delete(np.arange(N_GENES), r), size=d, replace=False)
+            for r, d in zip(regulators, degree, strict=True)
+        ]
+    )
+    sign = np.where(rng.random(len(src)) < 0.13, -1, 1)
+    names = np.asarray(genes, dtype=object)
+    return pd.DataFrame({"regulator": names[src], "target": names[tgt], "sign": sign}), genes
+
+
+def synthetic_data() -> dict[str, object]:
+    """Labels from a noisy deduction of the GRN (k = 2); δ from the GRN at k = 4. X_u holds
+    one-hot knockouts of 190 regulators (some also labelled, as in the reference)."""
+    rng = np.random.default_rng(SEED)
+    edges, genes = synthetic_grn(rng)
+    kb = compile_kb(edges, genes)
+    regulators = rng.permutation(kb.regulators)
+    X_l = np.zeros((N_LABELLED, N_GENES), dtype=np.int8)
+    X_l[np.arange(N_LABELLED), regulators[:N_LABELLED]] = -1
+    X_u = np.zeros((N_UNLABELLED, N_GENES), dtype=np.int8)
+    X_u[np.arange(N_UNLABELLED), regulators[-N_UNLABELLED:]] = -1
+    Y_l = deduce(kb, X_l, 2)
+    flip = rng.random(Y_l.shape) < 0.02
+    Y_l[flip] = rng.integers(-1, 2, size=int(flip.sum()))
+    return {"kb": kb, "X_l": X_l, "Y_l": Y_l, "X_u": X_u, "source": "synthetic"}
+
+
+def _latest(name: str) -> pd.DataFrame:
+    folder = ROOT / "data" / "03_primary" / f"{name}.parquet"
+    versions = sorted(p for p in folder.iterdir() if (p / f"{name}.parquet").exists())
+    if not versions:
+        raise FileNotFoundError(f"no version of {folder}; run `kedro run` first")
+    return pd.read_parquet(versions[-1] / f"{name}.parquet")
+
+
+def real_data() -> dict[str, object]:
+    """The project's latest primary outputs (labels, inputs, KB deductions, KB)."""
+    universe = _latest("universe")
+    genes = universe["gene_id"].astype(str).tolist()
+    kb = compile_kb(_latest("knowledge_base"), genes, conflict="both")
+    frames = {
+        name: _latest(name).reindex(columns=genes, fill_value=0)
+        for name in (
+            "labels",
+            "perturbations",
+            "kb_predictions",
+            "unlabelled",
+            "kb_unlabelled_predictions",
+        )
+    }
+    return {
+        "kb": kb,
+        "X_l": frames["perturbations"].to_numpy(),
+        "Y_l": frames["labels"].to_numpy(),
+        "X_u": frames["unlabelled"].to_numpy(),
+        "kb_l": frames["kb_predictions"].to_numpy(),
+        "kb_u": frames["kb_unlabelled_predictions"].to_numpy(),
+        "source": "real",
+    }
+
+
+def kb_degree(kb: KnowledgeBase) -> np.ndarray:
+    """In- plus out-degree in R+(0) + R-(0), without the diagonal."""
+    adjacency = (kb.r_pos + kb.r_neg).tocsr()
+    adjacency.setdiag(0)
+    adjacency.eliminate_zeros()
+    return np.asarray(adjacency.sum(0)).ravel() + np.asarray(adjacency.sum(1)).ravel()
+
+
+def run_case(name: str, data: str, epochs: int | None, threads: int | None) -> dict[str, object]:
+    """Train one model type with the adaptor and return its measurements."""
+    start = time.perf_counter()
+    d = real_data() if data == "real" else synthetic_data()
+    kb: KnowledgeBase = d["kb"]  # type: ignore[assignment]
+    X_l, Y_l, X_u = d["X_l"], d["Y_l"], d["X_u"]
+    kb_l = d.get("kb_l")
+    kb_u = d.get("kb_u")
+    if kb_l is None:
+        kb_l, kb_u = deduce(kb, X_l, K), deduce(kb, X_u, K)
+    w = weight_vector(X_l, Y_l, kb_l, kb_degree(kb), None)
+    model_type = name.removeprefix("training_")
+    model_config = ModelConfig(model_type, kb.n_genes, seed=SEED % 1000)
+    train_config = TrainConfig(seed=SEED % 1000, device="cpu")
+    if epochs is not None:
+        train_config.epochs = epochs
+    if threads is not None:
+        train_config.num_threads = threads
+    prepared = time.perf_counter()
+    trained = train(
+        X_l,
+        Y_l,
+        kb_l,
+        X_u,
+        kb_u,
+        w,
+        model_config,
+        train_config,
+        edge_index=kb_edge_index(kb.r_pos, kb.r_neg),
+    )
+    train_s = time.perf_counter() - prepared
+    out = predict(trained, X_u, kb_u)
+    return {
+        "case": name,
+        "data": d["source"],
+        "n_genes": kb.n_genes,
+        "n_labelled": len(X_l),
+        "n_unlabelled": len(X_u),
+        "epochs": train_config.epochs,
+        "threads": train_config.num_threads or torch.get_num_threads(),
+        "epoch_s": float(np.median(trained.history["epoch_s"])),
+        "train_s": train_s,
+        "kb_usage": float(out["a"].mean()),
+        "total_s": time.perf_counter() - start,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def format_line(r: dict[str, object]) -> str:
+    return (
+        f"BENCH {r['case']} data={r['data']} n_genes={r['n_genes']} "
+        f"n_labelled={r['n_labelled']} n_unlabelled={r['n_unlabelled']} epochs={r['epochs']} "
+        f"threads={r['threads']} "
+        f"epoch_s={r['epoch_s']:.4f} train_s={r['train_s']:.2f} kb_usage={r['kb_usage']:.3f} "
+        f"total_s={r['total_s']:.2f} peak_rss_mb={r['peak_rss_mb']:.0f}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--case", choices=CASES, help="run one case in this process")
+    parser.add_argument("--data", choices=("synthetic", "real"), default="synthetic")
+    parser.add_argument("--epochs", type=int, default=None, help="default: TrainConfig's")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="TrainConfig.num_threads (default: its own)"
+    )
+    args = parser.parse_args(argv)
+    if args.case:
+        print(format_line(run_case(args.case, args.data, args.epochs, args.threads)), flush=True)
+        return 0
+    status = 0
+    for name in CASES:
+        command = [sys.executable, str(Path(__file__).resolve()), "--case", name]
+        command += ["--data", args.data]
+        for flag in ("epochs", "threads"):
+            if getattr(args, flag) is not None:
+                command += [f"--{flag}", str(getattr(args, flag))]
+        returncode = subprocess.run(command, check=False).returncode
+        status = status or returncode
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""Thin nodes over aligned_kedro.core for the training pipeline."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from aligned_kedro.core import closure, compile_kb, consistency_scores, deduce
+from aligned_kedro.core.adaptor import kb_usage, weight_vector
+from aligned_kedro.core.baselines import LinearBaseline
+from aligned_kedro.core.models import ModelConfig, kb_edge_index
+from aligned_kedro.core.training import TrainConfig, from_state, predict, to_state, train
+
+log = logging.getLogger(__name__)
+
+
+def split_rows(table: pd.DataFrame, split: dict[str, Any], part: str) -> np.ndarray:
+    return table.loc[split[part]].to_numpy()
+
+
+def adaptor_weights(
+    labels_table: pd.DataFrame,
+    perturbations: pd.DataFrame,
+    kb_predictions: pd.DataFrame,
+    split: dict[str, Any],
+    kb_table: pd.DataFrame,
+    universe: pd.DataFrame,
+    genes: pd.DataFrame,
+    params: dict[str, Any],
+    seed: int,
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """The weight vector w of Eq. 4 (appendix E.3), from the TRAINING split only."""
+    ids = universe["gene_id"]
+    degree = (
+        pd.concat([kb_table["regulator"], kb_table["target"]]).value_counts().reindex(ids)
+    ).fillna(0)
+    go = genes.set_index("gene_id")["go_count"].reindex(ids).fillna(0)
+    w = weight_vector(
+        split_rows(perturbations, split, "train"),
+        split_rows(labels_table, split, "train"),
+        split_rows(kb_predictions, split, "train"),
+        degree.to_numpy(),
+        go.to_numpy(),
+    )
+    if params["weights"] == "constant":
+        w = np.full_like(w, 0.5)
+    elif params["weights"] == "random":
+        w = np.random.default_rng(seed).uniform(size=len(w))
+    table = pd.DataFrame(
+        {"gene_id": ids, "w": w, "kb_degree": degree.to_numpy(), "go_count": go.to_numpy()}
+    )
+    stats = {
+        "training.w_mean": float(w.mean()),
+        "training.w_sd": float(w.std()),
+        "training.w_above_half": float((w > 0.5).mean()),
+    }
+    log.info("adaptor weights (%s): %s", params["weights"], stats)
+    return table, stats
+
+
+def _configs(params: dict[str, Any], n_genes: int, seed: int) -> tuple[ModelConfig, TrainConfig]:
+    model = ModelConfig(n_genes=n_genes, seed=seed, **params["model"])
+    adaptor = {k: v for k, v in params["adaptor"].items() if k != "weights"}
+    return model, TrainConfig(seed=seed, **params["optimiser"], **adaptor)
+
+
+def _edge_index(model: ModelConfig, kb_table: pd.DataFrame, universe: pd.DataFrame, k: int):
+    if model.model_type != "gnn":
+        return None
+    kb = compile_kb(kb_table, universe["gene_id"].tolist(), conflict="both")
+    if model.graph == "closure":
+        return kb_edge_index(*closure(kb, k))
+    return kb_edge_index(kb.r_pos, kb.r_neg)
+
+
+def score_stage(
+    stage: str,
+    outputs: dict[str, np.ndarray],
+    labels_table: pd.DataFrame,
+    kb_predictions: pd.DataFrame,
+    split: dict[str, Any],
+    gamma: float,
+) -> dict[str, float]:
+    """Scores on the test split; knowledge consistency against the ORIGINAL KB."""
+    y = split_rows(labels_table, split, "test")
+    scores = consistency_scores(
+        y, outputs["y_bar"], split_rows(kb_predictions, split, "test"), gamma
+    )
+    scores["kb_usage"] = kb_usage(outputs["a"])
+    return {f"{stage}.{name}": value for name, value in scores.items()}
+
+
+def current_deduction(
+    kb_table: pd.DataFrame, universe: pd.DataFrame, X: np.ndarray, k: int, params: dict[str, Any]
+) -> np.ndarray:
+    """δ of the KB a stage works with (the original one in round 1, then the refined one)."""
+    kb = compile_kb(kb_table, universe["gene_id"].tolist(), conflict="both")
+    return deduce(kb, X, k, params["variant"], params["margin"])
+
+
+def align(
+    labels_table: pd.DataFrame,
+    perturbations: pd.DataFrame,
+    kb_predictions: pd.DataFrame,
+    unlabelled: pd.DataFrame,
+    split: dict[str, Any],
+    weights: pd.DataFrame,
+    kb_table: pd.DataFrame,
+    universe: pd.DataFrame,
+    params: dict[str, Any],
+    kb_params: dict[str, Any],
+    k: int,
+    seed: int,
+    gamma: float,
+    init_state: dict[str, Any] | None = None,
+    *,
+    stage: str,
+) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
+    """Stage A (Eq. 5). Round 1 trains f_y and f_a on D_l ∪ X_u (Algorithm 1 line 2);
+    later rounds update the previous model on D_l ∪ ⟨X_u, ȳ⟩ with ȳ formed against the
+    round's KB (lines 4-8). Knowledge consistency is scored against the ORIGINAL KB."""
+    x_train = split_rows(perturbations, split, "train")
+    y_train = split_rows(labels_table, split, "train")
+    x_u = unlabelled.to_numpy()
+    kb_train = current_deduction(kb_table, universe, x_train, k, kb_params)
+    kb_u = current_deduction(kb_table, universe, x_u, k, kb_params)
+    model_config, train_config = _configs(params, len(universe), seed)
+    if init_state is None:
+        trained = train(
+            x_train,
+            y_train,
+            kb_train,
+            x_u,
+            kb_u,
+            weights["w"].to_numpy(),
+            model_config,
+            train_config,
+            edge_index=_edge_index(model_config, kb_table, universe, k),
+            logger=log,
+        )
+    else:
+        init = from_state(init_state, edge_index=init_state["edge_index"])
+        y_bar_u = predict(init, x_u, kb_u)["y_bar"]
+        trained = train(
+            np.vstack([x_train, x_u]),
+            np.vstack([y_train, y_bar_u]),
+            np.vstack([kb_train, kb_u]),
+            None,
+            None,
+            weights["w"].to_numpy(),
+            None,
+            train_config,
+            logger=log,
+            init=init,
+        )
+    x_all = perturbations.to_numpy()
+    outputs = predict(trained, x_all, current_deduction(kb_table, universe, x_all, k, kb_params))
+    test = perturbations.index.get_indexer(split["test"])
+    metrics = score_stage(
+        stage,
+        {name: v[test] for name, v in outputs.items()},
+        labels_table,
+        kb_predictions,
+        split,
+        gamma,
+    )
+    metrics.update({f"{stage}.train_{name}": values for name, values in trained.history.items()})
+    log.info(
+        "%s: %s", stage, {m: round(v, 4) for m, v in metrics.items() if not isinstance(v, list)}
+    )
+    return to_state(trained), _prediction_table(outputs, perturbations), metrics
+
+
+def _prediction_table(outputs: dict[str, np.ndarray], perturbations: pd.DataFrame) -> pd.DataFrame:
+    """Long table of ŷ, a and ȳ for every condition and gene with a non-trivial entry."""
+    frames = []
+    for name in ("y_hat", "a", "y_bar"):
+        frame = pd.DataFrame(
+            outputs[name], index=perturbations.index, columns=perturbations.columns
+        )
+        frames.append(frame.stack().rename(name))
+    table = pd.concat(frames, axis=1).reset_index()
+    table.columns = ["condition", "gene_id", "y_hat", "a", "y_bar"]
+    return table[(table[["y_hat", "a", "y_bar"]] != 0).any(axis=1)].reset_index(drop=True)
+
+
+def neural_only_baseline(
+    labels_table: pd.DataFrame,
+    perturbations: pd.DataFrame,
+    kb_predictions: pd.DataFrame,
+    split: dict[str, Any],
+    kb_table: pd.DataFrame,
+    universe: pd.DataFrame,
+    params: dict[str, Any],
+    k: int,
+    seed: int,
+    gamma: float,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """f_y trained by cross-entropy alone: the paper's "GNN only" / "MLP only"."""
+    model_config, train_config = _configs(params, len(universe), seed)
+    trained = train(
+        split_rows(perturbations, split, "train"),
+        split_rows(labels_table, split, "train"),
+        None,
+        None,
+        None,
+        None,
+        model_config,
+        train_config,
+        edge_index=_edge_index(model_config, kb_table, universe, k),
+        logger=log,
+        adaptor=False,
+    )
+    outputs = predict(trained, split_rows(perturbations, split, "test"))
+    metrics = score_stage(
+        "baseline.neural_only", outputs, labels_table, kb_predictions, split, gamma
+    )
+    return to_state(trained), metrics
+
+
+def linear_baseline(
+    labels_table: pd.DataFrame,
+    perturbations: pd.DataFrame,
+    kb_predictions: pd.DataFrame,
+    split: dict[str, Any],
+    params: dict[str, Any],
+    gamma: float,
+) -> dict[str, float]:
+    """Additive linear model on PCA perturbation embeddings (Ahlmann-Eltze et al. 2025)."""
+    model = LinearBaseline(**params).fit(
+        split_rows(perturbations, split, "train"), split_rows(labels_table, split, "train")
+    )
+    y_pred = model.predict(split_rows(perturbations, split, "test"))
+    outputs = {"y_bar": y_pred, "a": np.zeros_like(y_pred)}
+    return score_stage("baseline.linear", outputs, labels_table, kb_predictions, split, gamma)
