@@ -21,7 +21,7 @@ REFINE_OPTIONS = (
     "lam",
     "penalty",
     "prox",
-    "metric",
+    "relaxation",
     "step",
     "max_iter",
     "tol",
@@ -81,7 +81,13 @@ def refine_knowledge(
     x_test = split_rows(perturbations, split, "test")
     outputs = predict(model, x_test, current_deduction(refined, universe, x_test, k, kb_params))
     metrics = score_stage(stage, outputs, labels_table, kb_predictions, split, gamma)
-    metrics.update({f"{stage}.{name}": float(v) for name, v in result.summary.items()})
+    metrics.update(
+        {
+            f"{stage}.{name}": float(v)
+            for name, v in result.summary.items()
+            if isinstance(v, int | float | np.number)
+        }
+    )
     metrics.update(
         {
             f"{stage}.iterations": result.iterations,
