@@ -12,6 +12,7 @@ from aligned_kedro.core import closure, compile_kb, consistency_scores, deduce
 from aligned_kedro.core.adaptor import kb_usage, weight_vector
 from aligned_kedro.core.baselines import LinearBaseline
 from aligned_kedro.core.models import ModelConfig, kb_edge_index
+from aligned_kedro.core.refine import corrupt
 from aligned_kedro.core.training import TrainConfig, from_state, predict, to_state, train
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def adaptor_weights(
 
 def _configs(params: dict[str, Any], n_genes: int, seed: int) -> tuple[ModelConfig, TrainConfig]:
     model = ModelConfig(n_genes=n_genes, seed=seed, **params["model"])
-    adaptor = {k: v for k, v in params["adaptor"].items() if k != "weights"}
+    adaptor = {k: v for k, v in params["adaptor"].items() if k not in ("weights", "random_kb")}
     return model, TrainConfig(seed=seed, **params["optimiser"], **adaptor)
 
 
@@ -121,7 +122,12 @@ def align(
 ) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
     """Stage A (Eq. 5). Round 1 trains f_y and f_a on D_l ∪ X_u (Algorithm 1 line 2);
     later rounds update the previous model on D_l ∪ ⟨X_u, ȳ⟩ with ȳ formed against the
-    round's KB (lines 4-8). Knowledge consistency is scored against the ORIGINAL KB."""
+    round's KB (lines 4-8). Knowledge consistency is scored against the ORIGINAL KB.
+    ``random_kb`` (ablation, paper table 2) aligns against a KB whose edges are all moved
+    to random regulator-target pairs (same regulators, edge count and sign share)."""
+    if params["adaptor"]["random_kb"]:
+        original = compile_kb(kb_table, universe["gene_id"].tolist(), conflict="both")
+        kb_table = corrupt(original, 1.0, seed).edges()
     x_train = split_rows(perturbations, split, "train")
     y_train = split_rows(labels_table, split, "train")
     x_u = unlabelled.to_numpy()
