@@ -25,13 +25,31 @@ from aligned_kedro.core.errors import InputError
 N_CLASSES = 3
 
 
+class DictConfig:
+    """A dataclass config that round-trips through a dict of primitives."""
+
+    label = "config"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Any:
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise InputError(f"unknown {cls.label} keys {unknown}", source=cls.label)
+        return cls(**values)
+
+
 @dataclass
-class ModelConfig:
+class ModelConfig(DictConfig):
     """Architecture of f_y and f_a; primitives only, so it round-trips through a dict.
 
     `graph` names the KB graph the caller builds edge_index from (informational);
     `adaptor_span` bounds the sample-specific part of f_a's logits (see `adapt`).
     """
+
+    label = "model config"
 
     model_type: str = "mlp"
     n_genes: int = 0
@@ -59,17 +77,6 @@ class ModelConfig:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise InputError(f"dropout must lie in [0, 1), got {self.dropout}", source=source)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise InputError(f"unknown model config keys {unknown}", source="model config")
-        return cls(**values)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

@@ -10,7 +10,7 @@ import copy
 import logging
 import random
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ from aligned_kedro.core.adaptor import (
 )
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.models import (
+    DictConfig,
     Encoding,
     GNNModel,
     MLPModel,
@@ -54,7 +55,7 @@ PREDICT_CHUNK = 256
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(DictConfig):
     """Optimisation settings and the coefficients of Eq. 4 (c_l, c_w, theta_share, the
     ablation switches use_inc, use_len) and Eq. 5 (c); primitives only.
 
@@ -67,6 +68,8 @@ class TrainConfig:
     E. coli size (m ≈ 200, n ≈ 4,000) a second thread saved about 25% per epoch on an idle
     2-core host but cost up to 30x when another process held a core, hence 1.
     """
+
+    label = "train config"
 
     epochs: int = 150
     lr: float = 2e-2
@@ -110,17 +113,6 @@ class TrainConfig:
                 f"got {self.batch_size}",
                 source=source,
             )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise InputError(f"unknown train config keys {unknown}", source="train config")
-        return cls(**values)
 
 
 @dataclass
