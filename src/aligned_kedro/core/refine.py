@@ -18,9 +18,13 @@ Reading of Eq. 6:
 - Penalty: λ(||ε_t0(|R̄+ - R+|)||_1 + ||ε_t0(|R̄- - R-|)||_1), a soft count of the entries
   that differ from the input KB. It acts on the deviation D = R̄ - R, which the proximal
   step shrinks towards 0 (towards the input KB); R̄ >= 0 is the bound D >= -R.
-- tk: with the self-activation diagonal, one direct edge already makes k+1 walks, so
-  tk = 1 saturates ε at a single edge (ε(5) = 0.993 for k = 4) and an edge's removal no
-  longer changes the relaxed prediction. The default tk = 1/(k+1) gives ε(1) per edge.
+- Defaults. tk: with the self-activation diagonal one direct edge already makes k+1
+  walks, so the paper's tk = 1 saturates ε at a single edge (ε(5) = 0.993 for k = 4) and
+  removing an edge no longer changes the relaxed prediction; tk = None means 1/(k+1),
+  ε(1) per edge. λ is the price of one changed entry in squared errors summed over the
+  inputs, and an edge reaches more inputs as they grow, so lam = None means 0.04 per
+  input (λ = 9.4 for 234 inputs). The paper's λ = 1 adds shortcut edges by the thousand
+  on the E. coli KB.
 
 Proximal step (`prox`), per entry e with step η_e:
 
@@ -37,17 +41,18 @@ Proximal step (`prox`), per entry e with step η_e:
   then the same projection.
 
 Steps: η_e = σ_j / h_e with a diagonal curvature h_e of f and a step scale σ_j per target
-column j. h_e is the Gauss-Newton diagonal of the entry's own column (summed over inputs)
-for absent entries and, for present entries, the secant through the exact change of f
-when the entry alone is removed, so that removing an edge whose effect ε has saturated is
-judged by its true effect. Without per-entry scaling, hubs reached by many walks dominate
-the gradient and only their entries move. Target columns of genes outside `rows` only
-depend on their own column given the regulator block, so their steps are backtracked
-column by column (f_j(z) <= f_j(w) + <∇f_j, z - w> + Σ (z - w)²/(2η), Beck & Teboulle),
-which with the exact prox makes the objective non-increasing; iterations alternate
-between these columns and the regulator columns, whose backtracking also checks the
-total f. Accepted steps grow by 1.5. The loop stops when the relative decrease of the
-objective over one cycle is below `tol`, or after `max_iter` iterations.
+column j. For absent entries h_e is the Gauss-Newton diagonal (squared sensitivity of the
+predictions, summed over inputs; for a regulator target j also of the genes j reaches,
+through the mean walk counts from j). For present entries it is the secant through the
+exact change of f when the entry alone is removed, so that removing an edge whose effect
+ε has saturated is judged by its true effect. Without this scaling, hubs reached by many
+walks dominate the gradient and only their entries move. Target columns of genes outside
+`rows` depend only on their own column given the regulator block, so their steps are
+backtracked column by column (f_j(z) <= f_j(w) + <∇f_j, z - w> + Σ (z - w)²/(2η), Beck &
+Teboulle); the regulator columns are backtracked per column and on the total f. With the
+exact prox the objective never increases. Iterations alternate between the two column
+groups; accepted steps grow by 1.5. The loop stops when the objective decreases by less
+than `tol` (relative) over one cycle, or after `max_iter` iterations.
 
 Cost: only regulators have outgoing edges and only closure rows of perturbed genes enter
 the prediction. Parameters are `rows x n` dense tensors, rows = KB regulators ∪ perturbed
@@ -60,6 +65,8 @@ perturbed genes, so memory stays bounded. Nothing n x n is built.
 
 float32 is the default: ε saturates, so path counts need only relative precision, and
 the products run about twice as fast as in float64 (`dtype=torch.float64` is available).
+Exponents are clipped at 80 and deviations below 1e-20 set to 0, which keeps float32
+denormals (slow on CPUs) out of the products.
 """
 
 from __future__ import annotations
@@ -88,8 +95,12 @@ _BLOCK_ELEMENTS = 4 * 2**20
 _SECANT_CHUNK = 4096
 _NEWTON_STEPS = 50
 _MAX_BACKTRACKS = 30
+_MAX_BACKTRACKS_REGULATORS = 6
 _GROWTH = 1.5
 _MIN_CURVATURE = 1e-3
+LAM_PER_INPUT = 0.04
+_EXP_LIMIT = 80.0
+_TINY = 1e-20
 
 
 @dataclass(frozen=True)
@@ -169,11 +180,13 @@ def prox_eps(
 def _prediction(p: torch.Tensor, n: torch.Tensor, tk: float, relaxation: str) -> torch.Tensor:
     """Relaxed deduction of one basis row set: ε_tk(P) - ε_tk(N), or odd ε_tk(P - N)."""
     if relaxation == "difference":
-        d = p - n
+        d = tk * (p - n)
         return torch.where(
-            d > 0, -torch.expm1(-tk * d.clamp(min=0.0)), torch.expm1(tk * d.clamp(max=0.0))
+            d > 0,
+            -torch.expm1(-d.clamp(min=0.0, max=_EXP_LIMIT)),
+            torch.expm1(d.clamp(min=-_EXP_LIMIT, max=0.0)),
         )
-    return torch.exp(-tk * n) - torch.exp(-tk * p)
+    return torch.exp(-(tk * n).clamp(max=_EXP_LIMIT)) - torch.exp(-(tk * p).clamp(max=_EXP_LIMIT))
 
 
 @dataclass(frozen=True)
@@ -319,13 +332,14 @@ class RefineProblem:
                 self._cache.reach.append((ap, an))
                 w = block.weight[:, None]
                 if self.relaxation == "difference":
-                    e2 = (tk * torch.exp(-tk * (p - n).abs())) ** 2
+                    e2 = (tk * torch.exp(-(tk * (p - n).abs()).clamp(max=_EXP_LIMIT))) ** 2
                     mass = (w * (ap - an) ** 2).T
                     own = 2.0 * (mass @ e2)
                     hp += own
                     hn += own
                 else:
-                    ep, en = tk * torch.exp(-tk * p), tk * torch.exp(-tk * n)
+                    ep = tk * torch.exp(-(tk * p).clamp(max=_EXP_LIMIT))
+                    en = tk * torch.exp(-(tk * n).clamp(max=_EXP_LIMIT))
                     pp, nn_, pn = (w * ap * ap).T, (w * an * an).T, (w * ap * an).T
                     cross = pn @ (ep * en)
                     hp += 2.0 * (pp @ (ep * ep) + nn_ @ (en * en) - 2.0 * cross)
@@ -523,7 +537,7 @@ def refine(
     k: int,
     t0: float = 100.0,
     tk: float | None = None,
-    lam: float = 0.5,
+    lam: float | None = None,
     penalty: Penalty = "l1",
     prox: Prox = "exact",
     relaxation: Relaxation = "separate",
@@ -550,13 +564,25 @@ def refine(
     """
     started = time.perf_counter()
     _check_options(
-        k, t0, tk, lam, penalty, prox, relaxation, step, max_iter, tol, threshold, batch_size,
+        k,
+        t0,
+        tk,
+        lam,
+        penalty,
+        prox,
+        relaxation,
+        step,
+        max_iter,
+        tol,
+        threshold,
+        batch_size,
         dtype,
     )
     tk_value = 1.0 / (k + 1) if tk is None else float(tk)
     problem = RefineProblem(
         kb, X, Y_bar, k=k, tk=tk_value, relaxation=relaxation, batch_size=batch_size, dtype=dtype
     )
+    lam = LAM_PER_INPUT * problem.n_inputs if lam is None else float(lam)
     r, r_pos, r_neg = problem.r, problem.r_pos, problem.r_neg
     n_cols = r_pos.shape[1]
     diag = (torch.arange(r), torch.arange(r))
@@ -623,6 +649,7 @@ def refine(
             "converged": converged,
             "relaxation": relaxation,
             "tk": tk_value,
+            "lam": lam,
             "seed": seed,
         }
     )
@@ -662,7 +689,7 @@ def _step(
     new_p, new_n = wp.clone(), wn.clone()
     model = fcol[cols].clone()
     pending = torch.ones(len(cols), dtype=torch.bool)
-    for _ in range(_MAX_BACKTRACKS):
+    for _ in range(_MAX_BACKTRACKS if outer else _MAX_BACKTRACKS_REGULATORS):
         idx = pending.nonzero().squeeze(1)
         sel = cols[idx]
         sigma = scale[sel].to(wp.dtype)
@@ -670,6 +697,8 @@ def _step(
         ref_p, ref_n = problem.r_pos[:, sel], problem.r_neg[:, sel]
         zp = ref_p + proximal(wp[:, sel] - eta_p * gp[:, sel] - ref_p, eta_p * lam, -ref_p)
         zn = ref_n + proximal(wn[:, sel] - eta_n * gn[:, sel] - ref_n, eta_n * lam, -ref_n)
+        zp = torch.where(zp.abs() < _TINY, 0.0, zp)
+        zn = torch.where(zn.abs() < _TINY, 0.0, zn)
         if not outer:
             zp[sel, torch.arange(len(sel))] = 1.0
         new_p[:, sel], new_n[:, sel] = zp, zn
@@ -711,7 +740,7 @@ def _check_options(
     k: int,
     t0: float,
     tk: float | None,
-    lam: float,
+    lam: float | None,
     penalty: str,
     prox: str,
     relaxation: str,
@@ -730,7 +759,11 @@ def _check_options(
     for name, value in (("t0", t0), ("tk", 1.0 if tk is None else tk), ("step", step)):
         if not value > 0:
             raise InputError(f"{name} must be positive, got {value!r}")
-    for name, value in (("lam", lam), ("tol", tol), ("threshold", threshold)):
+    for name, value in (
+        ("lam", 0.0 if lam is None else lam),
+        ("tol", tol),
+        ("threshold", threshold),
+    ):
         if not value >= 0:
             raise InputError(f"{name} must be non-negative, got {value!r}")
     for name, value, allowed in (
