@@ -9,6 +9,7 @@ import pandas as pd
 
 from aligned_kedro.core import design as design_core
 from aligned_kedro.core import harmonise, labels, splits
+from aligned_kedro.core.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +56,7 @@ def label_conditions(
     y_table = y.reindex(index=x_table.index, columns=genes)
     if y_table.isna().any().any():
         missing = y_table.columns[y_table.isna().any()][0]
-        raise labels.InputError(
-            "no label for a universe gene", source="raw_expression", gene=str(missing)
-        )
+        raise InputError("no label for a universe gene", source="raw_expression", gene=str(missing))
     return y_table.astype("int8"), x_table
 
 
