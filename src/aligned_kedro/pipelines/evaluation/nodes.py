@@ -19,6 +19,7 @@ def no_change_baseline(
     scores = metrics.consistency_scores(
         y, np.zeros_like(y), kb_predictions.loc[test].to_numpy(), gamma
     )
+    scores["kb_usage"] = 0.0
     return {f"baseline.no_change.{name}": value for name, value in scores.items()}
 
 

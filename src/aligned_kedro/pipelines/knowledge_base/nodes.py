@@ -99,5 +99,5 @@ def kb_only_baseline(
     test = split["test"]
     y = labels_table.loc[test].to_numpy()
     kb_pred = kb_predictions.loc[test].to_numpy()
-    scores = consistency_scores(y, kb_pred, kb_pred, gamma)
+    scores = {**consistency_scores(y, kb_pred, kb_pred, gamma), "kb_usage": 1.0}
     return {f"baseline.kb_only.{name}": value for name, value in scores.items()}
