@@ -227,9 +227,6 @@ def test_inhibitory_edges_survive(recovery_runs):
     assert n_kept >= 0.95 * n_both
 
 
-@pytest.mark.xfail(
-    reason="known issue (#5): the objective can rise slightly between iterations", strict=False
-)
 def test_objective_never_increases(recovery_runs):
     for _, _, result in recovery_runs:
         steps = np.diff(result.loss)

@@ -49,10 +49,11 @@ exact change of f when the entry alone is removed, so that removing an edge whos
 walks dominate the gradient and only their entries move. Target columns of genes outside
 `rows` depend only on their own column given the regulator block, so their steps are
 backtracked column by column (f_j(z) <= f_j(w) + <∇f_j, z - w> + Σ (z - w)²/(2η), Beck &
-Teboulle); the regulator columns are backtracked per column and on the total f. With the
-exact prox the objective never increases. Iterations alternate between the two column
-groups; accepted steps grow by 1.5. The loop stops when the objective decreases by less
-than `tol` (relative) over one cycle, or after `max_iter` iterations.
+Teboulle); the regulator columns are backtracked per column and on the total f, and a
+step that still raises the objective (f + penalty) is undone, so the objective never
+increases. Iterations alternate between the two column groups; accepted steps grow by
+1.5. The loop stops when the objective decreases by less than `tol` (relative) over one
+cycle, or after `max_iter` iterations.
 
 Cost: only regulators have outgoing edges and only closure rows of perturbed genes enter
 the prediction. Parameters are `rows x n` dense tensors, rows = KB regulators ∪ perturbed
@@ -619,9 +620,20 @@ def refine(
         gp[diag] = 0.0
         cols = groups[(iterations - 1) % len(groups)]
         outer = int(cols[0]) >= r
-        wp, wn = _step(problem, wp, wn, gp, gn, hp, hn, fcol, cols, outer, scale, proximal, lam)
-        fcol, gp, gn, hp, hn = problem._evaluate(wp, wn)
-        objective = float(fcol.sum()) + penalty_total(wp, wn)
+        new_p, new_n = _step(
+            problem, wp, wn, gp, gn, hp, hn, fcol, cols, outer, scale, proximal, lam
+        )
+        if new_p is not wp:
+            cached = problem._cache.reach
+            evaluated = problem._evaluate(new_p, new_n)
+            new_objective = float(evaluated[0].sum()) + penalty_total(new_p, new_n)
+            if new_objective <= objective + 1e-9 * max(1.0, abs(objective)):
+                wp, wn = new_p, new_n
+                fcol, gp, gn, hp, hn = evaluated
+                objective = new_objective
+            else:
+                problem._cache.reach = cached
+                scale[cols] *= 0.25
         losses.append(objective)
         if logger is not None:
             logger.info(
@@ -729,10 +741,6 @@ def _step(
         pending[idx[~bad]] = False
     sel = cols[pending]
     new_p[:, sel], new_n[:, sel] = wp[:, sel], wn[:, sel]
-    if not outer:
-        trial_all, _, _ = problem.data_term(new_p, new_n, grad=False)
-        if float(trial_all.sum()) > float(fcol.sum()):
-            return wp, wn
     return new_p, new_n
 
 
