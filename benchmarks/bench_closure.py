@@ -7,9 +7,7 @@ Prints one `BENCH ...` line per case.
 
 from __future__ import annotations
 
-import argparse
 import resource
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from harness import run_cases
 
 try:
     from aligned_kedro.core.closure import deduce
@@ -168,19 +167,7 @@ def format_line(r: dict[str, object]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--case", choices=sorted(CASES), help="run one case in this process")
-    args = parser.parse_args(argv)
-    if args.case:
-        print(format_line(run_case(args.case)), flush=True)
-        return 0
-    status = 0
-    for name in CASES:
-        done = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--case", name], check=False
-        )
-        status = status or done.returncode
-    return status
+    return run_cases(__file__, CASES, run_case, format_line, argv, __doc__)
 
 
 if __name__ == "__main__":

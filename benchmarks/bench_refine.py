@@ -26,10 +26,8 @@ extrapolated per iteration with n³ (dense closure products), times the iteratio
 
 from __future__ import annotations
 
-import argparse
 import glob
 import resource
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -39,6 +37,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
+from harness import run_cases
 
 ROOT = Path(__file__).resolve().parents[1]
 try:
@@ -329,24 +328,7 @@ def format_line(r: dict[str, object]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--case", choices=sorted(CASES), help="run one case in this process")
-    parser.add_argument("--cases", help="comma-separated cases, each in a fresh process")
-    args = parser.parse_args(argv)
-    if args.case:
-        print(format_line(run_case(args.case)), flush=True)
-        return 0
-    names = args.cases.split(",") if args.cases else list(CASES)
-    status = 0
-    for name in names:
-        if name not in CASES:
-            print(f"unknown case {name!r}", file=sys.stderr)
-            return 2
-        done = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--case", name], check=False
-        )
-        status = status or done.returncode
-    return status
+    return run_cases(__file__, CASES, run_case, format_line, argv, __doc__)
 
 
 if __name__ == "__main__":
