@@ -50,6 +50,7 @@ try:
         interaction_f1,
         refine,
     )
+    from aligned_kedro.core.refinement_benchmark import knockout_inputs
 except ImportError:
     sys.path.insert(0, str(ROOT / "src"))
     from aligned_kedro.core.closure import deduce
@@ -61,6 +62,7 @@ except ImportError:
         interaction_f1,
         refine,
     )
+    from aligned_kedro.core.refinement_benchmark import knockout_inputs
 
 SEED = 20260101
 K = 4
@@ -145,25 +147,6 @@ def synthetic_grn(
     return compile_kb(edges, genes)
 
 
-def inputs(
-    kb: KnowledgeBase, extra: int, max_genes: int, share_regulators: float, rng: np.random.Generator
-) -> sp.csr_matrix:
-    """One-hot knockouts (x = -1) of every regulator plus `extra` knockouts of 1..max genes."""
-    regs = kb.regulators
-    others = np.setdiff1d(np.arange(kb.n_genes), regs)
-    rows, cols = list(range(len(regs))), list(regs)
-    for i in range(extra):
-        size = int(rng.integers(1, max_genes + 1))
-        picked = [
-            int(rng.choice(regs if rng.random() < share_regulators else others))
-            for _ in range(size)
-        ]
-        picked = sorted(set(picked))
-        rows += [len(regs) + i] * len(picked)
-        cols += picked
-    return sp.csr_matrix((-np.ones(len(rows)), (rows, cols)), shape=(len(regs) + extra, kb.n_genes))
-
-
 def macro3_f1(predicted: KnowledgeBase, true: KnowledgeBase) -> float:
     """Macro F1 over {-1, 0, 1} on all n² entries of clip(R+ - R-), as the paper's code scores."""
     n = true.n_genes
@@ -230,13 +213,13 @@ def run_case(name: str) -> dict[str, object]:
     rng = np.random.default_rng(SEED)
     if case.source == "ecoli":
         true, source = ecoli_grn(rng)
-        X = inputs(true, 25, 2, 1.0, rng)
+        X = knockout_inputs(true, 25, 2, 1.0, rng)
     elif case.source == "ecoli_synthetic":
         true, source = synthetic_grn(3_923, 211, 8_300, 0.35, rng), "synthetic"
-        X = inputs(true, 25, 2, 1.0, rng)
+        X = knockout_inputs(true, 25, 2, 1.0, rng)
     else:
         true, source = synthetic_grn(5_000, 1_200, 45_000, 0.13, rng), "synthetic"
-        X = inputs(true, 300, 2, 0.8, rng)
+        X = knockout_inputs(true, 300, 2, 0.8, rng)
     Y = deduce(true, X, K)
     noisy = corrupt(true, case.noise, SEED)
     result = refine(noisy, X, Y, k=K, relaxation=case.relaxation, **case.refine_options)

@@ -132,3 +132,27 @@ def test_round_two_refines_the_kb_that_round_one_refined(finished: Path):
     kept_or_removed = grn[grn["status"].isin(["kept", "removed"])]
     assert len(kept_or_removed) == len(first)
     assert set(grn["status"]) <= {"kept", "added", "removed"}
+
+
+def test_refinement_benchmark_runs_on_the_built_kb(finished: Path):
+    while mlflow.active_run():
+        mlflow.end_run()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(finished)
+        bootstrap_project(finished)
+        params = {
+            "refinement_benchmark": {"noise": [0.0, 0.1], "seeds": [0], "penalties": ["l1"]},
+            "refinement": {"max_iter": 2},
+        }
+        with KedroSession.create(project_path=finished, runtime_params=params) as session:
+            session.run(
+                pipeline_names=["refinement_benchmark"], node_names=["refinement_benchmark"]
+            )
+    table = pd.read_csv(finished / "data" / "08_reporting" / "refinement_benchmark.csv")
+    assert list(table["noise"]) == [0.0, 0.1]
+    assert table.loc[0, "direct_f1"] == 1.0
+    assert table.loc[1, "direct_f1_before"] == pytest.approx(0.9, abs=1e-3)
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{finished / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("aligned_kedro")
+    latest = client.search_runs([experiment.experiment_id], order_by=["start_time DESC"])[0]
+    assert "refinement_benchmark.l1.noise_10.direct_f1" in latest.data.metrics

@@ -11,6 +11,7 @@ from aligned_kedro.pipelines import (
     evaluation,
     knowledge_base,
     refinement,
+    refinement_benchmark,
     training,
 )
 
@@ -29,6 +30,7 @@ def configured_rounds(project_path: Path | None = None) -> int:
 def register_pipelines() -> dict[str, Pipeline]:
     """``aligned`` is the main job: data_processing → knowledge_base → training (stage A of
     round 1, baselines) → refinement (R, then A-R rounds) → evaluation.
+    ``refinement_benchmark`` (section 4.2) builds the KB and refines noisy copies of it.
 
     Pipelines are listed explicitly: Kedro 1.7's ``find_pipelines`` loads only the
     pipelines named on the command line, which would leave ``aligned`` empty.
@@ -43,4 +45,9 @@ def register_pipelines() -> dict[str, Pipeline]:
     }
     pipelines["aligned"] = sum(pipelines.values(), Pipeline([]))
     pipelines["__default__"] = pipelines["aligned"]
+    pipelines["refinement_benchmark"] = (
+        pipelines["data_processing"]
+        + pipelines["knowledge_base"]
+        + refinement_benchmark.create_pipeline()
+    )
     return pipelines

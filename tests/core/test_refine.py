@@ -20,6 +20,7 @@ from aligned_kedro.core.refine import (
     closure_f1,
     corrupt,
     interaction_f1,
+    interaction_scores,
     prox_eps,
     prox_frobenius,
     prox_soft,
@@ -340,6 +341,9 @@ def test_interaction_f1_hand_case():
     )
     # tp = a->b; fp = a->c(+), c->d; fn = a->c(-), b->d; the self-edge is ignored
     assert interaction_f1(pred, true) == pytest.approx(2 / (2 + 2 + 2))
+    assert interaction_scores(pred, true) == pytest.approx(
+        {"precision": 1 / 3, "recall": 1 / 3, "f1": 1 / 3}
+    )
     assert interaction_f1(true, true) == 1.0
 
 

@@ -864,16 +864,25 @@ def _f1(tp: int, fp: int, fn: int) -> float:
     return 2.0 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
 
 
-def interaction_f1(predicted_kb: KnowledgeBase, true_kb: KnowledgeBase) -> float:
-    """F1 of signed direct interactions: off-diagonal entries of R+(0), R-(0) (section 4.2).
-
-    A pair with the wrong sign is one false positive and one false negative.
+def interaction_scores(predicted_kb: KnowledgeBase, true_kb: KnowledgeBase) -> dict[str, float]:
+    """Precision, recall and F1 of signed direct interactions: off-diagonal entries of
+    R+(0), R-(0) (section 4.2). A pair with the wrong sign is one false positive and one
+    false negative.
     """
     n = true_kb.n_genes
     pred = _signed_codes(predicted_kb, true_kb.index, n)
     true = _signed_codes(true_kb, true_kb.index, n)
     tp = len(np.intersect1d(pred, true, assume_unique=True))
-    return _f1(tp, len(pred) - tp, len(true) - tp)
+    return {
+        "precision": tp / len(pred) if len(pred) else 1.0,
+        "recall": tp / len(true) if len(true) else 1.0,
+        "f1": _f1(tp, len(pred) - tp, len(true) - tp),
+    }
+
+
+def interaction_f1(predicted_kb: KnowledgeBase, true_kb: KnowledgeBase) -> float:
+    """F1 of signed direct interactions (section 4.2); see `interaction_scores`."""
+    return interaction_scores(predicted_kb, true_kb)["f1"]
 
 
 def _closure_pairs(

@@ -63,7 +63,9 @@ def label_conditions(
 def split_conditions(
     perturbations: pd.DataFrame, params: dict[str, Any], seed: int
 ) -> dict[str, Any]:
-    """Both splits, seeded; ``strategy`` names the one later stages use."""
+    """Both splits, seeded; ``strategy`` names the one later stages use. ``params["seed"]``
+    fixes the split while the run's seed varies the models (null: the run's seed)."""
+    seed = seed if params.get("seed") is None else int(params["seed"])
     genes = {c: list(perturbations.columns[row != 0]) for c, row in perturbations.iterrows()}
     fraction = params["test_fraction"]
     result = {

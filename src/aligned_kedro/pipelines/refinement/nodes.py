@@ -79,8 +79,11 @@ def refine_knowledge(
     )
     refined = result.edges[result.edges["status"].ne("removed")].reset_index(drop=True)
     x_test = split_rows(perturbations, split, "test")
-    outputs = predict(model, x_test, current_deduction(refined, universe, x_test, k, kb_params))
-    metrics = score_stage(stage, outputs, labels_table, kb_predictions, split, gamma)
+    deduced = current_deduction(refined, universe, x_test, k, kb_params)
+    outputs = predict(model, x_test, deduced)
+    metrics = score_stage(
+        stage, outputs, labels_table, kb_predictions, split, gamma, current_kb=deduced
+    )
     metrics.update(
         {
             f"{stage}.{name}": float(v)

@@ -84,12 +84,19 @@ def score_stage(
     kb_predictions: pd.DataFrame,
     split: dict[str, Any],
     gamma: float,
+    current_kb: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """Scores on the test split; knowledge consistency against the ORIGINAL KB."""
+    """Scores on the test split; knowledge consistency against the ORIGINAL KB, and with
+    `current_kb` (δ of the stage's own KB on the test rows) `kb_f1_current` and
+    `balanced_f1_current` against the KB the stage works with."""
     y = split_rows(labels_table, split, "test")
     scores = consistency_scores(
         y, outputs["y_bar"], split_rows(kb_predictions, split, "test"), gamma
     )
+    if current_kb is not None:
+        current = consistency_scores(y, outputs["y_bar"], current_kb, gamma)
+        scores["kb_f1_current"] = current["kb_f1"]
+        scores["balanced_f1_current"] = current["balanced_f1"]
     scores["kb_usage"] = kb_usage(outputs["a"])
     return {f"{stage}.{name}": value for name, value in scores.items()}
 
@@ -163,7 +170,8 @@ def align(
             init=init,
         )
     x_all = perturbations.to_numpy()
-    outputs = predict(trained, x_all, current_deduction(kb_table, universe, x_all, k, kb_params))
+    deduced = current_deduction(kb_table, universe, x_all, k, kb_params)
+    outputs = predict(trained, x_all, deduced)
     test = perturbations.index.get_indexer(split["test"])
     metrics = score_stage(
         stage,
@@ -172,6 +180,7 @@ def align(
         kb_predictions,
         split,
         gamma,
+        current_kb=deduced[test],
     )
     metrics.update({f"{stage}.train_{name}": values for name, values in trained.history.items()})
     log.info(

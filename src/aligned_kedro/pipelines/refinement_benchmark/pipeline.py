@@ -1,0 +1,28 @@
+from kedro.pipeline import Pipeline, node, pipeline
+
+from . import nodes
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """One node over every configured noise level, seed and penalty; its table and summary."""
+    return pipeline(
+        [
+            node(
+                nodes.refinement_benchmark,
+                [
+                    "knowledge_base_table",
+                    "universe_table",
+                    "params:refinement_benchmark",
+                    "params:refinement",
+                    "params:knowledge_base",
+                    "params:k",
+                ],
+                [
+                    "refinement_benchmark_report",
+                    "refinement_benchmark_summary_report",
+                    "refinement_benchmark_metrics",
+                ],
+                name="refinement_benchmark",
+            )
+        ]
+    )
