@@ -15,7 +15,9 @@ from kedro.io.core import (
     get_filepath_str,
     get_protocol_and_path,
 )
+from kedro_datasets._typing import HTMLPreview
 from kedro_datasets.json import JSONDataset
+from kedro_datasets.text import TextDataset
 
 Metrics = dict[str, float | Sequence[float]]
 
@@ -80,3 +82,10 @@ class TorchStateDataset(AbstractVersionedDataset[dict, dict]):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._filepath, "protocol": self._protocol, "version": self._version}
+
+
+class HTMLDataset(TextDataset):
+    """An HTML document as text, previewed as rendered HTML in kedro-viz."""
+
+    def preview(self) -> HTMLPreview:
+        return HTMLPreview(self.load())
