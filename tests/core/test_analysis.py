@@ -222,6 +222,7 @@ def test_degree_groups_bin_the_kb_degree_and_mark_regulators():
 
 KB = edges(
     ("a", "b", 1),
+    ("a", "b", -1),
     ("a", "c", -1),
     ("a", "a", 1),
     ("b", "c", 1),
@@ -231,8 +232,8 @@ KB = edges(
 
 
 def test_removals_are_drawn_from_knocked_out_regulators_only():
-    kept, removed = A.sample_removals(KB, {"a", "b"}, seed=1, count=3)
-    assert len(removed) == 3 and len(kept) == len(KB) - 3
+    kept, removed = A.sample_removals(KB, {"a", "b"}, seed=1, count=4)
+    assert len(removed) == 5 and len(kept) == len(KB) - 5  # all four pairs; a-b has two signs
     assert set(removed["regulator"]) <= {"a", "b"}
     assert not (removed["regulator"] == removed["target"]).any()
     together = pd.concat([kept, removed]).sort_values(["regulator", "target", "sign"])
@@ -247,7 +248,17 @@ def test_removals_depend_on_the_seed_not_on_the_row_order():
     _, shuffled = A.sample_removals(KB.iloc[::-1], {"a", "b"}, seed=7, count=2)
     pd.testing.assert_frame_equal(first, shuffled)
     _, half = A.sample_removals(KB, {"a", "b"}, seed=0, fraction=0.5)
-    assert len(half) == 2
+    assert len(half.drop_duplicates(["regulator", "target"])) == 2
+
+
+def test_a_removed_pair_loses_both_signs():
+    kept, removed = A.sample_removals(KB, {"a"}, seed=3, count=2)
+    assert set(removed.itertuples(index=False, name=None)) == {
+        ("a", "b", 1),
+        ("a", "b", -1),
+        ("a", "c", -1),
+    }
+    assert kept["regulator"].tolist() == ["a", "b", "b", "c"]  # a's self-loop stays
 
 
 @pytest.mark.parametrize(
@@ -266,17 +277,20 @@ def test_impossible_removals_are_refused(kwargs):
     data=st.data(),
 )
 def test_removals_split_the_kb_into_kept_and_removed(pairs, seed, data):
-    kb = edges(*((r, t, 1) for r, t in sorted(pairs)))
+    kb = edges(*((r, t, s) for r, t in sorted(pairs) for s in (1, -1)[: 1 + (r < t)]))
     knocked = {"a", "b", "c"}
-    n_candidates = int((kb["regulator"].isin(knocked) & (kb["regulator"] != kb["target"])).sum())
+    eligible = kb["regulator"].isin(knocked) & (kb["regulator"] != kb["target"])
+    n_candidates = len(kb[eligible].drop_duplicates(["regulator", "target"]))
     if n_candidates == 0:
         with pytest.raises(InputError):
             A.sample_removals(kb, knocked, seed=seed, count=1)
         return
     count = data.draw(st.integers(1, n_candidates))
     kept, removed = A.sample_removals(kb, knocked, seed=seed, count=count)
-    assert len(removed) == count and len(kept) + count == len(kb)
-    assert not set(map(tuple, kept.to_numpy())) & set(map(tuple, removed.to_numpy()))
+    assert len(removed.drop_duplicates(["regulator", "target"])) == count
+    assert len(kept) + len(removed) == len(kb)
+    kept_pairs = set(kept[["regulator", "target"]].itertuples(index=False, name=None))
+    assert not kept_pairs & set(removed[["regulator", "target"]].itertuples(index=False, name=None))
 
 
 def test_recovery_counts_edges_back_with_their_sign():
@@ -297,4 +311,4 @@ def test_recovery_counts_edges_back_with_their_sign():
     assert summary.loc["0", ["recovered", "total"]].tolist() == [1, 3]
     assert summary.loc["mean", "recovered"] == pytest.approx(2.0)
     assert summary.loc["mean", "recovery_rate"] == pytest.approx((1 / 3 + 1) / 2)
-    assert summary.loc["0", "edges"].startswith("a -+-> b")
+    assert summary.loc["0", "edges"] == "a -> b, a -| c, b -| d"

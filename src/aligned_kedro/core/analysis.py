@@ -377,36 +377,45 @@ def sample_removals(
     count: int | None = None,
     fraction: float | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Remove a random sample of the KB edges whose regulator is knocked out in the data.
+    """Remove a random sample of the KB interactions whose regulator is knocked out in
+    the data (appendix F.3).
 
-    Candidates are the edges (self-loops excepted) of regulators in ``knocked_out``, in
-    (regulator, target, sign) order, so the draw depends only on ``seed``. Exactly one of
-    ``count`` and ``fraction`` (of the candidates, rounded, at least 1) is given.
-    Returns (the KB without them, the removed edges).
+    An interaction is a regulator-target pair (self-loops excepted); a pair with both
+    signs loses both. Candidates are drawn in (regulator, target) order, so the draw
+    depends only on ``seed``. Exactly one of ``count`` and ``fraction`` (of the candidate
+    pairs, rounded, at least 1) is given. Returns (the KB without them, the removed edges).
     """
     if (count is None) == (fraction is None):
         raise InputError("give exactly one of count and fraction", source="recovery")
-    candidates = kb_edges[
-        kb_edges["regulator"].isin(set(knocked_out)) & (kb_edges["regulator"] != kb_edges["target"])
-    ].sort_values(list(EDGE_COLUMNS))
+    eligible = kb_edges["regulator"].isin(set(knocked_out)) & (
+        kb_edges["regulator"] != kb_edges["target"]
+    )
+    pairs = (
+        kb_edges.loc[eligible, ["regulator", "target"]]
+        .drop_duplicates()
+        .sort_values(["regulator", "target"], ignore_index=True)
+    )
     if fraction is not None:
         if not 0 < fraction <= 1:
             raise InputError(f"fraction must be in (0, 1], got {fraction}", source="recovery")
-        count = max(1, round(fraction * len(candidates)))
-    if count < 1 or count > len(candidates):
+        count = max(1, round(fraction * len(pairs)))
+    if count < 1 or count > len(pairs):
         raise InputError(
-            f"cannot remove {count} edges: {len(candidates)} KB edges have a knocked-out regulator",
+            f"cannot remove {count} interactions: {len(pairs)} regulator-target pairs of the "
+            "KB have a knocked-out regulator",
             source="recovery",
         )
-    chosen = np.random.default_rng(seed).choice(len(candidates), size=count, replace=False)
-    removed = candidates.iloc[np.sort(chosen)]
-    return kb_edges.drop(index=removed.index), removed.reset_index(drop=True)
+    chosen = pairs.iloc[np.sort(np.random.default_rng(seed).choice(len(pairs), count, False))]
+    keys = pd.MultiIndex.from_frame(kb_edges[["regulator", "target"]])
+    drop = keys.isin(pd.MultiIndex.from_frame(chosen)) & eligible.to_numpy()
+    removed = kb_edges[drop].sort_values(list(EDGE_COLUMNS), ignore_index=True)
+    return kb_edges[~drop], removed
 
 
 def count_recovery(removed: pd.DataFrame, refined: pd.DataFrame) -> pd.DataFrame:
     """Per removed edge: whether the refined KB has it again with its sign
-    (``recovered``) or with either sign (``recovered_any_sign``). ``refined`` holds the
-    refined KB's edges (rows with status "removed", if any, are not edges)."""
+    (``recovered``), or has the pair with either sign (``recovered_any_sign``).
+    ``refined`` holds the refined KB's edges (rows with status "removed" are not edges)."""
     present = refined
     if "status" in refined.columns:
         present = refined[refined["status"] != "removed"]
@@ -423,12 +432,13 @@ def count_recovery(removed: pd.DataFrame, refined: pd.DataFrame) -> pd.DataFrame
 def _edge_list(table: pd.DataFrame) -> str:
     reg = table.get("regulator_name", table["regulator"])
     tgt = table.get("target_name", table["target"])
-    signs = np.where(table["sign"].to_numpy() == 1, "+", "-")
-    return ", ".join(f"{r} -{s}-> {t}" for r, s, t in zip(reg, signs, tgt, strict=True))
+    arrows = np.where(table["sign"].to_numpy() == 1, "->", "-|")
+    return ", ".join(f"{r} {a} {t}" for r, a, t in zip(reg, arrows, tgt, strict=True))
 
 
 def recovery_summary(per_replicate: Mapping[int, pd.DataFrame]) -> pd.DataFrame:
-    """Recovered/total per replicate (Table 8) and their mean."""
+    """Recovered/total per replicate (Table 8) and their mean; ``edges`` lists the removed
+    edges (-> activation, -| inhibition)."""
     rows = []
     for replicate, table in sorted(per_replicate.items()):
         total = len(table)
