@@ -123,6 +123,7 @@ def test_added_edges_are_direct_shortcuts_or_new_against_the_original_chain():
     kb = compile_kb(CHAIN, GENES)
     added = edges(
         ("a", "b", 1),  # an original edge
+        ("a", "b", -1),  # its pair, with the other sign
         ("a", "c", -1),  # a -> b -| c: a same-sign shortcut within k+1 = 2 steps
         ("a", "c", 1),  # the opposite sign of that path
         ("a", "d", -1),  # three steps: beyond k = 1
@@ -132,19 +133,21 @@ def test_added_edges_are_direct_shortcuts_or_new_against_the_original_chain():
     out = A.classify_added_edges(kb, added, k=1)
     assert out["kind"].tolist() == [
         "direct",
+        "direct_other_sign",
         "indirect_same_sign",
         "indirect_any_sign",
         "new",
         "new",
         "new",
     ]
-    assert out["indirect_any_sign"].tolist() == [False, True, True, False, False, False]
+    assert out["indirect_any_sign"].tolist() == [False, False, True, True, False, False, False]
     deeper = A.classify_added_edges(kb, added, k=2)
-    assert deeper["kind"].iloc[3] == "indirect_same_sign"
+    assert deeper["kind"].iloc[4] == "indirect_same_sign"
     summary = A.shortcut_summary(out)
-    assert summary["n_added"] == 6 and summary["n_direct"] == 1
+    assert summary["n_added"] == 7 and summary["n_direct"] == 1
+    assert summary["n_direct_other_sign"] == 1
     assert summary["n_indirect_same_sign"] == 1 and summary["n_indirect_any_sign"] == 2
-    assert summary["share_new"] == pytest.approx(0.5)
+    assert summary["share_new"] == pytest.approx(3 / 7)
 
 
 def test_no_added_edges_give_an_empty_classification():

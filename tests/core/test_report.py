@@ -78,6 +78,7 @@ def run_tables() -> dict[str, pd.DataFrame]:
             "stage": ["round_1.refine"],
             "n_added": [4],
             "share_direct": [0.25],
+            "share_direct_other_sign": [0.0],
             "share_indirect_same_sign": [0.5],
             "share_indirect_any_sign": [0.5],
             "share_new": [0.25],

@@ -188,10 +188,12 @@ def classify_added_edges(original: KnowledgeBase, added: pd.DataFrame, k: int) -
     """Label each added signed edge against the ORIGINAL KB (appendix F.5, Table 10).
 
     ``direct``: the edge is a direct interaction of the original KB (with its sign);
+    ``direct_other_sign``: the pair is, with the other sign only;
     ``indirect_same_sign``: otherwise, the original closure R+(k) (sign +1) or R-(k)
     (sign -1) of Eq. 1 links regulator to target: a shortcut of a path of up to k+1
-    interactions; ``indirect_any_sign``: otherwise, R+(k) or R-(k) links them;
-    ``new``: neither. Only the closure rows of the added edges' regulators are computed.
+    interactions; ``indirect_any_sign``: otherwise, R+(k) or R-(k) links them (this
+    includes the same-sign shortcuts); ``new``: none of these. Only the closure rows of
+    the added edges' regulators are computed.
     """
     for column in EDGE_COLUMNS:
         if column not in added.columns:
@@ -212,13 +214,10 @@ def classify_added_edges(original: KnowledgeBase, added: pd.DataFrame, k: int) -
     positive = table["sign"].to_numpy() == 1
     known = original.edges()
     signed = set(zip(known["regulator"], known["target"], known["sign"], strict=True))
-    direct = np.array(
-        [
-            key in signed
-            for key in zip(table["regulator"], table["target"], table["sign"], strict=True)
-        ],
-        dtype=bool,
-    )
+    pairs = {key[:2] for key in signed}
+    keys = list(zip(table["regulator"], table["target"], table["sign"], strict=True))
+    direct = np.array([key in signed for key in keys], dtype=bool)
+    direct_pair = np.array([key[:2] in pairs for key in keys], dtype=bool)
     in_pos = np.zeros(len(table), dtype=bool)
     in_neg = np.zeros(len(table), dtype=bool)
     rows = np.unique(reg)
@@ -229,14 +228,20 @@ def classify_added_edges(original: KnowledgeBase, added: pd.DataFrame, k: int) -
                 idx = where[int(g)]
                 in_pos[idx] = p[i, tgt[idx]] > 0
                 in_neg[idx] = q[i, tgt[idx]] > 0
-    same = np.where(positive, in_pos, in_neg) & ~direct
-    either = (in_pos | in_neg) & ~direct
-    kind = np.where(
-        direct,
-        "direct",
-        np.where(same, "indirect_same_sign", np.where(either, "indirect_any_sign", "new")),
+    same = np.where(positive, in_pos, in_neg) & ~direct_pair
+    either = (in_pos | in_neg) & ~direct_pair
+    kind = np.select(
+        [direct, direct_pair, same, either],
+        ["direct", "direct_other_sign", "indirect_same_sign", "indirect_any_sign"],
+        "new",
     )
-    return table.assign(direct=direct, indirect_same_sign=same, indirect_any_sign=either, kind=kind)
+    return table.assign(
+        direct=direct,
+        direct_other_sign=direct_pair & ~direct,
+        indirect_same_sign=same,
+        indirect_any_sign=either,
+        kind=kind,
+    )
 
 
 def shortcut_summary(classified: pd.DataFrame) -> dict[str, float]:
@@ -244,7 +249,7 @@ def shortcut_summary(classified: pd.DataFrame) -> dict[str, float]:
     includes the same-sign ones."""
     n = len(classified)
     out: dict[str, float] = {"n_added": n}
-    for column in ("direct", "indirect_same_sign", "indirect_any_sign"):
+    for column in ("direct", "direct_other_sign", "indirect_same_sign", "indirect_any_sign"):
         count = int(classified[column].sum())
         out[f"n_{column}"] = count
         out[f"share_{column}"] = count / n if n else np.nan

@@ -273,7 +273,8 @@ def run_report_sections(
 
     short_text = (
         "Each edge a refinement stage added is compared with the ORIGINAL knowledge base "
-        "(appendix F.5, Table 10): direct (an original interaction restored), indirect "
+        "(appendix F.5, Table 10): direct (an original interaction restored; or the pair of "
+        "an original interaction, with the other sign), indirect "
         "(the original closure R±(k) already links regulator and target through a path of "
         "up to k+1 interactions, so the new edge is a shortcut; counted with the same sign, "
         "and with either sign, which includes the same-sign ones) or new."
@@ -287,7 +288,9 @@ def run_report_sections(
                     f"\n\n{r['stage']}: {int(r['n_added'])} added; "
                     f"{100 * r['share_indirect_same_sign']:.1f}% were indirect relations of "
                     f"the same sign ({100 * r['share_indirect_any_sign']:.1f}% of either sign), "
-                    f"{100 * r['share_direct']:.1f}% direct, {100 * r['share_new']:.1f}% new."
+                    f"{100 * r['share_direct']:.1f}% direct, "
+                    f"{100 * r['share_direct_other_sign']:.1f}% the other sign of a direct "
+                    f"interaction, {100 * r['share_new']:.1f}% new."
                 )
 
     overall = usage[usage["grouping"] == "all"]
