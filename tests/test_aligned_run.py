@@ -12,10 +12,16 @@ import torch
 from click.testing import CliRunner
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from matplotlib.figure import Figure
 
 from aligned_kedro.cli import cli
 
-FAST = "data_processing.split.test_fraction:0.3,training.optimiser.epochs:4,refinement.max_iter:2"
+ROOT = Path(__file__).resolve().parents[1]
+
+FAST = (
+    "data_processing.split.test_fraction:0.3,training.optimiser.epochs:4,refinement.max_iter:2,"
+    "evaluation.topology.communities:louvain"
+)
 
 
 def versions(path: Path) -> list[str]:
@@ -61,6 +67,49 @@ def test_mlflow_run_records_params_and_stage_metrics(finished: Path):
     assert {"reports/inconsistency.csv", "reports/gene_universe.csv"} <= artifacts
     assert {"reports/round_1.refined_grn.csv", "reports/round_2.refined_grn.csv"} <= artifacts
     assert metrics["round_1.refine.iterations"] <= 2
+
+
+def test_the_run_ends_with_its_report_in_mlflow(finished: Path):
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{finished / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("aligned_kedro")
+    (run,) = client.search_runs([experiment.experiment_id])
+    run_id = run.info.run_id
+    report = (finished / "data" / "08_reporting" / "report.html").read_text()
+    assert run_id in report and report.count("data:image/png;base64,") >= 5
+    (version,) = versions(finished / "data" / "08_reporting" / "reports" / "report.html")
+    assert "reports/report.html" in {a.path for a in client.list_artifacts(run_id, "reports")}
+    plots = {a.path for a in client.list_artifacts(run_id, "plots")}
+    assert {"plots/consistency.png", "plots/grn_diff.png", "plots/knowledge_usage.png"} <= plots
+    tables = {a.path for a in client.list_artifacts(run_id, "analysis")}
+    assert "analysis/consistency_benchmark.csv" in tables
+    usage_dir = finished / "data" / "08_reporting" / "analysis" / "knowledge_usage.csv"
+    (version,) = versions(usage_dir)
+    usage = pd.read_csv(usage_dir / version / "knowledge_usage.csv")
+    overall = usage[usage["grouping"] == "all"].set_index("stage")["kb_usage"]
+    assert overall["round_1.align"] == pytest.approx(run.data.metrics["round_1.align.kb_usage"])
+
+
+def test_latest_run_notebook_runs(finished: Path):
+    """notebooks/latest_run.ipynb's code, with a KedroSession in place of %load_ext."""
+    notebook = json.loads((ROOT / "notebooks" / "latest_run.ipynb").read_text())
+    code = "\n".join(
+        line
+        for cell in notebook["cells"]
+        if cell["cell_type"] == "code"
+        for line in "".join(cell["source"]).splitlines()
+        if not line.startswith("%")
+    )
+    shown = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(finished)
+        bootstrap_project(finished)
+        with KedroSession.create(project_path=finished) as session:
+            context = session.load_context()
+            namespace = {"catalog": context.catalog, "context": context, "display": shown.append}
+            exec(compile(code, "latest_run.ipynb", "exec"), namespace)
+    figures = [item for item in shown if isinstance(item, Figure)]
+    assert len(figures) == 4 and all(fig.axes for fig in figures)
+    assert list(namespace["benchmark"]["stage"])[:2] == ["baseline.no_change", "baseline.kb_only"]
 
 
 def test_outputs_are_versioned_and_consistent(finished: Path):

@@ -8,6 +8,7 @@ from typing import Any
 
 import fsspec
 import mlflow
+import pandas as pd
 from kedro.io.core import (
     AbstractVersionedDataset,
     DatasetError,
@@ -15,7 +16,12 @@ from kedro.io.core import (
     get_filepath_str,
     get_protocol_and_path,
 )
+from kedro_datasets._typing import HTMLPreview
 from kedro_datasets.json import JSONDataset
+from kedro_datasets.matplotlib import MatplotlibDataset
+from kedro_datasets.pandas import CSVDataset
+from kedro_datasets.text import TextDataset
+from matplotlib.figure import Figure
 
 Metrics = dict[str, float | Sequence[float]]
 
@@ -80,3 +86,44 @@ class TorchStateDataset(AbstractVersionedDataset[dict, dict]):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._filepath, "protocol": self._protocol, "version": self._version}
+
+
+class HTMLDataset(TextDataset):
+    """An HTML document as text, previewed as rendered HTML in kedro-viz."""
+
+    def preview(self) -> HTMLPreview:
+        return HTMLPreview(self.load())
+
+
+def _save_and_log(dataset: AbstractVersionedDataset, save, data: Any, artifact_path: str) -> None:
+    path = get_filepath_str(dataset._get_save_path(), dataset._protocol)
+    save(data)
+    if mlflow.active_run() is not None:
+        mlflow.log_artifact(path, artifact_path)
+
+
+class CSVArtifactDataset(CSVDataset):
+    """A versioned CSV table, each saved version also logged to the active MLflow run.
+
+    kedro-mlflow's MlflowArtifactDataset cannot wrap a versioned dataset in Kedro 1.7: the
+    inner dataset draws its own save version, which the catalog rejects.
+    """
+
+    def __init__(self, *, artifact_path: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._artifact_path = artifact_path
+
+    def save(self, data: pd.DataFrame) -> None:
+        _save_and_log(self, super().save, data, self._artifact_path)
+
+
+class PlotArtifactDataset(MatplotlibDataset):
+    """A versioned matplotlib figure (PNG), each version also logged to the active MLflow
+    run; previewed as an image in kedro-viz."""
+
+    def __init__(self, *, artifact_path: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._artifact_path = artifact_path
+
+    def save(self, data: Figure) -> None:
+        _save_and_log(self, super().save, data, self._artifact_path)

@@ -2,13 +2,14 @@ from functools import partial, update_wrapper
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from . import nodes
+from . import analyses, nodes
 
 BASELINES = ["no_change", "kb_only", "linear", "neural_only"]
 
 
 def create_pipeline(rounds: int = 2, **kwargs) -> Pipeline:
-    """The no-change baseline and the run summary: one row per baseline and A/R stage."""
+    """The no-change baseline and the run summary (one row per baseline and A/R stage),
+    then the analyses, plots and report of the run."""
     stages = [f"baseline.{name}" for name in BASELINES]
     metrics = [f"{name}_baseline_metrics" for name in BASELINES]
     for r in range(1, rounds + 1):
@@ -25,4 +26,4 @@ def create_pipeline(rounds: int = 2, **kwargs) -> Pipeline:
             ),
             node(summary, metrics, "run_summary_report", name="run_summary"),
         ]
-    )
+    ) + analyses.create_pipeline(rounds)

@@ -1,0 +1,77 @@
+"""Project hooks."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from kedro.framework.hooks import hook_impl
+from kedro.io import AbstractVersionedDataset, DataCatalog
+from kedro.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+PROVENANCE = "data_provenance"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(2**20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _checksum(files: list[Path]) -> str:
+    """SHA-256 of one file; of the files' checksums for a folder dataset."""
+    if not files:
+        return "missing"
+    if len(files) == 1:
+        return _sha256(files[0])
+    return hashlib.sha256("".join(_sha256(f) for f in files).encode()).hexdigest()
+
+
+def _files(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+
+
+def input_files(pipeline: Pipeline, catalog: DataCatalog) -> pd.DataFrame:
+    """The run's inputs that no node of it produces: dataset, type, file (the loaded
+    version for versioned datasets), size and SHA-256."""
+    rows = []
+    for name in sorted(pipeline.inputs()):
+        if name.startswith("params:") or name in ("parameters", PROVENANCE):
+            continue
+        dataset = catalog.get(name)
+        row: dict[str, Any] = {"dataset": name, "type": type(dataset).__name__}
+        try:
+            if isinstance(dataset, AbstractVersionedDataset) and dataset._version is not None:
+                found = dataset._get_load_path()
+            else:
+                found = dataset._describe().get("filepath")
+        except Exception as error:  # a missing input fails the run later, with Kedro's message
+            log.warning("no file for input %s: %s", name, error)
+            found = None
+        if found is not None:
+            files = _files(Path(str(found)))
+            existing = [f for f in files if f.exists()]
+            row["file"] = str(found)
+            row["bytes"] = sum(f.stat().st_size for f in existing)
+            row["sha256"] = _checksum(existing)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["dataset", "type", "file", "bytes", "sha256"])
+
+
+class ProvenanceHooks:
+    """Makes ``data_provenance`` (the table of `input_files`) available to a pipeline that
+    asks for it, so the run report can say exactly which files it was made from."""
+
+    @hook_impl
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
+    ) -> None:
+        if PROVENANCE in pipeline.inputs():
+            catalog[PROVENANCE] = input_files(pipeline, catalog)

@@ -1,0 +1,79 @@
+"""The interaction-recovery pipeline: its structure and its nodes on hand-built tables."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from aligned_kedro.pipelines import recovery
+from aligned_kedro.pipelines.recovery import nodes
+
+
+def by_name(pipe):
+    return {n.name: n for n in pipe.nodes}
+
+
+@pytest.mark.parametrize(("rounds", "replicates"), [(1, 1), (2, 3)])
+def test_each_replicate_runs_the_rounds_on_its_own_corrupted_kb(rounds, replicates):
+    pipe = recovery.create_pipeline(rounds=rounds, replicates=replicates)
+    found = by_name(pipe)
+    for i in range(replicates):
+        ns = f"recovery.replicate_{i}"
+        assert "knowledge_base_table" in found[f"{ns}.remove_edges"].inputs
+        for r in range(1, rounds + 1):
+            for stage in ("align", "refine"):
+                inputs = found[f"{ns}.round_{r}.{stage}"].inputs
+                assert "knowledge_base_table" not in inputs
+                assert "labels_table" in inputs
+        first = found[f"{ns}.round_1.align"].inputs
+        assert f"{ns}.corrupted_kb_table" in first and "params:k" in first
+        assert f"{ns}.corrupted_kb_table" in found[f"{ns}.adaptor_weights"].inputs
+        assert f"{ns}.round_{rounds}.refined_kb_table" in found["recovery_report"].inputs
+    assert not [name for name in found if "baseline" in name]
+    uses_original = {n for n, node in found.items() if "knowledge_base_table" in node.inputs}
+    assert uses_original == {f"recovery.replicate_{i}.remove_edges" for i in range(replicates)}
+
+
+def test_a_run_asking_for_other_replicates_than_built_is_refused():
+    nodes.check_replicates({"replicates": 3}, built=3)
+    with pytest.raises(ValueError, match="parameters_recovery.yml"):
+        nodes.check_replicates({"replicates": 2}, built=3)
+
+
+KB = pd.DataFrame(
+    [("a", "b", 1), ("a", "c", -1), ("b", "c", 1), ("c", "a", 1)],
+    columns=["regulator", "target", "sign"],
+)
+X = pd.DataFrame([[-1, 0, 0], [0, 0, -1]], index=["ko_a", "ko_c"], columns=["a", "b", "c"])
+SPLIT = {"train": ["ko_a"], "test": ["ko_c"]}
+PARAMS = {"count": 2, "fraction": None, "seed": 0, "knockouts_from": "train"}
+
+
+def test_removed_edges_come_from_regulators_knocked_out_in_the_chosen_split():
+    kept, removed = nodes.remove_edges(KB, X, SPLIT, PARAMS, replicate=0)
+    assert set(removed["regulator"]) == {"a"} and len(kept) == 2
+    _, removed = nodes.remove_edges(
+        KB, X, SPLIT, {**PARAMS, "count": 1, "knockouts_from": "test"}, replicate=1
+    )
+    assert removed[["regulator", "target"]].values.tolist() == [["c", "a"]]
+
+
+def test_recovery_report_counts_each_replicate_and_the_mean():
+    universe = pd.DataFrame({"gene_id": ["a", "b", "c"], "gene_name": ["aaa", "bbb", "ccc"]})
+    removed = KB.iloc[:2]
+    back = pd.concat([KB.iloc[[0]], KB.iloc[2:]])
+    summary, edges, metrics = nodes.recovery_report(universe, removed, back, removed, KB)
+    assert summary["recovered"].tolist() == [1, 2, 1.5]
+    assert summary["edges"].iloc[0] == "aaa -> bbb, aaa -| ccc"
+    assert edges["replicate"].tolist() == [0, 0, 1, 1]
+    assert metrics["recovery.replicate_0.recovery_rate"] == 0.5
+    assert metrics["recovery.mean.recovery_rate"] == 0.75
+
+
+def test_recovery_is_its_own_pipeline_not_part_of_aligned():
+    from aligned_kedro.pipeline_registry import register_pipelines
+
+    pipelines = register_pipelines()
+    assert "recovery_report" in {n.name for n in pipelines["recovery"].nodes}
+    assert "recovery_report" not in {n.name for n in pipelines["aligned"].nodes}
+    assert "run_report" in {n.name for n in pipelines["aligned"].nodes}
