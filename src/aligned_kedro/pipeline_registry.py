@@ -4,31 +4,54 @@ from pathlib import Path
 
 from kedro.config import OmegaConfigLoader
 from kedro.framework.project import settings
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Pipeline, pipeline
 
+from aligned_kedro.hooks import dataset_parameters
 from aligned_kedro.pipelines import (
     data_processing,
     evaluation,
     knowledge_base,
     refinement,
     training,
+    validation,
 )
 
 DEFAULT_ROUNDS = 2
 
 
-def configured_rounds(project_path: Path | None = None) -> int:
-    """``refinement.rounds`` from the project's parameters (base, then local)."""
+def _parameters(project_path: Path | None = None) -> dict:
     conf = Path(project_path or Path.cwd()) / settings.CONF_SOURCE
     if not conf.is_dir():
-        return DEFAULT_ROUNDS
+        return {}
     loader = OmegaConfigLoader(str(conf), base_env="base", default_run_env="local")
-    return int(loader["parameters"].get("refinement", {}).get("rounds", DEFAULT_ROUNDS))
+    return loader["parameters"]
+
+
+def configured_rounds(project_path: Path | None = None) -> int:
+    """``refinement.rounds`` from the project's parameters (base, then local)."""
+    parameters = _parameters(project_path)
+    return int(parameters.get("refinement", {}).get("rounds", DEFAULT_ROUNDS))
+
+
+def configured_datasets(project_path: Path | None = None) -> dict[str, dict]:
+    """The ``datasets`` list: one namespaced ``aligned`` per name, with its parameters."""
+    return dataset_parameters(_parameters(project_path))
+
+
+def dataset_pipeline(job: Pipeline, name: str, params: dict) -> Pipeline:
+    """``job`` for dataset ``name``: its catalog entries and parameters are ``<name>.*``;
+    ``input: anndata`` reads cells from ``<name>.raw_cells``."""
+    if params.get("data_processing", {}).get("input", "table") == "anndata":
+        job = data_processing.cells_pipeline() + pipeline(job, inputs=data_processing.CELL_INPUTS)
+    return pipeline(job, namespace=name)
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """``aligned`` is the main job: data_processing → knowledge_base → training (stage A of
-    round 1, baselines) → refinement (R, then A-R rounds) → evaluation.
+    """``aligned`` is the main job: data_processing → knowledge_base → validation → training
+    (stage A of round 1, baselines) → refinement (R, then A-R rounds) → evaluation; once
+    for the default data and once, namespaced, per name in the ``datasets`` parameter
+    (``kedro run --pipeline=aligned --namespaces=<name>``). ``validate`` runs up to the
+    validation report.
 
     Pipelines are listed explicitly: Kedro 1.7's ``find_pipelines`` loads only the
     pipelines named on the command line, which would leave ``aligned`` empty.
@@ -37,10 +60,25 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines = {
         "data_processing": data_processing.create_pipeline(),
         "knowledge_base": knowledge_base.create_pipeline(),
+        "validation": validation.create_pipeline(),
         "training": training.create_pipeline(),
         "refinement": refinement.create_pipeline(rounds=rounds),
         "evaluation": evaluation.create_pipeline(rounds=rounds),
     }
-    pipelines["aligned"] = sum(pipelines.values(), Pipeline([]))
+    aligned = sum(pipelines.values(), Pipeline([]))
+    validate = aligned.to_outputs("validation_report")
+    for name, params in configured_datasets().items():
+        rounds_here = int(params.get("refinement", {}).get("rounds", rounds))
+        if rounds_here != rounds:
+            raise ValueError(
+                f"dataset {name!r} sets refinement.rounds = {rounds_here}; every dataset "
+                f"runs the project's {rounds} rounds"
+            )
+        job = dataset_pipeline(aligned, name, params)
+        pipelines[name] = job
+        validate += job.to_outputs(f"{name}.validation_report")
+        aligned += job
+    pipelines["validate"] = validate
+    pipelines["aligned"] = aligned
     pipelines["__default__"] = pipelines["aligned"]
     return pipelines

@@ -2,5 +2,8 @@
 
 from kedro.config import OmegaConfigLoader
 
+from aligned_kedro.hooks import DatasetParametersHook
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {"base_env": "base", "default_run_env": "local"}
+HOOKS = (DatasetParametersHook(),)
