@@ -52,7 +52,8 @@ def cell_conditions(
     ``perturbation_type_default``; there is no implicit default. Errors: no control cells,
     a label differing from a control label only in case, a cell mixing control and
     targeting guides (scPerturb), empty labels, and two labels of one gene set (``A+B``
-    and ``B+A``) unless ``duplicate_conditions: merge``.
+    and ``B+A``; control padding ``A+ctrl``/``ctrl+A`` is one label) unless
+    ``duplicate_conditions: merge``.
     """
     if column not in obs.columns:
         raise InputError(
@@ -80,7 +81,7 @@ def cell_conditions(
     labels = obs[column]
     rows = []
     canonical: dict[frozenset[str], str] = {}
-    first_label: dict[frozenset[str], str] = {}
+    first_label: dict[frozenset[str], tuple[str, str]] = {}
     type_cache: dict[object, str] = {}
     for cell, value in zip(obs.index, labels, strict=True):
         if pd.isna(value) or not str(value).strip():
@@ -110,8 +111,8 @@ def cell_conditions(
             continue
         key = frozenset(genes)
         name = canonical.setdefault(key, "+".join(dict.fromkeys(genes)))
-        label = first_label.setdefault(key, text)
-        if label != text and duplicate_conditions == "error":
+        label, order = first_label.setdefault(key, (text, "+".join(genes)))
+        if order != "+".join(genes) and duplicate_conditions == "error":
             raise InputError(
                 f"labels {label!r} and {text!r} name the same perturbation: duplicated "
                 "condition (set duplicate_conditions: merge to pool them)",
@@ -190,7 +191,7 @@ def pseudobulk(
         gene = str(genes[matrix.indices[position]])
         kind = "negative" if np.isfinite(data[position]) else "NaN or infinite"
         raise InputError(
-            f"{kind} expression value {data[position]!r}",
+            f"{kind} expression value {data[position]}",
             source=source,
             column=gene,
             row=str(cells.index[row]),

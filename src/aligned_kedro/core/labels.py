@@ -327,7 +327,7 @@ def log_cpm(
         row, col = np.argwhere(bad)[0]
         kind = "negative" if np.isfinite(values[row, col]) else "missing or non-numeric"
         raise InputError(
-            f"{kind} count {counts.iat[row, col]!r}",
+            f"{kind} count {counts.iat[row, col]}",
             source=source,
             column=str(counts.columns[col]),
             row=str(counts.index[row]),
