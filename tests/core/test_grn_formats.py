@@ -44,13 +44,20 @@ def test_collectri_refuses_a_non_numeric_weight_naming_row_and_gene():
         edge_effects(raw, format="collectri")
 
 
-OMNIPATH = """source\ttarget\tsource_genesymbol\ttarget_genesymbol\tis_directed\tis_stimulation\tis_inhibition\tconsensus_stimulation\tconsensus_inhibition
+OMNIPATH_COLUMNS = (
+    "source target source_genesymbol target_genesymbol is_directed is_stimulation "
+    "is_inhibition consensus_stimulation consensus_inhibition"
+)
+OMNIPATH = (
+    "\t".join(OMNIPATH_COLUMNS.split())
+    + """
 P42224\tP10914\tSTAT1\tIRF1\t1\t1\t0\t1\t0
 P01106\tP04637\tMYC\tTP53\t1\t1\t1\t1\t1
 P04637\tP01106\tTP53\tMYC\t1\t0\t1\t0\t1
 P42224\tP01106\tSTAT1\tMYC\t0\t1\t0\t1\t0
 P10914\tP04637\tIRF1\tTP53\t1\t1\t0\t0\t0
 """
+)
 
 
 def test_omnipath_uses_gene_symbols_and_the_dual_policy_for_stimulation_and_inhibition():
