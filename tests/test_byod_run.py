@@ -173,8 +173,10 @@ def test_split_validation_report_and_metrics_are_namespaced(finished: Path):
     assert checks.loc["perturbed.outside_kb", "status"] == "ok"
     assert checks.loc["inconsistency.share_conflicting", "value"] == 0
     assert not report["status"].eq("error").any()
-    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{finished / 'mlflow.db'}")
-    (run,) = client.search_runs([client.get_experiment_by_name("aligned_kedro").experiment_id])
+    # the run's own tracking URI: an earlier project in this process may hold the sqlite store
+    client = mlflow.MlflowClient(tracking_uri=mlflow.get_tracking_uri())
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    (run,) = client.search_runs(experiments, 'metrics."synth.data.conditions" = 3')
     metrics = run.data.metrics
     assert metrics["synth.data.conditions"] == 3
     assert metrics["synth.baseline.kb_only.kb_f1"] == 1.0
