@@ -190,7 +190,8 @@ def split_sizes(split: dict[str, Any], subsets: Sequence[str] = ()) -> list[Find
     for name in (*subsets, "held_out", "missing"):
         if name in split:
             n = len(split[name])
-            status = "warn" if (name in ("held_out", "missing") and n) or not n else "ok"
+            unused = name in ("held_out", "missing")
+            status = "warn" if (unused and n) or (not unused and not n) else "ok"
             findings.append(Finding(f"split.{name}", status, n, "conditions"))
     return findings
 
