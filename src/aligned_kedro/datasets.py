@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
-from pathlib import PurePosixPath
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 
 import fsspec
 import mlflow
@@ -23,6 +24,9 @@ from kedro_datasets.pandas import CSVDataset
 from kedro_datasets.text import TextDataset
 from matplotlib.figure import Figure
 
+if TYPE_CHECKING:
+    import anndata
+
 Metrics = dict[str, float | Sequence[float]]
 
 
@@ -30,8 +34,13 @@ class MetricsDataset(JSONDataset):
     """Flat ``{name: value}`` metrics: a versioned JSON file, and MLflow metrics of the run.
 
     A sequence of values is logged as a metric history (steps 0, 1, ...). Outside an
-    active MLflow run only the file is written.
+    active MLflow run only the file is written. ``prefix`` (e.g. a dataset's namespace)
+    is put before every MLflow metric name, so several datasets share one run.
     """
+
+    def __init__(self, *args: Any, prefix: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._prefix = f"{prefix}." if prefix and not prefix.endswith(".") else prefix
 
     def save(self, data: Metrics) -> None:
         super().save(data)
@@ -40,7 +49,7 @@ class MetricsDataset(JSONDataset):
         for name, value in data.items():
             history = value if isinstance(value, Sequence) else [value]
             for step, v in enumerate(history):
-                mlflow.log_metric(name, float(v), step=step)
+                mlflow.log_metric(f"{self._prefix}{name}", float(v), step=step)
 
 
 class TorchStateDataset(AbstractVersionedDataset[dict, dict]):
@@ -127,3 +136,67 @@ class PlotArtifactDataset(MatplotlibDataset):
 
     def save(self, data: Figure) -> None:
         _save_and_log(self, super().save, data, self._artifact_path)
+
+
+class AnnDataDataset(AbstractVersionedDataset["anndata.AnnData", "anndata.AnnData"]):
+    """An AnnData object in an ``.h5ad`` file (any fsspec filesystem), optionally versioned.
+
+    ``load_args`` go to ``anndata.read_h5ad`` (``backed`` is refused: the file handle
+    would outlive the load); ``save_args`` to ``AnnData.write_h5ad`` (e.g.
+    ``compression: gzip``), which writes a local file that is then put in place.
+    """
+
+    def __init__(
+        self,
+        filepath: str,
+        load_args: dict[str, Any] | None = None,
+        save_args: dict[str, Any] | None = None,
+        version: Version | None = None,
+        metadata: dict | None = None,
+    ) -> None:
+        protocol, path = get_protocol_and_path(filepath, version)
+        self._protocol = protocol
+        self._fs = fsspec.filesystem(
+            protocol, **({"auto_mkdir": True} if protocol == "file" else {})
+        )
+        self._load_args = dict(load_args or {})
+        if self._load_args.get("backed"):
+            raise DatasetError("AnnDataDataset loads into memory; 'backed' is not supported")
+        self._save_args = dict(save_args or {})
+        self.metadata = metadata
+        super().__init__(
+            filepath=PurePosixPath(path),
+            version=version,
+            exists_function=self._fs.exists,
+            glob_function=self._fs.glob,
+        )
+
+    def load(self) -> anndata.AnnData:
+        import anndata
+
+        with self._fs.open(get_filepath_str(self._get_load_path(), self._protocol), "rb") as f:
+            return anndata.read_h5ad(f, **self._load_args)
+
+    def save(self, data: anndata.AnnData) -> None:
+        path = get_filepath_str(self._get_save_path(), self._protocol)
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "data.h5ad"
+            data.write_h5ad(local, **self._save_args)
+            self._fs.makedirs(str(PurePosixPath(path).parent), exist_ok=True)
+            self._fs.put_file(str(local), path)
+
+    def _exists(self) -> bool:
+        try:
+            path = get_filepath_str(self._get_load_path(), self._protocol)
+        except DatasetError:
+            return False
+        return self._fs.exists(path)
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "filepath": self._filepath,
+            "protocol": self._protocol,
+            "load_args": self._load_args,
+            "save_args": self._save_args,
+            "version": self._version,
+        }

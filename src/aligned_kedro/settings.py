@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from aligned_kedro.hooks import ProvenanceHooks
+from aligned_kedro.hooks import DatasetParametersHook, ProvenanceHooks
 
-HOOKS = (ProvenanceHooks(),)
+HOOKS = (DatasetParametersHook(), ProvenanceHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {"base_env": "base", "default_run_env": "local"}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from aligned_kedro.core.errors import InputError
@@ -17,6 +19,10 @@ EFFECT_SIGNS = {"+": (1,), "-": (-1,)}
 DualPolicy = Literal["both", "drop", "activation", "inhibition"]
 UnknownPolicy = Literal["drop", "error", "activation", "inhibition"]
 DropPolicy = Literal["drop", "error"]
+EdgeFormat = Literal["regulondb", "collectri", "omnipath", "dorothea", "go"]
+EDGE_FORMATS: tuple[str, ...] = ("regulondb", "collectri", "omnipath", "dorothea", "go")
+DOROTHEA_LEVELS: tuple[str, ...] = ("A", "B", "C", "D", "E")
+_ENSEMBL_VERSION = re.compile(r"^(ens[a-z]*\d+)\.\d+$")
 
 
 def _require_columns(table: pd.DataFrame, columns: Sequence[str], source: str) -> None:
@@ -44,20 +50,176 @@ def read_edge_table(path: str | Path) -> pd.DataFrame:
     return table
 
 
-def name_resolver(genes: pd.DataFrame, synonyms: pd.DataFrame | None = None) -> dict[str, tuple]:
-    """Map lower-cased identifiers, names and synonyms to tuples of gene IDs."""
-    _require_columns(genes, ["gene_id", "gene_name"], "gene table")
+def _truthy(column: pd.Series, source: str) -> pd.Series:
+    """0/1, true/false (any case) as booleans; anything else raises naming the row."""
+    text = column.astype(str).str.strip().str.lower()
+    known = text.isin(["1", "0", "true", "false", "1.0", "0.0"])
+    if not known.all():
+        row = int(np.flatnonzero(~known.to_numpy())[0])
+        raise InputError(
+            f"expected 0/1 or true/false, found {column.iloc[row]!r}",
+            source=source,
+            column=str(column.name),
+            row=row,
+        )
+    return text.isin(["1", "true", "1.0"])
+
+
+def _effect_from_sign(values: pd.Series, source: str, gene: pd.Series) -> pd.Series:
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.isna().any():
+        row = int(np.flatnonzero(numbers.isna().to_numpy())[0])
+        raise InputError(
+            f"non-numeric sign {values.iloc[row]!r}",
+            source=source,
+            column=str(values.name),
+            row=row,
+            gene=str(gene.iloc[row]),
+        )
+    return pd.Series(np.select([numbers > 0, numbers < 0], ["+", "-"], "?"), index=values.index)
+
+
+def edge_effects(
+    raw: pd.DataFrame,
+    *,
+    format: EdgeFormat = "regulondb",
+    dorothea_levels: Sequence[str] = ("A", "B", "C"),
+    omnipath_undirected: Literal["drop", "keep"] = "drop",
+    omnipath_consensus: bool = True,
+    go_as: Literal["positive"] | None = None,
+    go_min_importance: float = 0.0,
+    source: str = "edge table",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Normalise a GRN resource to ``regulator, target, effect`` (``+``, ``-``, ``+-``, ``?``).
+
+    - ``regulondb``: ``regulator, target, effect`` (RegulonDB / EcoCyc), unchanged.
+    - ``collectri``: ``source, target, weight`` (decoupler), the sign of ``weight``.
+    - ``omnipath``: ``source, target, is_stimulation, is_inhibition, is_directed`` (plus
+      ``consensus_*``, used when ``omnipath_consensus``; ``source_genesymbol`` and
+      ``target_genesymbol`` are used when present). Stimulation and inhibition together
+      give ``+-`` (the ``dual`` policy of `harmonise_edges` decides), neither gives ``?``;
+      undirected rows are dropped and counted, or kept as directed.
+    - ``dorothea``: ``tf, confidence, target, mor``; only ``dorothea_levels`` are kept.
+    - ``go``: ``source, target, importance`` (the GEARS GO graph) is an unsigned similarity;
+      it enters the signed KB only with ``go_as: positive`` (every edge an activation),
+      keeping edges with importance >= ``go_min_importance``.
+
+    Returns the normalised table and a report of the rows each rule dropped.
+    """
+    dropped: list[tuple[str, str, int]] = []
+
+    def keep(mask: pd.Series, reason: str, table: pd.DataFrame) -> pd.DataFrame:
+        n = int((~mask).sum())
+        if n:
+            dropped.append(("dropped", reason, n))
+        return table[mask.to_numpy()]
+
+    if format == "regulondb":
+        _require_columns(raw, ["regulator", "target", "effect"], source)
+        table = raw[["regulator", "target", "effect"]]
+    elif format == "collectri":
+        _require_columns(raw, ["source", "target", "weight"], source)
+        effect = _effect_from_sign(raw["weight"], source, raw["source"])
+        table = pd.DataFrame(
+            {"regulator": raw["source"], "target": raw["target"], "effect": effect}
+        )
+    elif format == "dorothea":
+        _require_columns(raw, ["tf", "confidence", "target", "mor"], source)
+        unknown = sorted(set(dorothea_levels) - set(DOROTHEA_LEVELS))
+        if unknown:
+            raise InputError(
+                f"unknown DoRothEA confidence level(s) {unknown}; expected {list(DOROTHEA_LEVELS)}",
+                source="parameters",
+                column="dorothea_levels",
+            )
+        level = raw["confidence"].astype(str).str.strip().str.upper()
+        bad = ~level.isin(DOROTHEA_LEVELS)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputError(
+                f"unknown confidence level {raw['confidence'].iloc[row]!r}; expected "
+                f"{list(DOROTHEA_LEVELS)}",
+                source=source,
+                column="confidence",
+                row=row,
+                gene=str(raw["tf"].iloc[row]),
+            )
+        raw = keep(level.isin(dorothea_levels), "confidence level not kept", raw)
+        effect = _effect_from_sign(raw["mor"], source, raw["tf"])
+        table = pd.DataFrame({"regulator": raw["tf"], "target": raw["target"], "effect": effect})
+    elif format == "omnipath":
+        _require_columns(raw, ["source", "target", "is_directed"], source)
+        prefix = "consensus_" if omnipath_consensus else "is_"
+        columns = [f"{prefix}stimulation", f"{prefix}inhibition"]
+        _require_columns(raw, columns, source)
+        directed = _truthy(raw["is_directed"], source)
+        if omnipath_undirected == "drop":
+            raw = keep(directed, "undirected interaction", raw)
+        stimulation = _truthy(raw[columns[0]], source).to_numpy()
+        inhibition = _truthy(raw[columns[1]], source).to_numpy()
+        effect = np.select(
+            [stimulation & inhibition, stimulation, inhibition], ["+-", "+", "-"], "?"
+        )
+        names = [
+            f"{side}_genesymbol" if f"{side}_genesymbol" in raw.columns else side
+            for side in ("source", "target")
+        ]
+        table = pd.DataFrame(
+            {"regulator": raw[names[0]], "target": raw[names[1]], "effect": effect}
+        )
+    elif format == "go":
+        _require_columns(raw, ["source", "target", "importance"], source)
+        if go_as != "positive":
+            raise InputError(
+                "the GO graph is an unsigned similarity, not a signed GRN; set "
+                "data_processing.edges.go_as: positive to use its edges as activations",
+                source=source,
+                column="importance",
+            )
+        importance = pd.to_numeric(raw["importance"], errors="coerce")
+        raw = keep(importance >= go_min_importance, "importance below go_min_importance", raw)
+        raw = keep(raw["source"] != raw["target"], "self-loop", raw)
+        table = pd.DataFrame({"regulator": raw["source"], "target": raw["target"], "effect": "+"})
+    else:
+        raise InputError(
+            f"unknown edge format {format!r}; expected one of {list(EDGE_FORMATS)}",
+            source="parameters",
+            column="format",
+        )
+    report = pd.DataFrame(dropped, columns=["action", "reason", "rows"])
+    if len(dropped):
+        log.info("%s (%s): dropped %s", source, format, {r: n for _, r, n in dropped})
+    return table.reset_index(drop=True), report
+
+
+def _key(name: object) -> str:
+    """Case-folded lookup key; Ensembl IDs lose their version (ENSG0001.12 -> ensg0001)."""
+    key = str(name).strip().lower()
+    match = _ENSEMBL_VERSION.match(key)
+    return match.group(1) if match else key
+
+
+def name_resolver(
+    genes: pd.DataFrame,
+    synonyms: pd.DataFrame | None = None,
+    aliases: Sequence[str] = (),
+) -> dict[str, tuple]:
+    """Map case-folded identifiers, names, ``aliases`` columns of the gene table (e.g. an
+    Ensembl ID next to a symbol) and synonyms to tuples of gene IDs."""
+    _require_columns(genes, ["gene_id", "gene_name", *aliases], "gene table")
     resolver: dict[str, tuple] = {}
-    for gene_id, name in zip(genes["gene_id"], genes["gene_name"], strict=True):
-        resolver[str(gene_id).lower()] = (gene_id,)
-        if isinstance(name, str):
-            resolver.setdefault(name.lower(), (gene_id,))
+    for gene_id in genes["gene_id"]:
+        resolver[_key(gene_id)] = (gene_id,)
+    for column in ("gene_name", *aliases):
+        for gene_id, name in zip(genes["gene_id"], genes[column], strict=True):
+            if isinstance(name, str) and name:
+                resolver.setdefault(_key(name), (gene_id,))
     if synonyms is not None:
         _require_columns(synonyms, ["name", "genes"], "synonym table")
         for row, (name, members) in enumerate(
             zip(synonyms["name"], synonyms["genes"], strict=True)
         ):
-            resolved = [resolver.get(m.strip().lower()) for m in str(members).split(";")]
+            resolved = [resolver.get(_key(m)) for m in str(members).split(";")]
             if any(r is None for r in resolved):
                 raise InputError(
                     f"synonym {name!r} names a gene absent from the gene table",
@@ -66,13 +228,13 @@ def name_resolver(genes: pd.DataFrame, synonyms: pd.DataFrame | None = None) -> 
                     row=row,
                     gene=members,
                 )
-            resolver.setdefault(str(name).lower(), tuple(g for r in resolved for g in r))
+            resolver.setdefault(_key(name), tuple(g for r in resolved for g in r))
     return resolver
 
 
 def _resolve(name: str, resolver: dict[str, tuple], composite: str) -> tuple | None:
     parts = [p.strip() for p in str(name).split(";") if p.strip()]
-    resolved = [resolver.get(p.lower()) for p in parts]
+    resolved = [resolver.get(_key(p)) for p in parts]
     if not parts or any(r is None for r in resolved):
         return None
     members = tuple(dict.fromkeys(g for r in resolved for g in r))
@@ -90,6 +252,7 @@ def harmonise_edges(
     dual: DualPolicy = "both",
     unknown: UnknownPolicy = "drop",
     unresolved: DropPolicy = "drop",
+    aliases: Sequence[str] = (),
     source: str = "edge table",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Turn ``regulator, target, effect`` rows into signed edges between gene IDs.
@@ -98,11 +261,12 @@ def harmonise_edges(
     Names resolve through gene IDs, gene names and ``synonyms`` (case-insensitive). A
     composite regulator (``flhD;flhC``) gives every subunit the edge (``split``) or is
     dropped. Names that are not genes (metabolites, tRNAs) are dropped and counted, or
-    raise with ``unresolved="error"``. Returns the edges (``regulator, target, sign,
+    raise with ``unresolved="error"``. Other formats go through `edge_effects` first.
+    Returns the edges (``regulator, target, sign,
     regulator_name, effect``) and a report of every drop and expansion.
     """
     _require_columns(raw, ["regulator", "target", "effect"], source)
-    resolver = name_resolver(genes, synonyms)
+    resolver = name_resolver(genes, synonyms, aliases)
     dual_signs = {"both": (1, -1), "drop": (), "activation": (1,), "inhibition": (-1,)}
     unknown_signs = {"drop": (), "activation": (1,), "inhibition": (-1,), "error": None}
     effects = {**EFFECT_SIGNS, "+-": dual_signs[dual], "?": unknown_signs[unknown]}
@@ -248,16 +412,17 @@ def resolve_perturbations(
     genes: pd.DataFrame,
     synonyms: pd.DataFrame | None = None,
     *,
+    aliases: Sequence[str] = (),
     source: str = "design table",
 ) -> pd.DataFrame:
     """Rewrite the ``perturbation`` column (names joined by ``+``) as gene IDs."""
     _require_columns(design, ["condition", "perturbation"], source)
-    resolver = name_resolver(genes, synonyms)
+    resolver = name_resolver(genes, synonyms, aliases)
 
     def to_ids(value: str, row: object) -> str:
         ids = []
         for name in filter(None, (p.strip() for p in str(value).split("+"))):
-            found = resolver.get(name.lower())
+            found = resolver.get(_key(name))
             if found is None:
                 raise InputError(
                     "perturbation names an unknown gene",

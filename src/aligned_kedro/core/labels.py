@@ -28,6 +28,11 @@ DESIGN_COLUMNS: tuple[str, ...] = (
 )
 ROLES: tuple[str, ...] = ("perturbed", "control")
 PERTURBATION_SIGN: dict[str, int] = {"KO": -1, "KD": -1, "OE": 1}
+PERTURBATION_TYPE_ALIASES: dict[str, str] = {
+    **{name: "KO" for name in ("ko", "knockout", "crispr", "crisprko", "crispr-ko", "deletion")},
+    **{name: "KD" for name in ("kd", "knockdown", "crispri", "shrna", "sirna", "rnai")},
+    **{name: "OE" for name in ("oe", "overexpression", "crispra", "orf", "activation")},
+}
 DE_COLUMNS: tuple[str, ...] = ("condition", "gene", "log2fc", "t", "p", "q", "df")
 
 DEFAULT_EXPRESSION_SOURCE = "expression table"
@@ -295,6 +300,45 @@ def perturbation_matrix(
                 )
             x[i, gene_index.get_loc(gene)] = PERTURBATION_SIGN[kind]
     return [c.name for c in conditions], x
+
+
+def perturbation_type(value: object, *, source: str, row: object = None) -> str:
+    """KO, KD or OE from a perturbation type or its usual names: knockout and CRISPR KO are
+    KO (-1), knockdown and CRISPRi are KD (-1), overexpression and CRISPRa are OE (+1)."""
+    found = PERTURBATION_TYPE_ALIASES.get(str(value).strip().lower())
+    if found is None:
+        raise InputError(
+            f"unknown perturbation type {value!r}; expected one of "
+            f"{sorted(PERTURBATION_TYPE_ALIASES)}",
+            source=source,
+            column="perturbation_type",
+            row=row,
+        )
+    return found
+
+
+def log_cpm(
+    counts: pd.DataFrame, *, pseudocount: float = 1.0, source: str = DEFAULT_EXPRESSION_SOURCE
+) -> pd.DataFrame:
+    """log2(counts per million + pseudocount) of a genes x samples count table."""
+    values = counts.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        kind = "negative" if np.isfinite(values[row, col]) else "missing or non-numeric"
+        raise InputError(
+            f"{kind} count {counts.iat[row, col]}",
+            source=source,
+            column=str(counts.columns[col]),
+            row=str(counts.index[row]),
+            gene=str(counts.index[row]),
+        )
+    library = values.sum(axis=0)
+    if (library == 0).any():
+        sample = str(counts.columns[int(np.argmin(library))])
+        raise InputError("sample has no counts", source=source, column=sample)
+    cpm = values / library * 1e6
+    return pd.DataFrame(np.log2(cpm + pseudocount), index=counts.index, columns=counts.columns)
 
 
 def benjamini_hochberg(p: np.ndarray | Sequence[float]) -> np.ndarray:

@@ -127,3 +127,120 @@ def unseen_perturbation_split(
         "train": sorted(c for c in keys if c not in in_test),
         "test": sorted(in_test),
     }
+
+
+COMBO_SUBSETS: tuple[str, ...] = ("unseen_single", "combo_seen0", "combo_seen1", "combo_seen2")
+
+
+def combo_split(
+    perturbations: Mapping[str, Sequence[str]],
+    *,
+    test_fraction: float,
+    seed: int,
+    combo_seen2_fraction: float | None = None,
+    source: str = DEFAULT_SOURCE,
+) -> dict[str, list[str]]:
+    """GEARS-style split of single and double perturbations (Roohani et al. 2024).
+
+    A seeded ``test_fraction`` of the genes that have a single-gene condition are unseen:
+    their singles form ``unseen_single``. Doubles are grouped by how many of their genes
+    have their single in training: ``combo_seen0`` and ``combo_seen1`` hold the doubles
+    with two or one unseen gene; ``combo_seen2`` is a seeded ``combo_seen2_fraction``
+    (default ``test_fraction``) of the doubles of two seen genes. ``train`` is the rest;
+    ``test`` the union of the four subsets. Lists are sorted; conditions of three or more
+    genes stay in training unless they touch an unseen gene, then they are ``held_out``.
+    """
+    _check_fraction(test_fraction, source)
+    keys = [str(c) for c in perturbations]
+    _check_unique(keys, source)
+    genes = {str(c): tuple(dict.fromkeys(map(str, g))) for c, g in perturbations.items()}
+    singles = sorted({g[0] for g in genes.values() if len(g) == 1})
+    if len(singles) < 2:
+        raise InputError(
+            f"a combo split needs single-gene conditions of at least two genes, found "
+            f"{len(singles)}",
+            source=source,
+        )
+    rng = np.random.default_rng(seed)
+    unseen = set(rng.permutation(singles)[: _test_size(len(singles), test_fraction)].tolist())
+    subsets: dict[str, list[str]] = {name: [] for name in (*COMBO_SUBSETS, "held_out")}
+    seen2: list[str] = []
+    train: list[str] = []
+    for condition in sorted(keys):
+        members = genes[condition]
+        n_unseen = sum(g in unseen for g in members)
+        if len(members) == 1:
+            (subsets["unseen_single"] if n_unseen else train).append(condition)
+        elif len(members) == 2:
+            if n_unseen:
+                subsets[f"combo_seen{2 - n_unseen}"].append(condition)
+            else:
+                seen2.append(condition)
+        else:
+            (subsets["held_out"] if n_unseen else train).append(condition)
+    fraction = test_fraction if combo_seen2_fraction is None else combo_seen2_fraction
+    trained_singles = {genes[c][0] for c in train if len(genes[c]) == 1}
+    both_seen = [c for c in seen2 if all(g in trained_singles for g in genes[c])]
+    n_seen2 = int(round(fraction * len(both_seen)))
+    picked = set(rng.permutation(both_seen)[:n_seen2].tolist()) if n_seen2 else set()
+    subsets["combo_seen2"] = sorted(picked)
+    train = sorted(train + [c for c in seen2 if c not in picked])
+    # a double counts its genes seen only through singles in training
+    for name in ("combo_seen0", "combo_seen1"):
+        for condition in list(subsets[name]):
+            n_seen = sum(g in trained_singles for g in genes[condition])
+            if n_seen != int(name[-1]):
+                subsets[name].remove(condition)
+                subsets[f"combo_seen{n_seen}"].append(condition)
+    subsets = {name: sorted(values) for name, values in subsets.items()}
+    test = sorted(c for name in COMBO_SUBSETS for c in subsets[name])
+    return {"train": train, "test": test, **subsets, "unseen_genes": sorted(unseen)}
+
+
+def fixed_split(
+    perturbations: Mapping[str, Sequence[str]],
+    test: Sequence[str],
+    *,
+    names: Mapping[str, str] | None = None,
+    missing: str = "error",
+    source: str = DEFAULT_SOURCE,
+) -> dict[str, list[str]]:
+    """A given list of test perturbations (e.g. paper table 5), written as gene names
+    joined by ``+`` (``"UBASH3B + OSR2"``); order and case do not matter, and ``names``
+    maps gene IDs to names. Entries matching no condition raise, or are dropped and
+    counted with ``missing: drop``. Repeated entries count once."""
+
+    def key(members: Sequence[str]) -> frozenset[str]:
+        return frozenset(str(m).strip().lower() for m in members)
+
+    by_key: dict[frozenset[str], list[str]] = {}
+    for condition, members in perturbations.items():
+        shown = [names.get(g, g) if names else g for g in members]
+        by_key.setdefault(key(shown), []).append(str(condition))
+        by_key.setdefault(key(members), []).append(str(condition))
+    chosen: set[str] = set()
+    absent = []
+    for entry in dict.fromkeys(test):
+        found = by_key.get(key(str(entry).split("+")))
+        if found is None:
+            absent.append(entry)
+        else:
+            chosen.update(found)
+    if absent and missing == "error":
+        raise InputError(
+            f"{len(absent)} test perturbation(s) match no condition: {absent}",
+            source=source,
+            column="test",
+            gene=str(absent[0]),
+        )
+    if not chosen or len(chosen) == len(perturbations):
+        raise InputError(
+            f"the fixed test list leaves {'no test' if not chosen else 'no training'} condition",
+            source=source,
+            column="test",
+        )
+    return {
+        "train": sorted(c for c in map(str, perturbations) if c not in chosen),
+        "test": sorted(chosen),
+        "missing": [str(a) for a in absent],
+    }

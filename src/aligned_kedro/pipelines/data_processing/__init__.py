@@ -1,5 +1,5 @@
-"""Raw expression, design and GRN tables -> labelled conditions, splits and X_u."""
+"""Raw expression, design and GRN tables (or cells) -> labelled conditions, splits and X_u."""
 
-from .pipeline import create_pipeline
+from .pipeline import CELL_INPUTS, cells_pipeline, create_pipeline
 
-__all__ = ["create_pipeline"]
+__all__ = ["CELL_INPUTS", "cells_pipeline", "create_pipeline"]

@@ -3,21 +3,130 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
+from aligned_kedro.core import cells as cells_core
 from aligned_kedro.core import design as design_core
 from aligned_kedro.core import harmonise, labels, splits
 from aligned_kedro.core.errors import InputError
 
+if TYPE_CHECKING:
+    import anndata
+
 log = logging.getLogger(__name__)
+
+FORMAT_OPTIONS = (
+    "format",
+    "dorothea_levels",
+    "omnipath_undirected",
+    "omnipath_consensus",
+    "go_as",
+    "go_min_importance",
+)
+
+
+def _synonyms(synonyms: pd.DataFrame | dict | None) -> pd.DataFrame | None:
+    """A synonym table; a catalog ``MemoryDataset`` with ``data: {}`` means none."""
+    if synonyms is None or isinstance(synonyms, pd.DataFrame):
+        return synonyms
+    return pd.DataFrame(synonyms, columns=["name", "genes"]) if synonyms else None
+
+
+def read_cells(
+    cells: anndata.AnnData, params: dict[str, Any], seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """A single-cell screen as pseudobulk samples: expression (genes x samples, log2),
+    design table, gene table (``gene_id, gene_name, go_count``) and a per-condition report."""
+    var = cells.var
+    name_column = params["gene_name_column"]
+    if name_column not in var.columns:
+        raise InputError("no gene-name column in var", source="raw_cells", column=name_column)
+    genes = pd.DataFrame(
+        {
+            "gene_id": var.index.astype(str),
+            "gene_name": var[name_column].astype(str).to_numpy(),
+            "go_count": var[params["go_count_column"]].to_numpy()
+            if params.get("go_count_column")
+            else 0,
+        }
+    )
+    for column in var.columns.drop([name_column, params.get("go_count_column")], errors="ignore"):
+        if column not in genes.columns:
+            genes[column] = var[column].astype(str).to_numpy()
+    table = cells_core.cell_conditions(
+        cells.obs,
+        convention=params["convention"],
+        column=params["column"],
+        control=params["control"],
+        delimiter=params["delimiter"],
+        type_column=params.get("type_column"),
+        perturbation_type_default=params.get("perturbation_type"),
+        duplicate_conditions=params["duplicate_conditions"],
+        source="raw_cells",
+    )
+    replicate_column = params.get("replicate_column")
+    if replicate_column and replicate_column not in cells.obs.columns:
+        raise InputError("no replicate column in obs", source="raw_cells", column=replicate_column)
+    matrix = cells.layers[params["layer"]] if params.get("layer") else cells.X
+    expression, design, report = cells_core.pseudobulk(
+        matrix,
+        genes["gene_id"].tolist(),
+        table,
+        scale=params["scale"],
+        pseudo_replicates=params["pseudo_replicates"],
+        replicates=cells.obs[replicate_column] if replicate_column else None,
+        min_cells=params["min_cells"],
+        too_few_cells=params["too_few_cells"],
+        seed=seed,
+        source="raw_cells",
+    )
+    log.info(
+        "%d cells -> %d pseudobulk samples of %d conditions",
+        cells.n_obs,
+        len(design),
+        int(report["status"].eq("kept").sum()),
+    )
+    return expression, design, genes, report
+
+
+def expression_values(expression: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """Log2 expression: as given (``scale: log2``) or log2 CPM of a count table."""
+    if params["scale"] == "log2":
+        return expression
+    if params["scale"] == "counts":
+        return labels.log_cpm(
+            expression, pseudocount=params["pseudocount"], source="raw_expression"
+        )
+    raise InputError(
+        f"unknown expression scale {params['scale']!r}; expected log2 or counts",
+        source="parameters",
+        column="data_processing.expression.scale",
+    )
 
 
 def harmonise_edges(
-    raw_edges: pd.DataFrame, genes: pd.DataFrame, synonyms: pd.DataFrame, params: dict[str, Any]
+    raw_edges: pd.DataFrame,
+    genes: pd.DataFrame,
+    synonyms: pd.DataFrame | dict | None,
+    params: dict[str, Any],
+    gene_params: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return harmonise.harmonise_edges(raw_edges, genes, synonyms, **params, source="raw_edges")
+    """Any supported GRN format (`harmonise.edge_effects`) onto gene IDs (`harmonise_edges`)."""
+    options = {k: v for k, v in params.items() if k in FORMAT_OPTIONS}
+    policies = {k: v for k, v in params.items() if k not in FORMAT_OPTIONS}
+    effects, format_report = harmonise.edge_effects(raw_edges, **options, source="raw_edges")
+    edges, report = harmonise.harmonise_edges(
+        effects,
+        genes,
+        _synonyms(synonyms),
+        **policies,
+        aliases=gene_params["aliases"],
+        source="raw_edges",
+    )
+    return edges, pd.concat([format_report, report], ignore_index=True)
 
 
 def build_universe(
@@ -27,9 +136,15 @@ def build_universe(
 
 
 def select_conditions(
-    design: pd.DataFrame, genes: pd.DataFrame, synonyms: pd.DataFrame, params: dict[str, Any]
+    design: pd.DataFrame,
+    genes: pd.DataFrame,
+    synonyms: pd.DataFrame | dict | None,
+    params: dict[str, Any],
+    gene_params: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    resolved = harmonise.resolve_perturbations(design, genes, synonyms, source="raw_design")
+    resolved = harmonise.resolve_perturbations(
+        design, genes, _synonyms(synonyms), aliases=gene_params["aliases"], source="raw_design"
+    )
     return design_core.select_conditions(resolved, **params, source="raw_design")
 
 
@@ -60,33 +175,83 @@ def label_conditions(
     return y_table.astype("int8"), x_table
 
 
+SPLIT_STRATEGIES = (
+    "random",
+    "unseen_perturbation",
+    "combo",
+    *splits.COMBO_SUBSETS,
+    "fixed",
+)
+
+
 def split_conditions(
-    perturbations: pd.DataFrame, params: dict[str, Any], seed: int
+    perturbations: pd.DataFrame, universe: pd.DataFrame, params: dict[str, Any], seed: int
 ) -> dict[str, Any]:
-    """Both splits, seeded; ``strategy`` names the one later stages use. ``params["seed"]``
-    fixes the split while the run's seed varies the models (null: the run's seed)."""
+    """The seeded split named by ``strategy``; ``train`` and ``test`` are what later stages use.
+
+    ``combo`` tests on all four GEARS subsets, ``unseen_single`` and ``combo_seen0/1/2``
+    on one of them (the other subsets are ``held_out``); ``fixed`` on ``test``.
+    ``params["seed"]`` fixes the split while the run's seed varies the models (null: the
+    run's seed).
+    """
     seed = seed if params.get("seed") is None else int(params["seed"])
+    strategy = params["strategy"]
     genes = {c: list(perturbations.columns[row != 0]) for c, row in perturbations.iterrows()}
     fraction = params["test_fraction"]
-    result = {
-        "strategy": params["strategy"],
-        "seed": seed,
-        "test_fraction": fraction,
-        "random": splits.random_split(list(genes), test_fraction=fraction, seed=seed),
-        "unseen_perturbation": splits.unseen_perturbation_split(
-            genes, test_fraction=fraction, seed=seed
-        ),
-    }
-    result.update(result[params["strategy"]])
+    result: dict[str, Any] = {"strategy": strategy, "seed": seed, "test_fraction": fraction}
+    if strategy == "random":
+        result.update(splits.random_split(list(genes), test_fraction=fraction, seed=seed))
+    elif strategy == "unseen_perturbation":
+        result.update(splits.unseen_perturbation_split(genes, test_fraction=fraction, seed=seed))
+    elif strategy == "combo" or strategy in splits.COMBO_SUBSETS:
+        combo = splits.combo_split(
+            genes,
+            test_fraction=fraction,
+            seed=seed,
+            combo_seen2_fraction=params.get("combo_seen2_fraction"),
+        )
+        result.update(combo)
+        if strategy != "combo":
+            result["test"] = combo[strategy]
+            others = [c for s in splits.COMBO_SUBSETS if s != strategy for c in combo[s]]
+            result["held_out"] = sorted(combo["held_out"] + others)
+    elif strategy == "fixed":
+        names = universe.set_index("gene_id")["gene_name"].astype(str).to_dict()
+        result.update(
+            splits.fixed_split(
+                genes, params["test"], names=names, missing=params.get("missing_test", "error")
+            )
+        )
+    else:
+        raise InputError(
+            f"unknown split strategy {strategy!r}; expected one of {list(SPLIT_STRATEGIES)}",
+            source="parameters",
+            column="data_processing.split.strategy",
+        )
+    if result.get("held_out"):
+        log.warning("%d conditions held out of train and test", len(result["held_out"]))
     return result
 
 
 def unlabelled_inputs(
     universe: pd.DataFrame, perturbations: pd.DataFrame, params: dict[str, Any]
 ) -> pd.DataFrame:
+    """X_u; without a ``perturbation_type`` its direction is the labelled data's (section 1:
+    -1 for knockouts and knockdowns, +1 for overexpression), never assumed."""
     regulators = universe.loc[universe["is_regulator"], "gene_id"].tolist()
+    kind = params["perturbation_type"]
+    if kind is None:
+        signs = set(np.unique(perturbations.to_numpy())) - {0}
+        if len(signs) != 1:
+            raise InputError(
+                "the labelled data perturb in both directions; set "
+                "data_processing.unlabelled.perturbation_type (KO, KD or OE) for X_u",
+                source="parameters",
+                column="data_processing.unlabelled.perturbation_type",
+            )
+        kind = "OE" if signs == {1} else "KO"
     return design_core.unlabelled_inputs(
-        universe["gene_id"].tolist(), regulators, perturbations, **params
+        universe["gene_id"].tolist(), regulators, perturbations, perturbation_type=kind
     )
 
 

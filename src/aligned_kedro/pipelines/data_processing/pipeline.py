@@ -2,13 +2,41 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from . import nodes
 
+CELL_INPUTS = {
+    "raw_expression": "pseudobulk_expression",
+    "raw_design": "pseudobulk_design_table",
+    "raw_genes": "cell_genes_table",
+}
+
+
+def cells_pipeline() -> Pipeline:
+    """``input: anndata``: cells of ``raw_cells`` pooled into the samples, design and gene
+    table that the rest of the job reads where bulk data give ``raw_expression``,
+    ``raw_design`` and ``raw_genes`` (see `CELL_INPUTS`)."""
+    return pipeline(
+        [
+            node(
+                nodes.read_cells,
+                ["raw_cells", "params:data_processing.cells", "params:seed"],
+                [*CELL_INPUTS.values(), "cells_report"],
+                name="read_cells",
+            )
+        ]
+    )
+
 
 def create_pipeline(**kwargs) -> Pipeline:
     return pipeline(
         [
             node(
                 nodes.harmonise_edges,
-                ["raw_edges", "raw_genes", "raw_synonyms", "params:data_processing.edges"],
+                [
+                    "raw_edges",
+                    "raw_genes",
+                    "raw_synonyms",
+                    "params:data_processing.edges",
+                    "params:data_processing.genes",
+                ],
                 ["harmonised_edges_table", "edge_harmonisation_report"],
                 name="harmonise_edges",
             ),
@@ -25,14 +53,26 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 nodes.select_conditions,
-                ["raw_design", "raw_genes", "raw_synonyms", "params:data_processing.conditions"],
+                [
+                    "raw_design",
+                    "raw_genes",
+                    "raw_synonyms",
+                    "params:data_processing.conditions",
+                    "params:data_processing.genes",
+                ],
                 ["design_table", "conditions_report"],
                 name="select_conditions",
             ),
             node(
+                nodes.expression_values,
+                ["raw_expression", "params:data_processing.expression"],
+                "log_expression",
+                name="expression_values",
+            ),
+            node(
                 nodes.differential_expression,
                 [
-                    "raw_expression",
+                    "log_expression",
                     "design_table",
                     "params:data_processing.differential_expression",
                 ],
@@ -52,8 +92,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 nodes.split_conditions,
-                ["perturbations_table", "params:data_processing.split", "params:seed"],
-                "conditions_split",
+                [
+                    "perturbations_table",
+                    "universe_table",
+                    "params:data_processing.split",
+                    "params:seed",
+                ],
+                "proposed_split",
                 name="split_conditions",
             ),
             node(
@@ -67,7 +112,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 [
                     "labels_table",
                     "universe_table",
-                    "conditions_split",
+                    "proposed_split",
                     "unlabelled_table",
                     "conditions_report",
                 ],

@@ -1,22 +1,12 @@
 """The analyses, plots and report of a run (sections 4.1-4.4, appendix F)."""
 
-from kedro.pipeline import Node, Pipeline, node, pipeline
+from kedro.pipeline import Pipeline, node, pipeline
 
 from . import nodes
 
 
 def _rounds(pattern: str, rounds: int) -> list[str]:
     return [pattern.format(r=r) for r in range(1, rounds + 1)]
-
-
-def refinement_noise_node() -> Node:
-    """Figure 4a from ``refinement_benchmark_report`` (the refinement benchmark's table)."""
-    return node(
-        nodes.refinement_noise_plot,
-        "refinement_benchmark_report",
-        "refinement_noise_plot",
-        name="refinement_noise_plot",
-    )
 
 
 def create_pipeline(rounds: int = 2) -> Pipeline:

@@ -149,12 +149,6 @@ def knowledge_usage_plot(usage: pd.DataFrame) -> Figure:
     return plots.knowledge_usage(usage)
 
 
-def refinement_noise_plot(table: pd.DataFrame) -> Figure:
-    """Figure 4a from the refinement benchmark (noise, seed, penalty, direct_f1,
-    closure_f1, ...)."""
-    return plots.refinement_noise(table)
-
-
 def run_report(
     benchmark: pd.DataFrame,
     topology: pd.DataFrame,

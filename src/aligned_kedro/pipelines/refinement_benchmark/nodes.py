@@ -6,8 +6,9 @@ import logging
 from typing import Any
 
 import pandas as pd
+from matplotlib.figure import Figure
 
-from aligned_kedro.core import compile_kb
+from aligned_kedro.core import compile_kb, plots
 from aligned_kedro.core.refinement_benchmark import noise_sweep, summarise_sweep
 from aligned_kedro.pipelines.refinement.nodes import REFINE_OPTIONS
 
@@ -49,3 +50,8 @@ def refinement_benchmark(
             metrics[f"{prefix}.{score}"] = float(getattr(row, f"{score}_mean"))
     log.info("refinement benchmark:\n%s", summary.to_string(index=False))
     return table, summary, metrics
+
+
+def noise_plot(table: pd.DataFrame) -> Figure:
+    """Figure 4a: direct and closure F1 against noise, per penalty (mean ± sd over seeds)."""
+    return plots.refinement_noise(table)

@@ -4,7 +4,8 @@ from . import nodes
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """One node over every configured noise level, seed and penalty; its table and summary."""
+    """One node over every configured noise level, seed and penalty; its table, summary and
+    F1-vs-noise figure."""
     return pipeline(
         [
             node(
@@ -23,6 +24,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "refinement_benchmark_metrics",
                 ],
                 name="refinement_benchmark",
-            )
+            ),
+            node(
+                nodes.noise_plot,
+                "refinement_benchmark_report",
+                "refinement_noise_plot",
+                name="refinement_noise_plot",
+            ),
         ]
     )

@@ -1,0 +1,184 @@
+"""A new dataset added with catalog and parameter entries only: a synthetic GEARS-format
+Perturb-seq screen from a known GRN, run through ``aligned`` under its own namespace."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+import anndata
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from click.testing import CliRunner
+from kedro.framework.startup import bootstrap_project
+
+from aligned_kedro.cli import cli
+from aligned_kedro.datasets import AnnDataDataset
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = "training.optimiser.epochs:3,refinement.max_iter:2"
+N_GENES = 40
+# regulator -> (activated targets, repressed targets); GENE2 is regulated data never perturb
+GRN = {0: (range(5, 10), range(10, 13)), 1: (range(13, 17), range(17, 19)), 2: (range(19, 23), ())}
+CELLS = {"ctrl": 150, "GENE0+ctrl": 60, "GENE1+ctrl": 60, "GENE0+GENE1": 60}
+
+
+def knockdown_effect(perturbed: list[int]) -> np.ndarray:
+    """CRISPRi lowers the gene and its activated targets and raises its repressed ones."""
+    factor = np.ones(N_GENES)
+    for g in perturbed:
+        factor[g] *= 0.2
+        activated, repressed = GRN[g]
+        factor[list(activated)] *= 0.3
+        factor[list(repressed)] *= 3.0
+    return factor
+
+
+def expected_labels(perturbed: list[int]) -> np.ndarray:
+    return np.sign(np.log(knockdown_effect(perturbed))).astype(int)
+
+
+def screen(seed: int = 0) -> anndata.AnnData:
+    rng = np.random.default_rng(seed)
+    mean = rng.uniform(20, 60, N_GENES)
+    blocks, labels = [], []
+    for label, n in CELLS.items():
+        perturbed = [int(t[4:]) for t in label.split("+") if t != "ctrl"]
+        blocks.append(rng.poisson(mean * knockdown_effect(perturbed), size=(n, N_GENES)))
+        labels += [label] * n
+    var = pd.DataFrame(
+        {"gene_name": [f"GENE{i}" for i in range(N_GENES)]},
+        index=[f"ENSG{i:011d}" for i in range(N_GENES)],
+    )
+    obs = pd.DataFrame({"condition": labels}, index=[f"cell{i}" for i in range(len(labels))])
+    return anndata.AnnData(sp.csr_matrix(np.vstack(blocks).astype(np.float32)), obs=obs, var=var)
+
+
+def collectri() -> pd.DataFrame:
+    rows = [
+        ("TFB" if g == 1 else f"GENE{g}", f"GENE{t}", sign)
+        for g, (activated, repressed) in GRN.items()
+        for targets, sign in ((activated, 1), (repressed, -1))
+        for t in targets
+    ]
+    return pd.DataFrame(rows, columns=["source", "target", "weight"])
+
+
+CATALOG = """
+synth.raw_cells:
+  type: aligned_kedro.datasets.AnnDataDataset
+  filepath: data/01_raw/synth/screen.h5ad
+
+synth.raw_edges:
+  type: pandas.CSVDataset
+  filepath: data/01_raw/synth/collectri.csv
+
+synth.raw_synonyms:
+  type: pandas.CSVDataset
+  filepath: data/01_raw/synth/synonyms.tsv
+  load_args: {sep: "\\t"}
+
+"synth.{name}_metrics":
+  type: aligned_kedro.datasets.MetricsDataset
+  filepath: data/08_reporting/metrics/synth.{name}.json
+  prefix: synth
+  versioned: true
+"""
+
+PARAMETERS = """
+synth:
+  data_processing:
+    input: anndata
+    cells:
+      perturbation_type: CRISPRi
+      scale: counts
+      pseudo_replicates: 3
+    edges:
+      format: collectri
+    split:
+      strategy: fixed
+      test: [GENE0+GENE1]
+"""
+
+
+@pytest.fixture(scope="module")
+def byod_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository's conf plus two files, one edited line and a data folder."""
+    path = tmp_path_factory.mktemp("byod")
+    shutil.copy(ROOT / "pyproject.toml", path / "pyproject.toml")
+    shutil.copy(ROOT / ".telemetry", path / ".telemetry")
+    shutil.copytree(ROOT / "conf", path / "conf")
+    (path / "src").mkdir()
+    raw = path / "data" / "01_raw" / "synth"
+    raw.mkdir(parents=True)
+    AnnDataDataset(str(raw / "screen.h5ad")).save(screen())
+    collectri().to_csv(raw / "collectri.csv", index=False)
+    (raw / "synonyms.tsv").write_text("name\tgenes\nTFB\tGENE1\n")
+    (path / "conf" / "base" / "catalog_synth.yml").write_text(textwrap.dedent(CATALOG))
+    (path / "conf" / "base" / "parameters_synth.yml").write_text(textwrap.dedent(PARAMETERS))
+    shared = path / "conf" / "base" / "parameters.yml"
+    shared.write_text(shared.read_text().replace("datasets: []", "datasets: [synth]"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished(byod_project: Path) -> Path:
+    while mlflow.active_run():
+        mlflow.end_run()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(byod_project)
+        bootstrap_project(byod_project)
+        result = CliRunner().invoke(
+            cli,
+            ["run", "--pipeline=aligned", "--namespaces=synth", f"--params=k:2,{FAST}"],
+            catch_exceptions=False,
+        )
+    assert result.exit_code == 0, result.output
+    return byod_project
+
+
+def latest(path: Path) -> Path:
+    (version,) = sorted(p.name for p in path.iterdir())
+    return path / version / path.name
+
+
+def test_labels_recover_the_known_grn(finished: Path):
+    primary = finished / "data" / "03_primary"
+    y = pd.read_parquet(latest(primary / "synth.labels.parquet"))
+    x = pd.read_parquet(latest(primary / "synth.perturbations.parquet"))
+    assert sorted(y.index) == ["GENE0", "GENE0+GENE1", "GENE1"]
+    assert list(y.columns) == [f"ENSG{i:011d}" for i in range(N_GENES)]
+    for condition, perturbed in (("GENE0", [0]), ("GENE1", [1]), ("GENE0+GENE1", [0, 1])):
+        assert y.loc[condition].tolist() == expected_labels(perturbed).tolist()
+        assert x.loc[condition].to_numpy()[perturbed].tolist() == [-1] * len(perturbed)
+        assert (x.loc[condition] != 0).sum() == len(perturbed)
+    unlabelled = pd.read_parquet(latest(primary / "synth.unlabelled.parquet"))
+    assert list(unlabelled.index) == ["unlabelled__ENSG00000000002"]
+    assert unlabelled.to_numpy().sum() == -1
+
+
+def test_split_validation_report_and_metrics_are_namespaced(finished: Path):
+    split = json.loads(
+        latest(finished / "data" / "05_model_input" / "synth.conditions.json").read_text()
+    )
+    assert split["test"] == ["GENE0+GENE1"] and split["train"] == ["GENE0", "GENE1"]
+    report = pd.read_csv(finished / "data" / "08_reporting" / "synth.validation.csv")
+    checks = report.set_index("check")
+    assert checks.loc["genes.in_kb", "value"] == 3 + 8 + 6 + 4  # regulators and targets
+    assert checks.loc["perturbed.outside_kb", "status"] == "ok"
+    assert checks.loc["inconsistency.share_conflicting", "value"] == 0
+    assert not report["status"].eq("error").any()
+    # the run's own tracking URI: an earlier project in this process may hold the sqlite store
+    client = mlflow.MlflowClient(tracking_uri=mlflow.get_tracking_uri())
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    (run,) = client.search_runs(experiments, 'metrics."synth.data.conditions" = 3')
+    metrics = run.data.metrics
+    assert metrics["synth.data.conditions"] == 3
+    assert metrics["synth.baseline.kb_only.kb_f1"] == 1.0
+    assert 0 <= metrics["synth.round_2.refine.balanced_f1"] <= 1
+    assert not any(name.startswith("data.") for name in metrics)
