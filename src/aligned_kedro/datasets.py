@@ -52,11 +52,8 @@ class MetricsDataset(JSONDataset):
                 mlflow.log_metric(f"{self._prefix}{name}", float(v), step=step)
 
 
-class TorchStateDataset(AbstractVersionedDataset[dict, dict]):
-    """A trained model as a dict of primitives and tensors (config, state_dict, history).
-
-    Loaded with ``torch.load(..., weights_only=True)``: nothing is unpickled.
-    """
+class _FileDataset(AbstractVersionedDataset):
+    """One file on any fsspec filesystem, optionally versioned: the shared plumbing."""
 
     def __init__(
         self, filepath: str, version: Version | None = None, metadata: dict | None = None
@@ -74,27 +71,40 @@ class TorchStateDataset(AbstractVersionedDataset[dict, dict]):
             glob_function=self._fs.glob,
         )
 
-    def load(self) -> dict[str, Any]:
-        import torch
+    def _load_file(self) -> str:
+        return get_filepath_str(self._get_load_path(), self._protocol)
 
-        with self._fs.open(get_filepath_str(self._get_load_path(), self._protocol), "rb") as f:
-            return torch.load(f, weights_only=True)
-
-    def save(self, data: dict[str, Any]) -> None:
-        import torch
-
-        with self._fs.open(get_filepath_str(self._get_save_path(), self._protocol), "wb") as f:
-            torch.save(data, f)
+    def _save_file(self) -> str:
+        return get_filepath_str(self._get_save_path(), self._protocol)
 
     def _exists(self) -> bool:
         try:
-            path = get_filepath_str(self._get_load_path(), self._protocol)
+            path = self._load_file()
         except DatasetError:
             return False
         return self._fs.exists(path)
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._filepath, "protocol": self._protocol, "version": self._version}
+
+
+class TorchStateDataset(_FileDataset):
+    """A trained model as a dict of primitives and tensors (config, state_dict, history).
+
+    Loaded with ``torch.load(..., weights_only=True)``: nothing is unpickled.
+    """
+
+    def load(self) -> dict[str, Any]:
+        import torch
+
+        with self._fs.open(self._load_file(), "rb") as f:
+            return torch.load(f, weights_only=True)
+
+    def save(self, data: dict[str, Any]) -> None:
+        import torch
+
+        with self._fs.open(self._save_file(), "wb") as f:
+            torch.save(data, f)
 
 
 class HTMLDataset(TextDataset):
@@ -138,7 +148,7 @@ class PlotArtifactDataset(MatplotlibDataset):
         _save_and_log(self, super().save, data, self._artifact_path)
 
 
-class AnnDataDataset(AbstractVersionedDataset["anndata.AnnData", "anndata.AnnData"]):
+class AnnDataDataset(_FileDataset):
     """An AnnData object in an ``.h5ad`` file (any fsspec filesystem), optionally versioned.
 
     ``load_args`` go to ``anndata.read_h5ad`` (``backed`` is refused: the file handle
@@ -154,49 +164,29 @@ class AnnDataDataset(AbstractVersionedDataset["anndata.AnnData", "anndata.AnnDat
         version: Version | None = None,
         metadata: dict | None = None,
     ) -> None:
-        protocol, path = get_protocol_and_path(filepath, version)
-        self._protocol = protocol
-        self._fs = fsspec.filesystem(
-            protocol, **({"auto_mkdir": True} if protocol == "file" else {})
-        )
         self._load_args = dict(load_args or {})
         if self._load_args.get("backed"):
             raise DatasetError("AnnDataDataset loads into memory; 'backed' is not supported")
         self._save_args = dict(save_args or {})
-        self.metadata = metadata
-        super().__init__(
-            filepath=PurePosixPath(path),
-            version=version,
-            exists_function=self._fs.exists,
-            glob_function=self._fs.glob,
-        )
+        super().__init__(filepath, version=version, metadata=metadata)
 
     def load(self) -> anndata.AnnData:
         import anndata
 
-        with self._fs.open(get_filepath_str(self._get_load_path(), self._protocol), "rb") as f:
+        with self._fs.open(self._load_file(), "rb") as f:
             return anndata.read_h5ad(f, **self._load_args)
 
     def save(self, data: anndata.AnnData) -> None:
-        path = get_filepath_str(self._get_save_path(), self._protocol)
+        path = self._save_file()
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp) / "data.h5ad"
             data.write_h5ad(local, **self._save_args)
             self._fs.makedirs(str(PurePosixPath(path).parent), exist_ok=True)
             self._fs.put_file(str(local), path)
 
-    def _exists(self) -> bool:
-        try:
-            path = get_filepath_str(self._get_load_path(), self._protocol)
-        except DatasetError:
-            return False
-        return self._fs.exists(path)
-
     def _describe(self) -> dict[str, Any]:
         return {
-            "filepath": self._filepath,
-            "protocol": self._protocol,
+            **super()._describe(),
             "load_args": self._load_args,
             "save_args": self._save_args,
-            "version": self._version,
         }

@@ -41,12 +41,16 @@ def _files(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
 
 
+def _is_provenance(name: str) -> bool:
+    return name == PROVENANCE or name.endswith(f".{PROVENANCE}")
+
+
 def input_files(pipeline: Pipeline, catalog: DataCatalog) -> pd.DataFrame:
     """The run's inputs that no node of it produces: dataset, type, file (the loaded
     version for versioned datasets), size and SHA-256."""
     rows = []
     for name in sorted(pipeline.inputs()):
-        if name.startswith("params:") or name in ("parameters", PROVENANCE):
+        if name.startswith("params:") or name == "parameters" or _is_provenance(name):
             continue
         dataset = catalog.get(name)
         row: dict[str, Any] = {"dataset": name, "type": type(dataset).__name__}
@@ -70,14 +74,25 @@ def input_files(pipeline: Pipeline, catalog: DataCatalog) -> pd.DataFrame:
 
 class ProvenanceHooks:
     """Makes ``data_provenance`` (the table of `input_files`) available to a pipeline that
-    asks for it, so the run report can say exactly which files it was made from."""
+    asks for it, so the run report can say exactly which files it was made from; a
+    namespaced ``<name>.data_provenance`` lists the files of dataset ``<name>`` only."""
 
     @hook_impl
     def before_pipeline_run(
         self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
     ) -> None:
-        if PROVENANCE in pipeline.inputs():
-            catalog[PROVENANCE] = input_files(pipeline, catalog)
+        wanted = [name for name in pipeline.inputs() if _is_provenance(name)]
+        if not wanted:
+            return
+        files = input_files(pipeline, catalog)
+        for name in wanted:
+            namespace = name[: -len(PROVENANCE)]
+            own = (
+                files["dataset"].str.startswith(namespace)
+                if namespace
+                else ~files["dataset"].str.contains(".", regex=False)
+            )
+            catalog[name] = files[own].reset_index(drop=True)
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
