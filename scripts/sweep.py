@@ -13,6 +13,7 @@ refinement (Table 3's "Refine 2" with two rounds), as mean and sd over the runs 
     python scripts/sweep.py                            # run all of them, then summarise
     python scripts/sweep.py --only default k=2 --params training.optimiser.epochs:50
     python scripts/sweep.py --summary-only --sweep sweep-20260101-120000
+    python scripts/sweep.py --only default --seeds 0 1 2 3 4 --params data_processing.split.seed:0
 
 Variants run one after another; each is a full `aligned` run (expect minutes each).
 The summary goes to data/08_reporting/sweep_<name>.csv.
@@ -97,13 +98,14 @@ def start_run(client: mlflow.MlflowClient, experiment: str, sweep: str, variant:
 
 
 def run_variant(
-    client: mlflow.MlflowClient, args: argparse.Namespace, variant: Variant
+    client: mlflow.MlflowClient, args: argparse.Namespace, variant: Variant, seed: int | None
 ) -> tuple[str, int]:
     run_id = start_run(client, args.experiment, args.sweep, variant)
     env = {**os.environ, "MLFLOW_RUN_ID": run_id}
-    print(f"[{variant.name}] run {run_id}: {' '.join(command(variant, args.params))}", flush=True)
+    extra = ",".join(p for p in (args.params, "" if seed is None else f"seed:{seed}") if p)
+    print(f"[{variant.name}] run {run_id}: {' '.join(command(variant, extra))}", flush=True)
     started = time.perf_counter()
-    code = subprocess.run(command(variant, args.params), cwd=args.project, env=env).returncode
+    code = subprocess.run(command(variant, extra), cwd=args.project, env=env).returncode
     if code != 0 and client.get_run(run_id).info.status == "RUNNING":
         client.set_terminated(run_id, "FAILED")
     print(f"[{variant.name}] exit {code} after {time.perf_counter() - started:.0f} s", flush=True)
@@ -158,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", "--list", action="store_true", help="print, run nothing")
     parser.add_argument("--only", nargs="+", metavar="VARIANT", help="run only these variants")
     parser.add_argument("--params", default="", help="extra key:value,... for every run")
+    parser.add_argument(
+        "--seeds", nargs="+", type=int, help="run every variant once per seed (mean ± sd over them)"
+    )
     parser.add_argument("--sweep", default=time.strftime("sweep-%Y%m%d-%H%M%S"))
     parser.add_argument("--summary-only", action="store_true", help="summarise --sweep only")
     parser.add_argument("--project", type=Path, default=ROOT)
@@ -186,9 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     if not args.summary_only:
         for variant in variants:
-            _, code = run_variant(client, args, variant)
-            if code:
-                failed.append(variant.name)
+            for seed in args.seeds or [None]:
+                _, code = run_variant(client, args, variant, seed)
+                if code:
+                    failed.append(f"{variant.name} (seed {seed})")
     table = sweep_table(client, args.experiment, args.sweep)
     out = args.out or args.project / "data" / "08_reporting" / f"sweep_{args.sweep}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,8 @@ PER_CLASS = tuple(
     for kind in ("precision", "recall")
     for label in LABEL_NAMES.values()
 )
-BENCHMARK_METRICS = (*CONSISTENCY, "kb_usage", *PER_CLASS)
+CURRENT_KB = ("kb_f1_current", "balanced_f1_current")
+BENCHMARK_METRICS = (*CONSISTENCY, *CURRENT_KB, "kb_usage", *PER_CLASS)
 BASELINE_METHODS = {
     "no_change": "no-change",
     "kb_only": "KB-only",

@@ -182,7 +182,8 @@ def _consistency_text(benchmark: pd.DataFrame) -> str:
     text = [
         "Data consistency is the macro F1 of the final predictions ȳ against the observed "
         "labels of the test conditions; knowledge consistency is their macro F1 against the "
-        "deduction δ_KB of the ORIGINAL knowledge base; balanced consistency combines both "
+        "deduction δ_KB of the ORIGINAL knowledge base (kb_f1_current: against the KB the "
+        "stage works with, the refined one after a refinement); balanced consistency combines both "
         "(Eq. 3, γ = 5) and is high only when both are (section 3.1). Baselines: no-change "
         "predicts no response anywhere, KB-only is δ_KB itself (knowledge consistency 1 by "
         "construction), linear is a ridge model on perturbation embeddings and neural-only "
@@ -237,7 +238,7 @@ def run_report_sections(
     ``figures`` holds "consistency", "trajectory", "grn_diff", "topology" and "usage".
     """
     main = benchmark[["stage", "method", "stages", "n_seeds"]].copy()
-    for metric in ("data_f1", "kb_f1", "balanced_f1", "kb_usage"):
+    for metric in ("data_f1", "kb_f1", "balanced_f1", "kb_f1_current", "kb_usage"):
         if f"{metric}_mean" in benchmark.columns:
             main[metric] = mean_sd(benchmark, metric)
     per_class = [c for c in benchmark.columns if "precision" in c or "recall" in c]
