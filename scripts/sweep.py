@@ -86,6 +86,11 @@ def command(variant: Variant, extra: str = "") -> list[str]:
     return args + ([f"--params={params}"] if params else [])
 
 
+def run_params(params: str, seed: int | None) -> str:
+    """The `--params` entries every run gets, with the run's seed last (it wins)."""
+    return ",".join(p for p in (params, "" if seed is None else f"seed:{seed}") if p)
+
+
 def start_run(client: mlflow.MlflowClient, experiment: str, sweep: str, variant: Variant) -> str:
     found = client.get_experiment_by_name(experiment)
     experiment_id = found.experiment_id if found else client.create_experiment(experiment)
@@ -102,7 +107,7 @@ def run_variant(
 ) -> tuple[str, int]:
     run_id = start_run(client, args.experiment, args.sweep, variant)
     env = {**os.environ, "MLFLOW_RUN_ID": run_id}
-    extra = ",".join(p for p in (args.params, "" if seed is None else f"seed:{seed}") if p)
+    extra = run_params(args.params, seed)
     print(f"[{variant.name}] run {run_id}: {' '.join(command(variant, extra))}", flush=True)
     started = time.perf_counter()
     code = subprocess.run(command(variant, extra), cwd=args.project, env=env).returncode

@@ -32,6 +32,16 @@ def test_the_variants_cover_tables_2_and_3():
     assert sweep.command(by_name["default"]) == cmd[:4]
 
 
+def test_a_seeded_run_gets_its_seed_after_the_shared_params():
+    assert sweep.run_params("data_processing.split.seed:0", 3) == (
+        "data_processing.split.seed:0,seed:3"
+    )
+    assert sweep.run_params("", 1) == "seed:1"
+    assert sweep.run_params("k:2", None) == "k:2"
+    cmd = sweep.command(sweep.VARIANTS[1], sweep.run_params("", 2))
+    assert cmd[-1].endswith(",seed:2")
+
+
 def test_dry_run_runs_nothing(capsys, tmp_path):
     assert sweep.main(["--dry-run", "--only", "k=2", "--project", str(tmp_path)]) == 0
     assert "--params=k:2" in capsys.readouterr().out
