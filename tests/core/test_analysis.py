@@ -50,6 +50,8 @@ def summary_rows(seed: int, data: list[float]) -> pd.DataFrame:
             "data_f1": data,
             "kb_f1": [0.5, 0.6, 0.7],
             "balanced_f1": [0.4, 0.5, 0.6],
+            "kb_f1_current": [np.nan, 0.6, 0.8],
+            "balanced_f1_current": [np.nan, 0.5, 0.65],
             "kb_usage": [0.0, 0.2, 0.2],
             "edges_added": [np.nan, np.nan, 3.0],
         }
@@ -65,6 +67,8 @@ def test_benchmark_is_mean_and_sample_sd_over_seeds_in_stage_order():
     assert out["data_f1_mean"].tolist() == pytest.approx([0.3, 0.4, 0.3])
     assert out["data_f1_sd"].tolist() == pytest.approx([math.sqrt(0.02), math.sqrt(0.02), 0.0])
     assert out["kb_f1_sd"].tolist() == pytest.approx([0.0, 0.0, 0.0])
+    assert out["kb_f1_current_mean"].tolist() == pytest.approx([0.5, 0.6, 0.8])
+    assert out["balanced_f1_current_mean"].tolist() == pytest.approx([0.4, 0.5, 0.65])
 
 
 @pytest.mark.parametrize("with_seed", [True, False])

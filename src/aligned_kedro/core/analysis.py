@@ -60,7 +60,8 @@ def consistency_benchmark(summary: pd.DataFrame, source: str = "run summary") ->
 
     ``summary`` has one row per stage (and per seed where a ``seed`` column is present).
     With one seed the sd is undefined and reported as NaN; ``n_seeds`` says how many
-    seeds each row averages. Stages keep their order of first appearance.
+    seeds each row averages. Stages keep their order of first appearance. A stage without
+    a KB of its own (a baseline) scores its `*_current` metrics against the original KB.
     """
     for column in ("stage", *CONSISTENCY):
         if column not in summary.columns:
@@ -68,6 +69,9 @@ def consistency_benchmark(summary: pd.DataFrame, source: str = "run summary") ->
     table = summary.copy()
     if "seed" not in table.columns:
         table["seed"] = 0
+    for current, original in zip(CURRENT_KB, ("kb_f1", "balanced_f1"), strict=True):
+        if current in table.columns:
+            table[current] = table[current].fillna(table[original])
     duplicated = table.duplicated(["stage", "seed"])
     if duplicated.any():
         row = table.index[duplicated.to_numpy()][0]
