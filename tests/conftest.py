@@ -25,13 +25,18 @@ def write_slice(raw: Path) -> None:
         shutil.copy(RAW / name, raw / name)
 
 
-@pytest.fixture(scope="session")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project directory with the repository's conf and a slice of the E. coli data."""
-    path = tmp_path_factory.mktemp("project")
+def project_copy(path: Path) -> Path:
+    """The repository's pyproject, telemetry consent and conf in `path`; no data."""
     shutil.copy(ROOT / "pyproject.toml", path / "pyproject.toml")
     shutil.copy(ROOT / ".telemetry", path / ".telemetry")
     shutil.copytree(ROOT / "conf", path / "conf")
     (path / "src").mkdir()  # the package itself is installed
+    return path
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project directory with the repository's conf and a slice of the E. coli data."""
+    path = project_copy(tmp_path_factory.mktemp("project"))
     write_slice(path / "data" / "01_raw" / "ecoli")
     return path

@@ -4,7 +4,6 @@ Perturb-seq screen from a known GRN, run through ``aligned`` under its own names
 from __future__ import annotations
 
 import json
-import shutil
 import textwrap
 from pathlib import Path
 
@@ -15,12 +14,12 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 from click.testing import CliRunner
+from conftest import project_copy
 from kedro.framework.startup import bootstrap_project
 
 from aligned_kedro.cli import cli
 from aligned_kedro.datasets import AnnDataDataset
 
-ROOT = Path(__file__).resolve().parents[1]
 FAST = "training.optimiser.epochs:3,refinement.max_iter:2"
 N_GENES = 40
 # regulator -> (activated targets, repressed targets); GENE2 is regulated data never perturb
@@ -109,11 +108,7 @@ synth:
 @pytest.fixture(scope="module")
 def byod_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The repository's conf plus two files, one edited line and a data folder."""
-    path = tmp_path_factory.mktemp("byod")
-    shutil.copy(ROOT / "pyproject.toml", path / "pyproject.toml")
-    shutil.copy(ROOT / ".telemetry", path / ".telemetry")
-    shutil.copytree(ROOT / "conf", path / "conf")
-    (path / "src").mkdir()
+    path = project_copy(tmp_path_factory.mktemp("byod"))
     raw = path / "data" / "01_raw" / "synth"
     raw.mkdir(parents=True)
     AnnDataDataset(str(raw / "screen.h5ad")).save(screen())
