@@ -8,6 +8,7 @@ the truth on direct interactions and on the closure (indirect interactions, Eq. 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -19,6 +20,8 @@ from aligned_kedro.core.closure import deduce
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.kb import KnowledgeBase
 from aligned_kedro.core.refine import closure_f1, corrupt, interaction_scores, refine
+
+log = logging.getLogger(__name__)
 
 BENCHMARK_COLUMNS = (
     "noise",
@@ -129,12 +132,24 @@ def noise_sweep(
     """
     X = knockout_inputs(true_kb, **inputs)
     Y = deduce(true_kb, X, k, variant)
-    rows = [
-        noise_case(true_kb, X, Y, noise=p, seed=s, k=k, options={**options, "penalty": penalty})
-        for p in noise_levels
-        for s in seeds
-        for penalty in penalties
-    ]
+    cases = [(p, s, penalty) for p in noise_levels for s in seeds for penalty in penalties]
+    rows = []
+    for i, (p, s, penalty) in enumerate(cases, start=1):
+        row = noise_case(
+            true_kb, X, Y, noise=p, seed=s, k=k, options={**options, "penalty": penalty}
+        )
+        log.info(
+            "case %d/%d: noise %.2f, seed %d, %s: direct F1 %.4f -> %.4f in %.1f s",
+            i,
+            len(cases),
+            p,
+            s,
+            penalty,
+            row["direct_f1_before"],
+            row["direct_f1"],
+            row["seconds"],
+        )
+        rows.append(row)
     if not rows:
         raise InputError("the refinement benchmark has no case: noise, seeds or penalties is empty")
     return pd.DataFrame(rows, columns=list(BENCHMARK_COLUMNS))
