@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
-from harness import run_cases
+from harness import run_cases, synthetic_grn
 
 try:
     from aligned_kedro.core.closure import deduce
@@ -58,32 +57,6 @@ CASES = {
 }
 
 
-def synthetic_grn(case: Case, rng: np.random.Generator) -> tuple[pd.DataFrame, list[str]]:
-    """Signed GRN with a heavy-tailed (Zipf-like) out-degree and uniform targets."""
-    genes = [f"G{i:05d}" for i in range(case.n_genes)]
-    regulators = rng.choice(case.n_genes, size=case.n_regulators, replace=False)
-    weights = 1.0 / np.arange(1, case.n_regulators + 1) ** 0.8
-    cap = int(0.25 * case.n_genes)
-    degree = np.ones(case.n_regulators, dtype=np.int64)
-    extra = rng.multinomial(case.n_edges - case.n_regulators, weights / weights.sum())
-    degree += extra
-    while (over := np.clip(degree - cap, 0, None)).any():
-        degree -= over
-        free = weights * (degree < cap)
-        degree += rng.multinomial(int(over.sum()), free / free.sum())
-    src = np.repeat(regulators, degree)
-    tgt = np.concatenate(
-        [
-            rng.choice(np.delete(np.arange(case.n_genes), r), size=d, replace=False)
-            for r, d in zip(regulators, degree, strict=True)
-        ]
-    )
-    sign = np.where(rng.random(len(src)) < case.inhibitory, -1, 1)
-    names = np.asarray(genes, dtype=object)
-    edges = pd.DataFrame({"regulator": names[src], "target": names[tgt], "sign": sign})
-    return edges, genes
-
-
 def conditions(case: Case, regulators: np.ndarray, rng: np.random.Generator) -> sp.csr_matrix:
     """Knockouts (x = -1) of one or two genes, drawn mostly from the regulators."""
     others = np.setdiff1d(np.arange(case.n_genes), regulators)
@@ -118,7 +91,9 @@ def run_case(name: str) -> dict[str, object]:
     case = CASES[name]
     start = time.perf_counter()
     rng = np.random.default_rng(SEED)
-    edges, genes = synthetic_grn(case, rng)
+    edges, genes = synthetic_grn(
+        case.n_genes, case.n_regulators, case.n_edges, case.inhibitory, rng
+    )
     t0 = time.perf_counter()
     kb = compile_kb(edges, genes)
     compile_s = time.perf_counter() - t0

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
-from harness import run_cases
+from harness import run_cases, synthetic_grn
 
 ROOT = Path(__file__).resolve().parents[1]
 try:
@@ -113,38 +113,13 @@ def ecoli_grn(rng: np.random.Generator) -> tuple[KnowledgeBase, str]:
         edges = pd.read_parquet(edges_path).loc[:, ["regulator", "target", "sign"]]
         genes = pd.read_parquet(genes_path)["gene_id"].astype(str).tolist()
         return compile_kb(edges, genes, conflict="both"), "real_kb"
-    return synthetic_grn(3_923, 211, 8_300, 0.35, rng), "synthetic"
+    return synthetic_kb(3_923, 211, 8_300, 0.35, rng), "synthetic"
 
 
-def synthetic_grn(
+def synthetic_kb(
     n_genes: int, n_regulators: int, n_edges: int, inhibitory: float, rng: np.random.Generator
 ) -> KnowledgeBase:
-    """Signed GRN with a heavy-tailed (Zipf-like) out-degree and uniform targets."""
-    genes = [f"G{i:05d}" for i in range(n_genes)]
-    regulators = rng.choice(n_genes, size=n_regulators, replace=False)
-    weights = 1.0 / np.arange(1, n_regulators + 1) ** 0.8
-    cap = int(0.25 * n_genes)
-    degree = 1 + rng.multinomial(n_edges - n_regulators, weights / weights.sum())
-    while (over := np.clip(degree - cap, 0, None)).any():
-        degree -= over
-        free = weights * (degree < cap)
-        degree += rng.multinomial(int(over.sum()), free / free.sum())
-    src = np.repeat(regulators, degree)
-    tgt = np.concatenate(
-        [
-            rng.choice(np.delete(np.arange(n_genes), r), size=d, replace=False)
-            for r, d in zip(regulators, degree, strict=True)
-        ]
-    )
-    names = np.asarray(genes, dtype=object)
-    edges = pd.DataFrame(
-        {
-            "regulator": names[src],
-            "target": names[tgt],
-            "sign": np.where(rng.random(len(src)) < inhibitory, -1, 1),
-        }
-    )
-    return compile_kb(edges, genes)
+    return compile_kb(*synthetic_grn(n_genes, n_regulators, n_edges, inhibitory, rng))
 
 
 def macro3_f1(predicted: KnowledgeBase, true: KnowledgeBase) -> float:
@@ -215,10 +190,10 @@ def run_case(name: str) -> dict[str, object]:
         true, source = ecoli_grn(rng)
         X = knockout_inputs(true, 25, 2, 1.0, rng)
     elif case.source == "ecoli_synthetic":
-        true, source = synthetic_grn(3_923, 211, 8_300, 0.35, rng), "synthetic"
+        true, source = synthetic_kb(3_923, 211, 8_300, 0.35, rng), "synthetic"
         X = knockout_inputs(true, 25, 2, 1.0, rng)
     else:
-        true, source = synthetic_grn(5_000, 1_200, 45_000, 0.13, rng), "synthetic"
+        true, source = synthetic_kb(5_000, 1_200, 45_000, 0.13, rng), "synthetic"
         X = knockout_inputs(true, 300, 2, 0.8, rng)
     Y = deduce(true, X, K)
     noisy = corrupt(true, case.noise, SEED)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from harness import synthetic_grn
 
 try:
     from aligned_kedro.core.adaptor import weight_vector
@@ -39,30 +40,11 @@ N_GENES, N_REGULATORS, N_EDGES = 3_923, 211, 8_300
 N_LABELLED, N_UNLABELLED, K = 25, 190, 4
 
 
-def synthetic_grn(rng: np.random.Generator) -> tuple[pd.DataFrame, list[str]]:
-    """Signed GRN with a heavy-tailed out-degree and 13% inhibitory edges."""
-    genes = [f"G{i:05d}" for i in range(N_GENES)]
-    regulators = rng.choice(N_GENES, size=N_REGULATORS, replace=False)
-    weights = 1.0 / np.arange(1, N_REGULATORS + 1) ** 0.8
-    degree = 1 + rng.multinomial(N_EDGES - N_REGULATORS, weights / weights.sum())
-    degree = np.minimum(degree, N_GENES // 4)
-    src = np.repeat(regulators, degree)
-    tgt = np.concatenate(
-        [
-            rng.choice(np.delete(np.arange(N_GENES), r), size=d, replace=False)
-            for r, d in zip(regulators, degree, strict=True)
-        ]
-    )
-    sign = np.where(rng.random(len(src)) < 0.13, -1, 1)
-    names = np.asarray(genes, dtype=object)
-    return pd.DataFrame({"regulator": names[src], "target": names[tgt], "sign": sign}), genes
-
-
 def synthetic_data() -> dict[str, object]:
     """Labels from a noisy deduction of the GRN (k = 2); δ from the GRN at k = 4. X_u holds
     one-hot knockouts of 190 regulators (some also labelled, as in the reference)."""
     rng = np.random.default_rng(SEED)
-    edges, genes = synthetic_grn(rng)
+    edges, genes = synthetic_grn(N_GENES, N_REGULATORS, N_EDGES, 0.13, rng)
     kb = compile_kb(edges, genes)
     regulators = rng.permutation(kb.regulators)
     X_l = np.zeros((N_LABELLED, N_GENES), dtype=np.int8)

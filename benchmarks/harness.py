@@ -9,6 +9,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 
 def run_cases(
     script: str,
@@ -36,3 +39,29 @@ def run_cases(
         command = [sys.executable, str(Path(script).resolve()), "--case", name]
         status = status or subprocess.run(command, check=False).returncode
     return status
+
+
+def synthetic_grn(
+    n_genes: int, n_regulators: int, n_edges: int, inhibitory: float, rng: np.random.Generator
+) -> tuple[pd.DataFrame, list[str]]:
+    """Signed edges (regulator, target, sign) with a heavy-tailed (Zipf-like) out-degree,
+    capped at a quarter of the genes, uniform targets and a share `inhibitory` of -1."""
+    genes = [f"G{i:05d}" for i in range(n_genes)]
+    regulators = rng.choice(n_genes, size=n_regulators, replace=False)
+    weights = 1.0 / np.arange(1, n_regulators + 1) ** 0.8
+    cap = int(0.25 * n_genes)
+    degree = 1 + rng.multinomial(n_edges - n_regulators, weights / weights.sum())
+    while (over := np.clip(degree - cap, 0, None)).any():
+        degree -= over
+        free = weights * (degree < cap)
+        degree += rng.multinomial(int(over.sum()), free / free.sum())
+    src = np.repeat(regulators, degree)
+    tgt = np.concatenate(
+        [
+            rng.choice(np.delete(np.arange(n_genes), r), size=d, replace=False)
+            for r, d in zip(regulators, degree, strict=True)
+        ]
+    )
+    sign = np.where(rng.random(len(src)) < inhibitory, -1, 1)
+    names = np.asarray(genes, dtype=object)
+    return pd.DataFrame({"regulator": names[src], "target": names[tgt], "sign": sign}), genes
