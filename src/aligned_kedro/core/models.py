@@ -92,6 +92,20 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device(device)
 
 
+def _require_ternary(array: np.ndarray, name: str, hint: str) -> None:
+    """Numeric values in {-1, 0, 1}; the error names the first bad row and column."""
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
+        raise InputError(f"{name} must be numeric with values in {{-1, 0, 1}}", source=name)
+    bad = ~np.isin(array, (-1, 0, 1))
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        raise InputError(
+            f"{name} holds {array[row, col].item()!r} at column {col}; {hint}",
+            source=name,
+            row=row,
+        )
+
+
 def check_perturbations(X: Any, n_genes: int, *, name: str = "X") -> np.ndarray:
     """X as a float32 m x n array; InputError naming the row for a wrong shape, a value
     outside {-1, 0, 1} or a row with no perturbation (section 2.1)."""
@@ -103,17 +117,11 @@ def check_perturbations(X: Any, n_genes: int, *, name: str = "X") -> np.ndarray:
             f"{name} has {array.shape[1]} columns but the model has {n_genes} genes",
             source=name,
         )
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
-        raise InputError(f"{name} must be numeric with values in {{-1, 0, 1}}", source=name)
-    bad = ~np.isin(array, (-1, 0, 1))
-    if bad.any():
-        row, col = (int(i) for i in np.argwhere(bad)[0])
-        raise InputError(
-            f"{name} holds {array[row, col].item()!r} at column {col}; a perturbation is -1 "
-            "(knockout/knockdown), 0 (untouched) or 1 (overexpression)",
-            source=name,
-            row=row,
-        )
+    _require_ternary(
+        array,
+        name,
+        "a perturbation is -1 (knockout/knockdown), 0 (untouched) or 1 (overexpression)",
+    )
     empty = np.flatnonzero(~array.any(axis=1))
     if len(empty):
         raise InputError(
@@ -130,16 +138,7 @@ def check_ternary(values: Any, shape: tuple[int, ...], *, name: str) -> np.ndarr
     array = values.toarray() if sp.issparse(values) else np.asarray(values)
     if array.shape != tuple(shape):
         raise InputError(f"{name} has shape {array.shape}, expected {tuple(shape)}", source=name)
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
-        raise InputError(f"{name} must be numeric with values in {{-1, 0, 1}}", source=name)
-    bad = ~np.isin(array, (-1, 0, 1))
-    if bad.any():
-        row, col = (int(i) for i in np.argwhere(bad)[0])
-        raise InputError(
-            f"{name} holds {array[row, col].item()!r} at column {col}; values must be -1, 0 or 1",
-            source=name,
-            row=row,
-        )
+    _require_ternary(array, name, "values must be -1, 0 or 1")
     return array.astype(np.int64)
 
 
