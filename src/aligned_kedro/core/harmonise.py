@@ -344,6 +344,133 @@ def harmonise_edges(
     return edges, report
 
 
+def _drop_or_raise(
+    lost: np.ndarray,
+    genes: pd.Series,
+    policy: DropPolicy,
+    reason: str,
+    counts: list[tuple[str, str, int]],
+    source: str,
+) -> None:
+    """Count the rows ``lost`` under ``reason``, or raise naming the first one's row."""
+    if not lost.any():
+        return
+    first = int(np.flatnonzero(lost)[0])
+    if policy == "error":
+        raise InputError(
+            f"{genes.name} is {reason}",
+            source=source,
+            column=str(genes.name),
+            row=int(genes.index[first]),
+            gene=str(genes.iloc[first]),
+        )
+    distinct = genes[lost].nunique()
+    counts.append(("dropped", f"{genes.name} {reason} ({distinct} genes)", int(lost.sum())))
+
+
+def harmonise_gene_graph(
+    raw: pd.DataFrame,
+    genes: pd.DataFrame,
+    universe: Sequence[str],
+    synonyms: pd.DataFrame | None = None,
+    *,
+    min_importance: float = 0.0,
+    top_k: int | None = 20,
+    unresolved: DropPolicy = "drop",
+    unmeasured: DropPolicy = "drop",
+    aliases: Sequence[str] = (),
+    source: str = "gene graph",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An unsigned gene graph (``source, target[, importance]``, e.g. GEARS ``go.csv``)
+    as weighted edges between universe gene IDs, for the GNN f_y only (section 3.3).
+
+    Names resolve as in `harmonise_edges` (IDs, names, ``aliases``, synonyms; a synonym
+    naming several genes gives each the edge). Names that are not genes of the gene table
+    (``unresolved``) and genes outside ``universe`` (``unmeasured``) are dropped and
+    counted, or raise. Self-loops are dropped (the GNN adds its own), duplicates merge
+    keeping the highest importance, edges with importance < ``min_importance`` are
+    dropped and every target keeps its ``top_k`` most important in-edges (GEARS keeps
+    20; None keeps all). A table without ``importance`` is unweighted (1) and not cut.
+    Returns ``source, target, weight`` (messages flow source -> target) and a report.
+    """
+    _require_columns(raw, ["source", "target"], source)
+    weighted = "importance" in raw.columns
+    if weighted:
+        importance = pd.to_numeric(raw["importance"], errors="coerce")
+        bad = ~np.isfinite(importance.to_numpy(dtype=float)) | (importance < 0).to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"importance must be a finite number >= 0, found {raw['importance'].iloc[row]!r}",
+                source=source,
+                column="importance",
+                row=row,
+                gene=str(raw["source"].iloc[row]),
+            )
+    else:
+        importance = pd.Series(1.0, index=raw.index)
+    if top_k is not None and (not isinstance(top_k, (int, np.integer)) or top_k < 1):
+        raise InputError(
+            f"top_k must be a positive integer or null, got {top_k!r}",
+            source="parameters",
+            column="top_k",
+        )
+    resolver = name_resolver(genes, synonyms, aliases)
+    measured = set(universe)
+    table = pd.DataFrame(
+        {"source": raw["source"], "target": raw["target"], "weight": importance.astype(float)}
+    ).reset_index(drop=True)
+    counts: list[tuple[str, str, int]] = [("input", "rows in the gene graph", len(table))]
+    for column in ("source", "target"):
+        empty = table[column].isna().to_numpy()
+        if empty.any():
+            row = int(table.index[np.flatnonzero(empty)[0]])
+            raise InputError("empty value", source=source, column=column, row=row)
+        names = table[column].astype(str)
+        ids = {name: _resolve(name, resolver, "split") for name in pd.unique(names)}
+        unknown = names.map(ids).isna().to_numpy()
+        _drop_or_raise(unknown, names, unresolved, "not a gene of the gene table", counts, source)
+        table = table[~unknown].assign(**{column: names[~unknown].map(ids)}).explode(column)
+        outside = ~table[column].isin(measured).to_numpy()
+        reason = "not measured (outside the gene universe)"
+        _drop_or_raise(outside, table[column], unmeasured, reason, counts, source)
+        table = table[~outside]
+    counts.append(("dropped", "self-loop", int((table["source"] == table["target"]).sum())))
+    table = table[table["source"] != table["target"]]
+    table = table.sort_values("weight", ascending=False, kind="stable")
+    deduplicated = table.drop_duplicates(["source", "target"])
+    counts.append(
+        ("merged", "duplicate edges (highest importance kept)", len(table) - len(deduplicated))
+    )
+    table = deduplicated
+    if weighted:
+        kept = table["weight"] >= min_importance
+        counts.append(
+            ("dropped", f"importance below min_importance {min_importance}", int((~kept).sum()))
+        )
+        table = table[kept]
+        if top_k is not None:
+            kept = table.groupby("target", sort=False).cumcount() < top_k
+            counts.append(
+                ("dropped", f"beyond the top {top_k} in-edges of a target", int((~kept).sum()))
+            )
+            table = table[kept]
+    table = table.sort_values(["target", "weight", "source"], ascending=[True, False, True])
+    table = table.reset_index(drop=True)
+    counts.append(("output", "gene graph edges", len(table)))
+    report = pd.DataFrame(counts, columns=["action", "reason", "rows"])
+    log.info(
+        "%s: %d rows -> %d edges between %d genes%s; dropped %s",
+        source,
+        len(raw),
+        len(table),
+        len(pd.unique(table[["source", "target"]].to_numpy().ravel())),
+        "" if weighted else " (no importance column: unweighted, not cut by top_k)",
+        {r: n for a, r, n in counts if a != "input" and a != "output" and n} or "nothing",
+    )
+    return table[["source", "target", "weight"]], report
+
+
 def gene_universe(
     expression_genes: Sequence[str],
     genes: pd.DataFrame,
