@@ -20,6 +20,7 @@ from aligned_kedro.pipelines import (
 
 DEFAULT_ROUNDS = 2
 DEFAULT_RECOVERY_REPLICATES = 3
+DEFAULT_GRAPH = "one_step"
 
 
 def _parameters(project_path: Path | None = None) -> dict:
@@ -42,6 +43,11 @@ def configured_recovery_replicates(project_path: Path | None = None) -> int:
     return int(parameters.get("recovery", {}).get("replicates", DEFAULT_RECOVERY_REPLICATES))
 
 
+def gnn_graph(parameters: dict) -> str:
+    """``training.model.graph`` of a parameter tree: the GNN graph's node to build."""
+    return str((parameters.get("training") or {}).get("model", {}).get("graph", DEFAULT_GRAPH))
+
+
 def configured_datasets(project_path: Path | None = None) -> dict[str, dict]:
     """The ``datasets`` list: one namespaced ``aligned`` per name, with its parameters."""
     return dataset_parameters(_parameters(project_path))
@@ -49,7 +55,9 @@ def configured_datasets(project_path: Path | None = None) -> dict[str, dict]:
 
 def dataset_pipeline(job: Pipeline, name: str, params: dict) -> Pipeline:
     """``job`` for dataset ``name``: its catalog entries and parameters are ``<name>.*``;
-    ``input: anndata`` reads cells from ``<name>.raw_cells``."""
+    ``input: anndata`` reads cells from ``<name>.raw_cells``; ``training.model.graph:
+    gene_graph`` reads the GNN's graph from ``<name>.raw_gene_graph``."""
+    job = training.with_graph(job, gnn_graph(params))
     if params.get("data_processing", {}).get("input", "table") == "anndata":
         job = data_processing.cells_pipeline() + pipeline(job, inputs=data_processing.CELL_INPUTS)
     return pipeline(job, namespace=name)
@@ -68,11 +76,12 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines named on the command line, which would leave ``aligned`` empty.
     """
     rounds = configured_rounds()
+    graph = gnn_graph(_parameters())
     pipelines = {
         "data_processing": data_processing.create_pipeline(),
         "knowledge_base": knowledge_base.create_pipeline(),
         "validation": validation.create_pipeline(),
-        "training": training.create_pipeline(),
+        "training": training.create_pipeline(graph=graph),
         "refinement": refinement.create_pipeline(rounds=rounds),
         "evaluation": evaluation.create_pipeline(rounds=rounds),
     }
@@ -95,6 +104,6 @@ def register_pipelines() -> dict[str, Pipeline]:
     upstream = pipelines["data_processing"] + pipelines["knowledge_base"] + pipelines["validation"]
     pipelines["refinement_benchmark"] = upstream + refinement_benchmark.create_pipeline()
     pipelines["recovery"] = upstream + recovery.create_pipeline(
-        rounds=rounds, replicates=configured_recovery_replicates()
+        rounds=rounds, replicates=configured_recovery_replicates(), graph=graph
     )
     return pipelines

@@ -10,10 +10,12 @@ so the initial sampling distribution of a is exactly w.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import torch
 from torch import nn
@@ -23,6 +25,7 @@ from aligned_kedro.core.adaptor import adaptor_bias
 from aligned_kedro.core.errors import InputError
 
 N_CLASSES = 3
+GRAPHS = ("one_step", "closure", "gene_graph")
 
 
 class DictConfig:
@@ -45,8 +48,9 @@ class DictConfig:
 class ModelConfig(DictConfig):
     """Architecture of f_y and f_a; primitives only, so it round-trips through a dict.
 
-    `graph` names the KB graph the caller builds edge_index from (informational);
-    `adaptor_span` bounds the sample-specific part of f_a's logits (see `adapt`).
+    `graph` names the graph the caller builds edge_index from (informational): the KB's
+    ``one_step`` R±(0) or ``closure`` R±(k), or an unsigned ``gene_graph`` such as GEARS'
+    GO graph; `adaptor_span` bounds the sample-specific part of f_a's logits (see `adapt`).
     """
 
     label = "model config"
@@ -71,6 +75,10 @@ class ModelConfig(DictConfig):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise InputError(f"{name} must be a positive integer, got {value!r}", source=source)
+        if self.graph not in GRAPHS:
+            raise InputError(
+                f"graph must be one of {list(GRAPHS)}, got {self.graph!r}", source=source
+            )
         if not self.adaptor_span > 0:
             raise InputError(
                 f"adaptor_span must be positive, got {self.adaptor_span}", source=source
@@ -159,6 +167,74 @@ def check_edge_index(edge_index: Any, n_genes: int) -> torch.Tensor:
             f"edge_index holds gene indices outside [0, {n_genes})", source="edge_index"
         )
     return tensor.contiguous()
+
+
+def check_edge_weight(edge_weight: Any, n_edges: int) -> torch.Tensor | None:
+    """None, or a float tensor of E finite weights >= 0, one per edge of edge_index."""
+    if edge_weight is None:
+        return None
+    tensor = torch.as_tensor(np.asarray(edge_weight, dtype=np.float32)).cpu()
+    if tensor.shape != (n_edges,):
+        raise InputError(
+            f"edge_weight must have shape ({n_edges},), got {tuple(tensor.shape)}",
+            source="edge_weight",
+        )
+    if not bool(torch.isfinite(tensor).all()) or bool((tensor < 0).any()):
+        raise InputError("edge_weight must be finite and >= 0", source="edge_weight")
+    return tensor.contiguous()
+
+
+def graph_tensors(
+    table: pd.DataFrame, genes: Sequence[str], *, source: str = "gnn graph"
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """edge_index (2 x E, gene indices in ``genes``) and edge_weight (E; None when every
+    weight is 1) of a ``source, target, weight`` table of gene IDs; messages flow
+    source -> target."""
+    for column in ("source", "target", "weight"):
+        if column not in table.columns:
+            raise InputError("missing column", source=source, column=column)
+    index = pd.Index(genes)
+    rows = [index.get_indexer(table[column]) for column in ("source", "target")]
+    for column, positions in zip(("source", "target"), rows, strict=True):
+        if (positions < 0).any():
+            row = int(np.flatnonzero(positions < 0)[0])
+            raise InputError(
+                "gene outside the model's genes",
+                source=source,
+                column=column,
+                row=row,
+                gene=str(table[column].iloc[row]),
+            )
+    edge_index = torch.as_tensor(np.vstack(rows).reshape(2, -1), dtype=torch.long)
+    weight = check_edge_weight(table["weight"].to_numpy(), edge_index.shape[1])
+    return edge_index, None if bool((weight == 1).all()) else weight
+
+
+def graph_table(edge_index: Any, genes: Sequence[str], edge_weight: Any = None) -> pd.DataFrame:
+    """``source, target, weight`` (gene IDs) of edge_index; weight 1 without edge_weight."""
+    index = check_edge_index(edge_index, len(genes)).numpy()
+    ids = np.asarray(genes, dtype=object)
+    weight = check_edge_weight(edge_weight, index.shape[1])
+    return pd.DataFrame(
+        {
+            "source": ids[index[0]],
+            "target": ids[index[1]],
+            "weight": np.ones(index.shape[1]) if weight is None else weight.double().numpy(),
+        }
+    )
+
+
+def graph_summary(edge_index: Any, n_genes: int, edge_weight: Any = None) -> dict[str, Any]:
+    """Size of the GNN's graph: genes (nodes), edges, genes with an edge, weighted."""
+    if edge_index is None:
+        return {"genes": int(n_genes), "edges": 0, "genes_with_edges": 0, "weighted": False}
+    index = check_edge_index(edge_index, n_genes)
+    return {
+        "genes": int(n_genes),
+        "edges": int(index.shape[1]),
+        "genes_with_edges": int(torch.unique(index).numel()),
+        "weighted": edge_weight is not None,
+    }
 
 
 def kb_edge_index(r_pos: sp.spmatrix, r_neg: sp.spmatrix) -> torch.Tensor:
@@ -288,17 +364,25 @@ class MLPModel(_Base):
 
 class GNNModel(_Base):
     """f_y: learned gene embeddings E refined by `layers` residual SGConv layers over the
-    KB graph give H; the sample embedding is s = x @ H (signed sum over perturbed genes, so
-    unseen combinations embed), z = MLP(s) and logits_g = Linear_3(z ⊙ H_g) + b_g.
+    graph (the KB's, or an unsigned gene graph with edge weights) give H; the sample
+    embedding is s = x @ H (signed sum over perturbed genes, so unseen combinations
+    embed), z = MLP(s) and logits_g = Linear_3(z ⊙ H_g) + b_g.
     f_a: z_a = MLP_a(s) and logit_g = Linear_1(z_a ⊙ H_g) + b_g."""
 
-    def __init__(self, config: ModelConfig, edge_index: torch.Tensor) -> None:
+    def __init__(
+        self, config: ModelConfig, edge_index: torch.Tensor, edge_weight: Any = None
+    ) -> None:
         super().__init__()
         self.config = config
         n, d, h = config.n_genes, config.embedding_dim, config.hidden
         self.embedding = nn.Parameter(torch.randn(n, d) / math.sqrt(d))
         self.convs = nn.ModuleList(SGConv(d, d, K=1) for _ in range(config.layers))
         self.register_buffer("edge_index", check_edge_index(edge_index, n), persistent=False)
+        self.register_buffer(
+            "edge_weight",
+            check_edge_weight(edge_weight, self.edge_index.shape[1]),
+            persistent=False,
+        )
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Sequential(
             nn.Linear(d, h), nn.ReLU(), nn.Dropout(config.dropout), nn.Linear(h, d)
@@ -317,7 +401,7 @@ class GNNModel(_Base):
         """
         H = self.embedding
         for i, conv in enumerate(self.convs):
-            update = conv(H, self.edge_index)
+            update = conv(H, self.edge_index, self.edge_weight)
             if i < len(self.convs) - 1:
                 update = self.dropout(torch.relu(update))
             H = H + update
@@ -338,16 +422,19 @@ class GNNModel(_Base):
         return z_a @ encoding.genes.T
 
 
-def build_model(config: ModelConfig, edge_index: Any = None) -> MLPModel | GNNModel:
+def build_model(
+    config: ModelConfig, edge_index: Any = None, edge_weight: Any = None
+) -> MLPModel | GNNModel:
     """f_y with its adaptor head, initialised from `config.seed` (torch's global RNG is
-    left as it was). The GNN needs the KB graph `edge_index` (see `kb_edge_index`)."""
+    left as it was). The GNN needs its graph `edge_index` (the KB's, `kb_edge_index`, or
+    a gene graph's, `graph_tensors`) and takes optional `edge_weight`s."""
     if config.model_type == "gnn" and edge_index is None:
         raise InputError(
-            "model_type 'gnn' needs edge_index, the one-step KB graph (kb_edge_index)",
+            "model_type 'gnn' needs edge_index, its graph (kb_edge_index or graph_tensors)",
             source="model config",
         )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         if config.model_type == "mlp":
             return MLPModel(config)
-        return GNNModel(config, edge_index)
+        return GNNModel(config, edge_index, edge_weight)

@@ -34,8 +34,10 @@ from aligned_kedro.core.models import (
     ModelConfig,
     build_model,
     check_edge_index,
+    check_edge_weight,
     check_perturbations,
     check_ternary,
+    graph_summary,
     resolve_device,
 )
 
@@ -127,6 +129,7 @@ class TrainedModel:
     adaptor: bool = True
     history: dict[str, list[float]] = field(default_factory=dict)
     edge_index: torch.Tensor | None = None
+    edge_weight: torch.Tensor | None = None
 
 
 def seed_everything(seed: int) -> None:
@@ -319,6 +322,7 @@ def train(
     logger: logging.Logger | None = None,
     adaptor: bool = True,
     init: TrainedModel | None = None,
+    edge_weight: Any = None,
 ) -> TrainedModel:
     """Train f_y and f_a jointly by Eq. 5 (stage A of Algorithm 1).
 
@@ -333,7 +337,8 @@ def train(
     trains f_y alone by CE (neural-only baseline; X_u, kb_pred_* and w are then ignored
     and may be None). `init` continues from a trained model (a copy; its model_config is
     used when `model_config` is None; Adam restarts); f_a's bias is set from w only when
-    f_a was not trained before. History covers this call only.
+    f_a was not trained before. History covers this call only. The GNN's graph is
+    `edge_index` with optional `edge_weight` (one per edge), else the init model's.
     """
     if init is not None:
         model_config = model_config or init.model_config
@@ -342,7 +347,7 @@ def train(
                 "model_config differs from the init model's config", source="model config"
             )
         if edge_index is None:
-            edge_index = init.edge_index
+            edge_index, edge_weight = init.edge_index, init.edge_weight
     if model_config is None:
         raise InputError("need a model_config (or an init model)", source="model config")
     n = model_config.n_genes
@@ -350,12 +355,14 @@ def train(
     data, w_arr = _prepare(X_l, Y_l, kb_pred_l, X_u, kb_pred_u, w, n, adaptor, train_config, device)
     if edge_index is not None:
         edge_index = check_edge_index(edge_index, n)
+        edge_weight = check_edge_weight(edge_weight, edge_index.shape[1])
     if init is not None:
         model = copy.deepcopy(init.model)
         if isinstance(model, GNNModel) and edge_index is not None:
             model.edge_index = edge_index
+            model.edge_weight = edge_weight
     else:
-        model = build_model(model_config, edge_index)
+        model = build_model(model_config, edge_index, edge_weight)
     if adaptor and (init is None or not init.adaptor):
         model.init_adaptor(w_arr)
     model.to(device)
@@ -380,6 +387,7 @@ def train(
         adaptor=adaptor or (init is not None and init.adaptor),
         history=history,
         edge_index=edge_index,
+        edge_weight=edge_weight,
     )
 
 
@@ -441,7 +449,9 @@ def predict(trained: TrainedModel, X: Any, kb_pred: Any = None) -> dict[str, np.
 
 def to_state(trained: TrainedModel) -> dict[str, Any]:
     """Primitives, lists and tensors only (readable by torch.load(weights_only=True)):
-    model_config, train_config, adaptor, history, state_dict and edge_index."""
+    model_config, train_config, adaptor, history, state_dict, the GNN's graph (edge_index,
+    edge_weight) and its size (`graph`: genes, edges, genes_with_edges, weighted)."""
+    n = trained.model_config.n_genes
     return {
         "model_config": trained.model_config.to_dict(),
         "train_config": trained.train_config.to_dict(),
@@ -449,21 +459,30 @@ def to_state(trained: TrainedModel) -> dict[str, Any]:
         "history": {key: [float(v) for v in values] for key, values in trained.history.items()},
         "state_dict": {k: v.detach().cpu().clone() for k, v in trained.model.state_dict().items()},
         "edge_index": None if trained.edge_index is None else trained.edge_index.cpu().clone(),
+        "edge_weight": None if trained.edge_weight is None else trained.edge_weight.cpu().clone(),
+        "graph": {
+            "kind": trained.model_config.graph,
+            **graph_summary(trained.edge_index, n, trained.edge_weight),
+        },
     }
 
 
-def from_state(state: dict[str, Any], edge_index: Any = None, device: str = "cpu") -> TrainedModel:
-    """Rebuild a TrainedModel from `to_state` output; `edge_index` overrides the saved one."""
+def from_state(
+    state: dict[str, Any], edge_index: Any = None, device: str = "cpu", edge_weight: Any = None
+) -> TrainedModel:
+    """Rebuild a TrainedModel from `to_state` output with its saved graph; `edge_index`
+    (with `edge_weight`, else unweighted) replaces the saved graph."""
     for key in ("model_config", "train_config", "state_dict"):
         if key not in state:
             raise InputError(f"saved model state lacks {key!r}", source="model state")
     model_config = ModelConfig.from_dict(dict(state["model_config"]))
     train_config = TrainConfig.from_dict(dict(state["train_config"]))
     if edge_index is None:
-        edge_index = state.get("edge_index")
+        edge_index, edge_weight = state.get("edge_index"), state.get("edge_weight")
     if edge_index is not None:
         edge_index = check_edge_index(edge_index, model_config.n_genes)
-    model = build_model(model_config, edge_index)
+        edge_weight = check_edge_weight(edge_weight, edge_index.shape[1])
+    model = build_model(model_config, edge_index, edge_weight)
     model.load_state_dict(state["state_dict"])
     model.to(resolve_device(device))
     model.eval()
@@ -474,4 +493,5 @@ def from_state(state: dict[str, Any], edge_index: Any = None, device: str = "cpu
         adaptor=bool(state.get("adaptor", True)),
         history={key: list(values) for key, values in state.get("history", {}).items()},
         edge_index=edge_index,
+        edge_weight=edge_weight,
     )

@@ -9,12 +9,14 @@ from . import nodes
 BASELINES = {"neural_only_baseline", "linear_baseline"}
 
 
-def replicate(index: int, rounds: int) -> Pipeline:
+def replicate(index: int, rounds: int, graph: str = "one_step") -> Pipeline:
     """Replicate ``index``: remove edges, then the training and refinement pipelines (their
-    baselines left out) on the corrupted KB, namespaced ``recovery.replicate_<index>``."""
+    baselines left out) on the corrupted KB, namespaced ``recovery.replicate_<index>``.
+    A KB graph for the GNN follows the corrupted KB; a gene graph is shared by all."""
     namespace = f"recovery.replicate_{index}"
-    aligned = training.create_pipeline() + refinement.create_pipeline(rounds=rounds)
-    aligned = Pipeline([n for n in aligned.nodes if n.name not in BASELINES])
+    aligned = training.create_pipeline(graph) + refinement.create_pipeline(rounds=rounds)
+    left_out = BASELINES | ({"gene_graph"} if graph == "gene_graph" else set())
+    aligned = Pipeline([n for n in aligned.nodes if n.name not in left_out])
     free = aligned.inputs()
     remove = update_wrapper(partial(nodes.remove_edges, replicate=index), nodes.remove_edges)
     removal = pipeline(
@@ -46,7 +48,9 @@ def replicate(index: int, rounds: int) -> Pipeline:
     return removal + rerun
 
 
-def create_pipeline(rounds: int = 2, replicates: int = 3, **kwargs) -> Pipeline:
+def create_pipeline(
+    rounds: int = 2, replicates: int = 3, graph: str = "one_step", **kwargs
+) -> Pipeline:
     """Interaction recovery (appendix F.3, Table 8): ``replicates`` corrupted KBs, each
     run through ``rounds`` align -> refine rounds, and the share of removed edges back in
     the last refined KB."""
@@ -66,4 +70,7 @@ def create_pipeline(rounds: int = 2, replicates: int = 3, **kwargs) -> Pipeline:
         ["recovery_analysis", "recovery_edges_analysis", "recovery_metrics"],
         name="recovery_report",
     )
-    return sum((replicate(i, rounds) for i in range(replicates)), Pipeline([check, report]))
+    shared = training.graph_pipeline(graph) if graph == "gene_graph" else Pipeline([])
+    return sum(
+        (replicate(i, rounds, graph) for i in range(replicates)), Pipeline([check, report]) + shared
+    )

@@ -65,7 +65,7 @@ def refine_knowledge(
     """
     genes = universe["gene_id"].tolist()
     knowledge = compile_kb(kb_table, genes, conflict="both")
-    model = from_state(model_state, edge_index=model_state["edge_index"])
+    model = from_state(model_state)
     x_fit = np.vstack([unlabelled.to_numpy(), split_rows(perturbations, split, "train")])
     y_bar = predict(model, x_fit, current_deduction(kb_table, universe, x_fit, k, kb_params))
     result = refine(

@@ -7,13 +7,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
-from aligned_kedro.core import closure, compile_kb, consistency_scores, deduce
+from aligned_kedro.core import closure, compile_kb, consistency_scores, deduce, harmonise
 from aligned_kedro.core.adaptor import kb_usage, weight_vector
 from aligned_kedro.core.baselines import LinearBaseline
-from aligned_kedro.core.models import ModelConfig, kb_edge_index
+from aligned_kedro.core.models import (
+    ModelConfig,
+    graph_summary,
+    graph_table,
+    graph_tensors,
+    kb_edge_index,
+)
 from aligned_kedro.core.refine import corrupt
 from aligned_kedro.core.training import TrainConfig, from_state, predict, to_state, train
+from aligned_kedro.pipelines.data_processing.nodes import _synonyms
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +76,77 @@ def _configs(params: dict[str, Any], n_genes: int, seed: int) -> tuple[ModelConf
     return model, TrainConfig(seed=seed, **params["optimiser"], **adaptor)
 
 
-def _edge_index(model: ModelConfig, kb_table: pd.DataFrame, universe: pd.DataFrame, k: int):
+def _check_graph(params: dict[str, Any], built: str) -> None:
+    """The GNN graph's node is chosen when the pipeline is built; refuse a run that asks
+    for another graph (a ``--params`` override the pipeline registry never saw)."""
+    graph = params.get("graph", "one_step")
+    if (graph == "gene_graph") != (built == "gene_graph"):
+        raise ValueError(
+            f"training.model.graph is {graph!r} but the pipeline was built for {built!r}; "
+            "set it in conf/base/parameters_training.yml (or conf/local, or the dataset's "
+            "parameters) instead of passing it with --params"
+        )
+
+
+def _graph_metrics(graph: pd.DataFrame, universe: pd.DataFrame) -> dict[str, float]:
+    edge_index, edge_weight = graph_tensors(graph, universe["gene_id"].tolist())
+    summary = graph_summary(edge_index, len(universe), edge_weight)
+    metrics = {f"training.gnn_graph.{name}": float(v) for name, v in summary.items()}
+    log.info("GNN graph: %s", summary)
+    return metrics
+
+
+def kb_graph(
+    kb_table: pd.DataFrame, universe: pd.DataFrame, params: dict[str, Any], k: int
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """The GNN's graph from the KB (section 3.3): edges of R±(0) (``one_step``) or of the
+    closure R±(k) (``closure``) in both directions, as ``source, target, weight``; empty
+    for the MLP. Returns the graph and its size as metrics."""
+    _check_graph(params, "one_step")
+    genes = universe["gene_id"].tolist()
+    edge_index = torch.zeros((2, 0), dtype=torch.long)
+    if params["model_type"] == "gnn":
+        kb = compile_kb(kb_table, genes, conflict="both")
+        matrices = closure(kb, k) if params["graph"] == "closure" else (kb.r_pos, kb.r_neg)
+        edge_index = kb_edge_index(*matrices)
+    graph = graph_table(edge_index, genes)
+    return graph, _graph_metrics(graph, universe)
+
+
+def gene_graph(
+    raw: pd.DataFrame,
+    genes: pd.DataFrame,
+    synonyms: pd.DataFrame | dict | None,
+    universe: pd.DataFrame,
+    model_params: dict[str, Any],
+    params: dict[str, Any],
+    gene_params: dict[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+    """``graph: gene_graph``: the GNN's graph from the unsigned table ``raw_gene_graph``
+    (e.g. GEARS go.csv), harmonised onto the universe (`harmonise.harmonise_gene_graph`).
+    The KB stays the signed GRN. Returns the graph, a report of what was dropped and the
+    graph's size as metrics."""
+    _check_graph(model_params, "gene_graph")
+    graph, report = harmonise.harmonise_gene_graph(
+        raw,
+        genes,
+        universe["gene_id"].tolist(),
+        _synonyms(synonyms),
+        **params,
+        aliases=gene_params["aliases"],
+        source="raw_gene_graph",
+    )
+    return graph, report, _graph_metrics(graph, universe)
+
+
+def _graph(model: ModelConfig, graph: pd.DataFrame, universe: pd.DataFrame) -> dict[str, Any]:
+    """``edge_index`` and ``edge_weight`` of the GNN's graph (none for the MLP)."""
     if model.model_type != "gnn":
-        return None
-    kb = compile_kb(kb_table, universe["gene_id"].tolist(), conflict="both")
-    if model.graph == "closure":
-        return kb_edge_index(*closure(kb, k))
-    return kb_edge_index(kb.r_pos, kb.r_neg)
+        return {"edge_index": None, "edge_weight": None}
+    edge_index, edge_weight = graph_tensors(
+        graph, universe["gene_id"].tolist(), source="gnn_graph_table"
+    )
+    return {"edge_index": edge_index, "edge_weight": edge_weight}
 
 
 def score_stage(
@@ -118,6 +190,7 @@ def align(
     weights: pd.DataFrame,
     kb_table: pd.DataFrame,
     universe: pd.DataFrame,
+    graph: pd.DataFrame,
     params: dict[str, Any],
     kb_params: dict[str, Any],
     k: int,
@@ -131,7 +204,8 @@ def align(
     later rounds update the previous model on D_l ∪ ⟨X_u, ȳ⟩ with ȳ formed against the
     round's KB (lines 4-8). Knowledge consistency is scored against the ORIGINAL KB.
     ``random_kb`` (ablation, paper table 2) aligns against a KB whose edges are all moved
-    to random regulator-target pairs (same regulators, edge count and sign share)."""
+    to random regulator-target pairs (same regulators, edge count and sign share). Every
+    round's f_y passes messages over the same ``graph`` (`kb_graph` or `gene_graph`)."""
     if params["adaptor"]["random_kb"]:
         original = compile_kb(kb_table, universe["gene_id"].tolist(), conflict="both")
         kb_table = corrupt(original, 1.0, seed).edges()
@@ -141,6 +215,7 @@ def align(
     kb_train = current_deduction(kb_table, universe, x_train, k, kb_params)
     kb_u = current_deduction(kb_table, universe, x_u, k, kb_params)
     model_config, train_config = _configs(params, len(universe), seed)
+    gnn_graph = _graph(model_config, graph, universe)
     if init_state is None:
         trained = train(
             x_train,
@@ -151,11 +226,11 @@ def align(
             weights["w"].to_numpy(),
             model_config,
             train_config,
-            edge_index=_edge_index(model_config, kb_table, universe, k),
+            **gnn_graph,
             logger=log,
         )
     else:
-        init = from_state(init_state, edge_index=init_state["edge_index"])
+        init = from_state(init_state, **gnn_graph)
         y_bar_u = predict(init, x_u, kb_u)["y_bar"]
         trained = train(
             np.vstack([x_train, x_u]),
@@ -207,14 +282,14 @@ def neural_only_baseline(
     perturbations: pd.DataFrame,
     kb_predictions: pd.DataFrame,
     split: dict[str, Any],
-    kb_table: pd.DataFrame,
     universe: pd.DataFrame,
+    graph: pd.DataFrame,
     params: dict[str, Any],
-    k: int,
     seed: int,
     gamma: float,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """f_y trained by cross-entropy alone: the paper's "GNN only" / "MLP only"."""
+    """f_y trained by cross-entropy alone: the paper's "GNN only" / "MLP only", over the
+    same graph as the aligned model."""
     model_config, train_config = _configs(params, len(universe), seed)
     trained = train(
         split_rows(perturbations, split, "train"),
@@ -225,7 +300,7 @@ def neural_only_baseline(
         None,
         model_config,
         train_config,
-        edge_index=_edge_index(model_config, kb_table, universe, k),
+        **_graph(model_config, graph, universe),
         logger=log,
         adaptor=False,
     )

@@ -15,6 +15,50 @@ SHARED = [
 PARAMETERS = ["params:training", "params:knowledge_base", "params:k", "params:seed", "params:gamma"]
 
 
+GRAPH_NODES = ("kb_graph", "gene_graph")
+
+
+def graph_pipeline(graph: str = "one_step") -> Pipeline:
+    """The node that makes ``gnn_graph_table``, the graph every f_y passes messages over:
+    ``kb_graph`` from the KB (``training.model.graph: one_step | closure``) or, for
+    ``gene_graph``, ``gene_graph`` from the unsigned table ``raw_gene_graph``."""
+    if graph == "gene_graph":
+        return pipeline(
+            [
+                node(
+                    nodes.gene_graph,
+                    [
+                        "raw_gene_graph",
+                        "raw_genes",
+                        "raw_synonyms",
+                        "universe_table",
+                        "params:training.model",
+                        "params:training.gene_graph",
+                        "params:data_processing.genes",
+                    ],
+                    ["gnn_graph_table", "gene_graph_report", "gnn_graph_metrics"],
+                    name="gene_graph",
+                )
+            ]
+        )
+    return pipeline(
+        [
+            node(
+                nodes.kb_graph,
+                ["knowledge_base_table", "universe_table", "params:training.model", "params:k"],
+                ["gnn_graph_table", "gnn_graph_metrics"],
+                name="kb_graph",
+            )
+        ]
+    )
+
+
+def with_graph(job: Pipeline, graph: str) -> Pipeline:
+    """``job`` with its GNN graph node replaced by the one for ``graph``."""
+    kept = [n for n in job.nodes if n.name not in GRAPH_NODES]
+    return Pipeline(kept) + graph_pipeline(graph)
+
+
 def align_stage(round_number: int) -> Pipeline:
     """Stage "A" of round ``round_number``, namespaced ``round_<r>`` so kedro-viz groups it.
 
@@ -26,7 +70,7 @@ def align_stage(round_number: int) -> Pipeline:
     first = round_number == 1
     previous = f"round_{round_number - 1}"
     kb = "knowledge_base_table" if first else f"{previous}.refined_kb_table"
-    inputs = [*SHARED, kb, "universe_table", *PARAMETERS]
+    inputs = [*SHARED, kb, "universe_table", "gnn_graph_table", *PARAMETERS]
     if not first:
         inputs.append(f"{previous}.aligned_model")
     return pipeline(
@@ -39,13 +83,15 @@ def align_stage(round_number: int) -> Pipeline:
             )
         ],
         namespace=f"round_{round_number}",
-        inputs={*SHARED, kb, "universe_table"}
+        inputs={*SHARED, kb, "universe_table", "gnn_graph_table"}
         | (set() if first else {f"{previous}.aligned_model"}),
         parameters=set(PARAMETERS),
     )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(graph: str = "one_step", **kwargs) -> Pipeline:
+    """The GNN's graph (`graph_pipeline`), the adaptor weights, the baselines and stage A
+    of round 1."""
     baselines = pipeline(
         [
             node(
@@ -71,10 +117,9 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "perturbations_table",
                     "kb_predictions_table",
                     "conditions_split",
-                    "knowledge_base_table",
                     "universe_table",
+                    "gnn_graph_table",
                     "params:training",
-                    "params:k",
                     "params:seed",
                     "params:gamma",
                 ],
@@ -96,4 +141,4 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ]
     )
-    return baselines + align_stage(1)
+    return graph_pipeline(graph) + baselines + align_stage(1)
