@@ -1,5 +1,6 @@
 """A new dataset added with catalog and parameter entries only: a synthetic GEARS-format
-Perturb-seq screen from a known GRN, run through ``aligned`` under its own namespace."""
+Perturb-seq screen from a known GRN, run through ``aligned`` under its own namespace, with
+a GEARS-style GO graph (go.csv) as the GNN's graph."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import torch
 from click.testing import CliRunner
 from conftest import project_copy
 from kedro.framework.startup import bootstrap_project
@@ -58,6 +60,18 @@ def screen(seed: int = 0) -> anndata.AnnData:
     return anndata.AnnData(sp.csr_matrix(np.vstack(blocks).astype(np.float32)), obs=obs, var=var)
 
 
+def go_graph() -> pd.DataFrame:
+    """GEARS go.csv: every GRN edge as a similarity, plus a lower-case name, a gene the
+    screen does not have and a self-loop; 19 edges remain."""
+    rows = [
+        (f"GENE{g}", f"GENE{t}", 0.5 + t / 100)
+        for g, (activated, repressed) in GRN.items()
+        for t in [*activated, *repressed]
+    ]
+    rows += [("gene3", "GENE4", 0.9), ("MYC", "GENE5", 0.9), ("GENE6", "GENE6", 1.0)]
+    return pd.DataFrame(rows, columns=["source", "target", "importance"])
+
+
 def collectri() -> pd.DataFrame:
     rows = [
         ("TFB" if g == 1 else f"GENE{g}", f"GENE{t}", sign)
@@ -82,6 +96,10 @@ synth.raw_synonyms:
   filepath: data/01_raw/synth/synonyms.tsv
   load_args: {sep: "\\t"}
 
+synth.raw_gene_graph:
+  type: pandas.CSVDataset
+  filepath: data/01_raw/synth/go.csv
+
 "synth.{name}_metrics":
   type: aligned_kedro.datasets.MetricsDataset
   filepath: data/08_reporting/metrics/synth.{name}.json
@@ -102,6 +120,9 @@ synth:
     split:
       strategy: fixed
       test: [GENE0+GENE1]
+  training:
+    model:
+      graph: gene_graph
 """
 
 
@@ -113,6 +134,7 @@ def byod_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     raw.mkdir(parents=True)
     AnnDataDataset(str(raw / "screen.h5ad")).save(screen())
     collectri().to_csv(raw / "collectri.csv", index=False)
+    go_graph().to_csv(raw / "go.csv", index=False)
     (raw / "synonyms.tsv").write_text("name\tgenes\nTFB\tGENE1\n")
     (path / "conf" / "base" / "catalog_synth.yml").write_text(textwrap.dedent(CATALOG))
     (path / "conf" / "base" / "parameters_synth.yml").write_text(textwrap.dedent(PARAMETERS))
@@ -177,3 +199,27 @@ def test_split_validation_report_and_metrics_are_namespaced(finished: Path):
     assert metrics["synth.baseline.kb_only.kb_f1"] == 1.0
     assert 0 <= metrics["synth.round_2.refine.balanced_f1"] <= 1
     assert not any(name.startswith("data.") for name in metrics)
+
+
+def test_the_gnn_passes_messages_over_the_go_graph(finished: Path):
+    report = pd.read_csv(finished / "data" / "08_reporting" / "synth.gene_graph.csv")
+    rows = dict(zip(report["reason"], report["rows"], strict=True))
+    assert rows["source not a gene of the gene table (1 genes)"] == 1
+    assert rows["self-loop"] == 1
+    assert rows["gene graph edges"] == 19
+    graph = pd.read_parquet(latest(finished / "data" / "03_primary" / "synth.gnn_graph.parquet"))
+    assert len(graph) == 19 and graph["weight"].between(0.5, 0.9).all()
+    models = finished / "data" / "06_models"
+    for model in ("synth.neural_only", "synth.round_1.aligned", "synth.round_2.aligned"):
+        state = torch.load(latest(models / f"{model}.pt"), weights_only=True)
+        assert state["graph"] == {
+            "kind": "gene_graph",
+            "genes": N_GENES,
+            "edges": 19,
+            "genes_with_edges": 3 + 18 + 2,  # regulators, their targets, GENE3 and GENE4
+            "weighted": True,
+        }
+    client = mlflow.MlflowClient(tracking_uri=mlflow.get_tracking_uri())
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    (run,) = client.search_runs(experiments, 'metrics."synth.data.conditions" = 3')
+    assert run.data.metrics["synth.training.gnn_graph.edges"] == 19
