@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from aligned_kedro import pipeline_registry
 from aligned_kedro.pipeline_registry import dataset_pipeline
 from aligned_kedro.pipelines import data_processing, recovery, training
 from aligned_kedro.pipelines.training import nodes
@@ -41,6 +42,15 @@ def test_a_dataset_with_a_gene_graph_reads_its_own_table(data_input):
     assert graph.outputs[0] == "synth.gnn_graph_table"
     for name in ("synth.round_1.align", "synth.neural_only_baseline"):
         assert "synth.gnn_graph_table" in found[name].inputs
+
+
+def test_each_dataset_builds_its_own_graph_node(monkeypatch):
+    datasets = {"go": gene_graph_params(input="table"), "kb": {}}
+    monkeypatch.setattr(pipeline_registry, "configured_datasets", lambda: datasets)
+    found = by_name(pipeline_registry.register_pipelines()["aligned"])
+    assert {"kb_graph", "go.gene_graph", "kb.kb_graph"} <= set(found)
+    assert not {"gene_graph", "go.kb_graph", "kb.gene_graph"} & set(found)
+    assert not [name for name in found if name.startswith(("kb.go.", "go.kb."))]
 
 
 def test_recovery_replicates_share_one_gene_graph_and_follow_their_kb_otherwise():

@@ -86,6 +86,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         "evaluation": evaluation.create_pipeline(rounds=rounds),
     }
     aligned = sum(pipelines.values(), Pipeline([]))
+    default = aligned
     validate = aligned.to_outputs("validation_report")
     for name, params in configured_datasets().items():
         rounds_here = int(params.get("refinement", {}).get("rounds", rounds))
@@ -94,7 +95,7 @@ def register_pipelines() -> dict[str, Pipeline]:
                 f"dataset {name!r} sets refinement.rounds = {rounds_here}; every dataset "
                 f"runs the project's {rounds} rounds"
             )
-        job = dataset_pipeline(aligned, name, params)
+        job = dataset_pipeline(default, name, params)
         pipelines[name] = job
         validate += job.to_outputs(f"{name}.validation_report")
         aligned += job
