@@ -214,7 +214,7 @@ def test_per_cell_labels_are_the_sign_of_the_difference_above_the_threshold():
     assert y.dtypes.eq(np.int8).all() and y.index.name == "row"
     assert rows["condition"].tolist() == ["A"] * 5 + ["A+B"] * 4
     assert rows["row"].tolist() == [
-        f"{c}@{cell}" for c, cell in zip(rows["condition"], rows["cell"])
+        f"{c}@{cell}" for c, cell in zip(rows["condition"], rows["cell"], strict=True)
     ]
     assert rows["control_cell"].isin(cells.index[cells["is_control"]]).all()
     a, ab = (

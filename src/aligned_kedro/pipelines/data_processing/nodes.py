@@ -98,9 +98,12 @@ def _cell_table(
 
 
 def _pseudobulk(
-    cells: anndata.AnnData, params: dict[str, Any], seed: int
+    cells: anndata.AnnData,
+    params: dict[str, Any],
+    seed: int,
+    read: tuple[pd.DataFrame, pd.DataFrame, pd.Series | None, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    genes, table, replicates, matrix = _cell_table(cells, params)
+    genes, table, replicates, matrix = read
     expression, design, report = cells_core.pseudobulk(
         matrix,
         genes["gene_id"].tolist(),
@@ -128,7 +131,7 @@ def read_cells(
     """A single-cell screen as pseudobulk samples: expression (genes x samples, log2),
     design table, gene table (``gene_id, gene_name, go_count``) and a per-condition report."""
     _label_mode(params, "pseudobulk")
-    return _pseudobulk(cells, params, seed)
+    return _pseudobulk(cells, params, seed, _cell_table(cells, params))
 
 
 def read_cells_per_cell(
@@ -139,8 +142,9 @@ def read_cells_per_cell(
     pseudobulk samples still give the gene universe, the conditions and their checks; the
     report gains ``n_sampled``."""
     _label_mode(params, "per_cell")
-    expression, design, genes, report = _pseudobulk(cells, params, seed)
-    _, table, replicates, matrix = _cell_table(cells, params)
+    read = _cell_table(cells, params)
+    expression, design, genes, report = _pseudobulk(cells, params, seed, read)
+    _, table, replicates, matrix = read
     options = params["per_cell"]
     labels_by_cell, rows, sampled = cells_core.per_cell_labels(
         matrix,
