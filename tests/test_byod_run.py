@@ -228,6 +228,11 @@ def test_per_cell_rows_recover_the_known_grn_and_the_run_finishes(per_cell_finis
     assert split["conditions"]["test"] == ["GENE0+GENE1"]
     assert sorted(split["test"]) == sorted(rows.loc[rows["condition"].eq("GENE0+GENE1"), "row"])
     assert not set(split["train"]) & set(split["test"])
+    reporting = per_cell_finished / "data" / "08_reporting"
+    checks = pd.read_csv(reporting / "synth.validation.csv").set_index("check")
+    assert checks.loc["split.test", "value"] == 1 and checks.loc["split.train", "value"] == 2
+    sampled = pd.read_csv(reporting / "synth.cells.csv").set_index("condition")
+    assert sampled.loc["GENE0", "n_cells"] == 60 and sampled.loc["GENE0", "n_sampled"] == 20
     client = mlflow.MlflowClient(tracking_uri=mlflow.get_tracking_uri())
     experiments = [e.experiment_id for e in client.search_experiments()]
     (run,) = client.search_runs(experiments, 'metrics."synth.data.label_rows" = 60')
