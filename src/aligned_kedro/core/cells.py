@@ -366,7 +366,8 @@ def per_cell_labels(
     and their controls are made dense, ``chunk`` rows at a time.
 
     Returns the labels (rows x genes, int8), the rows (``row`` = ``<condition>@<cell>``,
-    condition, cell, control_cell, batch) and per condition the cells and sampled cells.
+    condition, cell, control_cell, batch) and per condition its cells and sampled cells
+    (``n_sampled``; for the controls, the distinct control cells drawn).
     """
     if scale not in ("counts", "log1p", "log2"):
         raise InputError(
@@ -428,12 +429,10 @@ def per_cell_labels(
     report["n_sampled"] = report["condition"].map(rows["condition"].value_counts())
     report.loc[report["condition"].eq(CONTROL_GROUP), "n_sampled"] = rows["control_cell"].nunique()
     report["n_sampled"] = report["n_sampled"].fillna(0).astype(int)
-    not_sampled = int(report.loc[~report["condition"].eq(CONTROL_GROUP), "n_cells"].sum()) - len(
-        rows
-    )
+    not_sampled = int(perturbed.sum()) - len(rows)
     log.info(
-        "per-cell labels: %d cells of %d conditions sampled (n_cells = %s), %d perturbed cells "
-        "not sampled, %d distinct control cells; %d labels down, %d up of %d",
+        "per-cell labels: %d cells of %d conditions sampled (n_cells = %s), %d cells of these "
+        "conditions not sampled, %d distinct control cells; %d labels down, %d up of %d",
         len(rows),
         rows["condition"].nunique(),
         n_cells,
