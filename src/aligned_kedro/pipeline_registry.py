@@ -52,9 +52,9 @@ def dataset_pipeline(job: Pipeline, name: str, params: dict) -> Pipeline:
     """``job`` for dataset ``name``: its catalog entries and parameters are ``<name>.*``;
     ``input: anndata`` reads cells from ``<name>.raw_cells``, labelled per condition or,
     with ``cells.labels: per_cell``, per sampled cell (`data_processing.per_cell_pipeline`)."""
-    settings = params.get("data_processing", {})
-    if settings.get("input", "table") == "anndata":
-        mode = settings.get("cells", {}).get("labels", "pseudobulk")
+    data = params.get("data_processing", {})
+    if data.get("input", "table") == "anndata":
+        mode = data.get("cells", {}).get("labels", "pseudobulk")
         if mode not in data_processing.LABEL_MODES:
             raise InputError(
                 f"unknown label mode {mode!r} of dataset {name!r}; expected one of "
