@@ -175,3 +175,63 @@ def test_an_anndata_dataset_reads_its_cells_in_its_own_namespace():
     assert all(n.name.startswith("norman.") for n in namespaced.nodes)
     bulk = dataset_pipeline(job, "ecoli2", {})
     assert {"ecoli2.raw_expression", "ecoli2.raw_design"} <= bulk.inputs()
+
+
+PER_CELL = {
+    **CELLS,
+    "perturbation_type": "CRISPRi",
+    "labels": "per_cell",
+    "per_cell": {"n_cells": 4, "threshold": 1.0, "target_sum": 1e4},
+}
+
+
+def test_per_cell_rows_carry_their_condition_inputs_and_split_by_condition(tmp_path: Path):
+    labels = ["ctrl"] * 8 + ["A+ctrl"] * 6 + ["A+B"] * 5 + ["B+ctrl"] * 6 + ["C+ctrl"] * 4
+    labels += ["D+ctrl"] * 6 + ["C+D"] * 4 + ["E+ctrl"] * 2
+    path = tmp_path / "gears.h5ad"
+    AnnDataDataset(str(path)).save(h5ad(labels))
+    outputs = nodes.read_cells_per_cell(AnnDataDataset(str(path)).load(), PER_CELL, seed=3)
+    _, design, genes, report, cell_labels, rows = outputs
+    sampled = report.set_index("condition")
+    assert sampled.loc["A", "n_sampled"] == 4 and sampled.loc["C", "n_sampled"] == 4
+    assert sampled.loc["E", "status"] == "fewer than min_cells"
+    assert sampled.loc["E", "n_sampled"] == 0 and len(rows) == 6 * 4
+    assert set(np.unique(cell_labels.to_numpy())) <= {-1, 0, 1}
+    selected, _ = nodes.select_conditions(
+        design, genes, {}, {"missing_control": "error", "untestable": "error"}, {"aliases": []}
+    )
+    universe = genes.assign(is_regulator=True, in_kb=True)
+    y, x, kept = nodes.label_cells(cell_labels, rows, selected, universe)
+    assert list(y.index) == list(x.index) == kept["row"].tolist()
+    assert list(y.columns) == genes["gene_id"].tolist()
+    double = x.loc[kept.loc[kept["condition"].eq("A+B"), "row"]]
+    assert (double[["g0", "g1"]].to_numpy() == -1).all() and (double.to_numpy() != 0).sum() == 8
+    params = {"test_fraction": 0.5, "test": ["A + B"], "combo_seen2_fraction": None}
+    condition = kept.set_index("row")["condition"]
+    for strategy in ("random", "unseen_perturbation", "combo", "fixed"):
+        split = nodes.split_conditions(x, universe, {**params, "strategy": strategy}, 0, kept)
+        train, test = condition.loc[split["train"]], condition.loc[split["test"]]
+        assert not set(train) & set(test), strategy
+        assert sorted(set(test)) == sorted(split["conditions"]["test"])
+        for name in set(test):
+            assert set(split["test"]) >= set(kept.loc[kept["condition"].eq(name), "row"])
+    stats = nodes.dataset_statistics(y, universe, split, x.iloc[:1], report, kept)
+    assert stats["data.conditions"] == 6 and stats["data.label_rows"] == 24
+    assert stats["data.test_conditions"] == 1 and stats["data.test_rows"] == 4
+
+
+def test_per_cell_labels_build_their_own_nodes_and_the_mode_is_checked():
+    job = data_processing.create_pipeline()
+    settings = {"data_processing": {"input": "anndata", "cells": {"labels": "per_cell"}}}
+    per_cell = dataset_pipeline(job, "norman", settings)
+    names = {n.name for n in per_cell.nodes}
+    assert {"norman.label_cells", "norman.read_cells", "norman.split_conditions"} <= names
+    assert not {"norman.label_conditions", "norman.differential_expression"} & names
+    assert "norman.label_rows_table" in per_cell.all_outputs()
+    assert "norman.labels_table" in per_cell.all_outputs()
+    settings["data_processing"]["cells"]["labels"] = "per_gene"
+    with pytest.raises(InputError, match="unknown label mode 'per_gene'"):
+        dataset_pipeline(job, "norman", settings)
+    cells = h5ad(["ctrl"] * 4 + ["A+ctrl"] * 4)
+    with pytest.raises(InputError, match="labels is 'per_cell' but the pipeline was built"):
+        nodes.read_cells(cells, PER_CELL, seed=0)

@@ -126,10 +126,16 @@ synth:
 """
 
 
-@pytest.fixture(scope="module")
-def byod_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+PER_CELL = """
+      labels: per_cell
+      per_cell:
+        n_cells: 20
+"""
+
+
+def write_project(path: Path, parameters: str) -> Path:
     """The repository's conf plus two files, one edited line and a data folder."""
-    path = project_copy(tmp_path_factory.mktemp("byod"))
+    path = project_copy(path)
     raw = path / "data" / "01_raw" / "synth"
     raw.mkdir(parents=True)
     AnnDataDataset(str(raw / "screen.h5ad")).save(screen())
@@ -137,26 +143,45 @@ def byod_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     go_graph().to_csv(raw / "go.csv", index=False)
     (raw / "synonyms.tsv").write_text("name\tgenes\nTFB\tGENE1\n")
     (path / "conf" / "base" / "catalog_synth.yml").write_text(textwrap.dedent(CATALOG))
-    (path / "conf" / "base" / "parameters_synth.yml").write_text(textwrap.dedent(PARAMETERS))
+    (path / "conf" / "base" / "parameters_synth.yml").write_text(parameters)
     shared = path / "conf" / "base" / "parameters.yml"
     shared.write_text(shared.read_text().replace("datasets: []", "datasets: [synth]"))
     return path
 
 
-@pytest.fixture(scope="module")
-def finished(byod_project: Path) -> Path:
+def run_synth(project: Path) -> Path:
     while mlflow.active_run():
         mlflow.end_run()
     with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(byod_project)
-        bootstrap_project(byod_project)
+        patch.chdir(project)
+        bootstrap_project(project)
         result = CliRunner().invoke(
             cli,
             ["run", "--pipeline=aligned", "--namespaces=synth", f"--params=k:2,{FAST}"],
             catch_exceptions=False,
         )
     assert result.exit_code == 0, result.output
-    return byod_project
+    return project
+
+
+@pytest.fixture(scope="module")
+def byod_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_project(tmp_path_factory.mktemp("byod"), textwrap.dedent(PARAMETERS))
+
+
+@pytest.fixture(scope="module")
+def finished(byod_project: Path) -> Path:
+    return run_synth(byod_project)
+
+
+@pytest.fixture(scope="module")
+def per_cell_finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same screen and conf with ``cells.labels: per_cell``."""
+    parameters = textwrap.dedent(PARAMETERS).replace(
+        "      pseudo_replicates: 3\n", "      pseudo_replicates: 3\n" + PER_CELL.lstrip("\n")
+    )
+    assert "labels: per_cell" in parameters
+    return run_synth(write_project(tmp_path_factory.mktemp("percell"), parameters))
 
 
 def latest(path: Path) -> Path:
@@ -223,3 +248,41 @@ def test_the_gnn_passes_messages_over_the_go_graph(finished: Path):
     experiments = [e.experiment_id for e in client.search_experiments()]
     (run,) = client.search_runs(experiments, 'metrics."synth.data.conditions" = 3')
     assert run.data.metrics["synth.training.gnn_graph.edges"] == 19
+
+
+def test_per_cell_rows_recover_the_known_grn_and_the_run_finishes(per_cell_finished: Path):
+    primary = per_cell_finished / "data" / "03_primary"
+    y = pd.read_parquet(latest(primary / "synth.labels.parquet"))
+    x = pd.read_parquet(latest(primary / "synth.perturbations.parquet"))
+    rows = pd.read_parquet(latest(primary / "synth.label_rows.parquet"))
+    assert list(y.index) == list(x.index) == rows["row"].tolist() and len(y) == 3 * 20
+    assert rows.groupby("condition")["cell"].nunique().to_dict() == {
+        "GENE0": 20,
+        "GENE0+GENE1": 20,
+        "GENE1": 20,
+    }
+    for condition, perturbed in (("GENE0", [0]), ("GENE1", [1]), ("GENE0+GENE1", [0, 1])):
+        cells = rows.loc[rows["condition"].eq(condition), "row"]
+        expected = expected_labels(perturbed)
+        assert (x.loc[cells].to_numpy() == x.loc[cells].iloc[0].to_numpy()).all()
+        assert x.loc[cells].iloc[0].to_numpy()[perturbed].tolist() == [-1] * len(perturbed)
+        agreement = (y.loc[cells].to_numpy() == expected).mean()
+        assert agreement > 0.9, (condition, agreement)
+    split = json.loads(
+        latest(per_cell_finished / "data" / "05_model_input" / "synth.conditions.json").read_text()
+    )
+    assert split["conditions"]["test"] == ["GENE0+GENE1"]
+    assert sorted(split["test"]) == sorted(rows.loc[rows["condition"].eq("GENE0+GENE1"), "row"])
+    assert not set(split["train"]) & set(split["test"])
+    reporting = per_cell_finished / "data" / "08_reporting"
+    checks = pd.read_csv(reporting / "synth.validation.csv").set_index("check")
+    assert checks.loc["split.test", "value"] == 1 and checks.loc["split.train", "value"] == 2
+    sampled = pd.read_csv(reporting / "synth.cells.csv").set_index("condition")
+    assert sampled.loc["GENE0", "n_cells"] == 60 and sampled.loc["GENE0", "n_sampled"] == 20
+    client = mlflow.MlflowClient(tracking_uri=mlflow.get_tracking_uri())
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    (run,) = client.search_runs(experiments, 'metrics."synth.data.label_rows" = 60')
+    metrics = run.data.metrics
+    assert metrics["synth.data.conditions"] == 3 and metrics["synth.data.test_rows"] == 20
+    assert 0 <= metrics["synth.round_2.refine.balanced_f1"] <= 1
+    assert 0 <= metrics["synth.baseline.kb_only.kb_f1"] <= 1

@@ -6,6 +6,7 @@ from kedro.config import OmegaConfigLoader
 from kedro.framework.project import settings
 from kedro.pipeline import Pipeline, pipeline
 
+from aligned_kedro.core.errors import InputError
 from aligned_kedro.hooks import dataset_parameters
 from aligned_kedro.pipelines import (
     data_processing,
@@ -55,11 +56,25 @@ def configured_datasets(project_path: Path | None = None) -> dict[str, dict]:
 
 def dataset_pipeline(job: Pipeline, name: str, params: dict) -> Pipeline:
     """``job`` for dataset ``name``: its catalog entries and parameters are ``<name>.*``;
-    ``input: anndata`` reads cells from ``<name>.raw_cells``; ``training.model.graph:
-    gene_graph`` reads the GNN's graph from ``<name>.raw_gene_graph``."""
+    ``input: anndata`` reads cells from ``<name>.raw_cells``, labelled per condition or,
+    with ``cells.labels: per_cell``, per sampled cell (`data_processing.per_cell_pipeline`);
+    ``training.model.graph: gene_graph`` reads the GNN's graph from ``<name>.raw_gene_graph``."""
     job = training.with_graph(job, gnn_graph(params))
-    if params.get("data_processing", {}).get("input", "table") == "anndata":
-        job = data_processing.cells_pipeline() + pipeline(job, inputs=data_processing.CELL_INPUTS)
+    data = params.get("data_processing", {})
+    if data.get("input", "table") == "anndata":
+        mode = data.get("cells", {}).get("labels", "pseudobulk")
+        if mode not in data_processing.LABEL_MODES:
+            raise InputError(
+                f"unknown label mode {mode!r} of dataset {name!r}; expected one of "
+                f"{list(data_processing.LABEL_MODES)}",
+                source="parameters",
+                column=f"{name}.data_processing.cells.labels",
+            )
+        per_cell = mode == "per_cell"
+        if per_cell:
+            job = data_processing.per_cell_pipeline(job)
+        cells = data_processing.cells_pipeline(per_cell=per_cell)
+        job = cells + pipeline(job, inputs=data_processing.CELL_INPUTS)
     return pipeline(job, namespace=name)
 
 

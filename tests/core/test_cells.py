@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from aligned_kedro.core.cells import cell_conditions, pseudobulk
+from aligned_kedro.core.cells import cell_conditions, per_cell_labels, pseudobulk
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.labels import log_cpm, perturbation_matrix
 
@@ -187,3 +187,113 @@ def test_bulk_counts_give_log2_cpm_and_refuse_negative_or_missing_counts():
         log_cpm(counts.assign(s1=[np.nan, 3]))
     with pytest.raises(InputError, match=r"sample has no counts.*column 's2'"):
         log_cpm(counts.assign(s2=[0, 0]))
+
+
+# --- per-cell labels: sign(x_cell - x_control) against a matched random control cell -------
+
+GENES = ["A", "B", "C", "D"]
+
+
+def screen(batches: list[str] | None = None):
+    """Identical control cells (log2 value 4 everywhere), so each perturbed cell's labels are
+    the sign of its own values minus 4: A's cells lower A, A+B's raise B; D moves by 0.5."""
+    labels = ["ctrl"] * 6 + ["A+ctrl"] * 5 + ["A+B"] * 4
+    X = np.full((len(labels), len(GENES)), 4.0)
+    X[6:11, 0] = 1.0
+    X[11:, 1] = 7.0
+    X[6:, 3] = 4.5
+    cells = cell_conditions(
+        obs(labels, **({"gem": batches} if batches else {})), perturbation_type_default="KO"
+    )
+    return sp.csr_matrix(X), cells
+
+
+def test_per_cell_labels_are_the_sign_of_the_difference_above_the_threshold():
+    X, cells = screen()
+    y, rows, report = per_cell_labels(X, GENES, cells, scale="log2", n_cells=None, min_cells=2)
+    assert y.dtypes.eq(np.int8).all() and y.index.name == "row"
+    assert rows["condition"].tolist() == ["A"] * 5 + ["A+B"] * 4
+    assert rows["row"].tolist() == [
+        f"{c}@{cell}" for c, cell in zip(rows["condition"], rows["cell"], strict=True)
+    ]
+    assert rows["control_cell"].isin(cells.index[cells["is_control"]]).all()
+    a, ab = (
+        y.loc[rows["condition"].eq("A").to_numpy()],
+        y.loc[rows["condition"].eq("A+B").to_numpy()],
+    )
+    assert (a.to_numpy() == [-1, 0, 0, 0]).all()  # |0.5| on D is below the threshold of 1
+    assert (ab.to_numpy() == [0, 1, 0, 0]).all()
+    no_threshold, _, _ = per_cell_labels(
+        X, GENES, cells, scale="log2", n_cells=None, min_cells=2, threshold=0.0
+    )
+    assert (no_threshold["D"] == 1).all()  # the reference: any difference counts
+    assert report.set_index("condition")["n_sampled"].to_dict()["A"] == 5
+
+
+def test_counts_are_normalised_per_cell_before_the_difference():
+    labels = ["ctrl"] * 3 + ["A+ctrl"] * 3
+    X = np.array([[10, 10, 0]] * 3 + [[40, 40, 0]] * 3, dtype=float)  # four times the depth
+    cells = cell_conditions(obs(labels), perturbation_type_default="KO")
+    y, _, _ = per_cell_labels(X, ["A", "B", "C"], cells, scale="counts", min_cells=2)
+    assert (y.to_numpy() == 0).all()
+    log1p, _, _ = per_cell_labels(np.log1p(X), ["A", "B", "C"], cells, scale="log1p", min_cells=2)
+    assert (log1p.to_numpy()[:, :2] == 1).all()  # log2(41) - log2(11) = 1.9 > 1
+
+
+def test_sampling_is_seeded_counted_and_draws_only_n_cells():
+    X, cells = screen()
+    first = per_cell_labels(X, GENES, cells, scale="log2", n_cells=3, min_cells=2, seed=7)
+    again = per_cell_labels(X, GENES, cells, scale="log2", n_cells=3, min_cells=2, seed=7)
+    other = per_cell_labels(X, GENES, cells, scale="log2", n_cells=3, min_cells=2, seed=8)
+    pd.testing.assert_frame_equal(first[1], again[1])
+    pd.testing.assert_frame_equal(first[0], again[0])
+    assert first[1]["cell"].tolist() != other[1]["cell"].tolist() or not first[1][
+        "control_cell"
+    ].equals(other[1]["control_cell"])
+    counts = first[2].set_index("condition")
+    assert counts.loc["A", "n_cells"] == 5 and counts.loc["A", "n_sampled"] == 3
+    assert counts.loc["A+B", "n_sampled"] == 3 and len(first[0]) == 6
+    assert first[1].groupby("condition")["cell"].nunique().tolist() == [3, 3]
+
+
+def test_controls_are_drawn_from_the_cells_own_batch():
+    batches = ["g1", "g1", "g1", "g2", "g2", "g2"] + ["g1", "g2"] * 4 + ["g1"]
+    X, cells = screen(batches)
+    X = X.tolil()
+    X[:3, 2] = 8.0  # batch g1's controls differ from g2's on gene C
+    batch = pd.Series(batches, index=cells.index)
+    y, rows, _ = per_cell_labels(
+        X.tocsr(), GENES, cells, scale="log2", n_cells=None, min_cells=2, batches=batch
+    )
+    assert (rows["batch"].to_numpy() == batch.loc[rows["cell"]].to_numpy()).all()
+    assert (batch.loc[rows["control_cell"]].to_numpy() == rows["batch"].to_numpy()).all()
+    assert (y["C"].to_numpy() == np.where(rows["batch"].eq("g1"), -1, 0)).all()
+
+
+def test_a_condition_without_control_cells_in_its_batch_names_cell_column_and_condition():
+    batches = ["g1"] * 6 + ["g1"] * 5 + ["g1", "g1", "g1", "g3"]
+    X, cells = screen(batches)
+    with pytest.raises(InputError, match="no control cells in batch 'g3'") as error:
+        per_cell_labels(
+            X,
+            GENES,
+            cells,
+            scale="log2",
+            min_cells=2,
+            batches=pd.Series(batches, index=cells.index),
+            batch_column="gem",
+        )
+    assert (error.value.column, error.value.row, error.value.gene) == ("gem", "cell14", "A+B")
+
+
+def test_small_conditions_are_dropped_as_in_pseudobulk_and_bad_options_refused():
+    X, cells = screen()
+    y, rows, report = per_cell_labels(X, GENES, cells, scale="log2", min_cells=5)
+    assert set(rows["condition"]) == {"A"} and len(y) == 5
+    assert report.set_index("condition").loc["A+B", "n_sampled"] == 0
+    with pytest.raises(InputError, match="fewer than min_cells"):
+        per_cell_labels(X, GENES, cells, scale="log2", min_cells=5, too_few_cells="error")
+    with pytest.raises(InputError, match="threshold must be >= 0"):
+        per_cell_labels(X, GENES, cells, scale="log2", min_cells=2, threshold=-1)
+    with pytest.raises(InputError, match="n_cells must be at least 1"):
+        per_cell_labels(X, GENES, cells, scale="log2", min_cells=2, n_cells=0)

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.splits import (
+    combo_split,
+    expand_groups,
     perturbation_groups,
     random_split,
     unseen_perturbation_split,
@@ -129,3 +131,41 @@ def test_random_split_needs_two_conditions():
 def test_duplicate_conditions_raise():
     with pytest.raises(InputError, match="duplicate condition 'a'"):
         random_split(["a", "b", "a"], test_fraction=0.5, seed=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.dictionaries(
+        keys=st.text(alphabet="abcdef", min_size=1, max_size=3),
+        values=st.integers(1, 6),
+        min_size=2,
+        max_size=15,
+    ),
+    st.floats(0.05, 0.95),
+    st.integers(0, 2**32 - 1),
+)
+def test_per_cell_rows_of_a_condition_stay_on_its_side(cells, fraction, seed):
+    members = {c: [f"{c}@cell{i}" for i in range(n)] for c, n in cells.items()}
+    by_condition = random_split(list(cells), test_fraction=fraction, seed=seed)
+    split = expand_groups(by_condition, members)
+    side = {row: part for part in ("train", "test") for row in split[part]}
+    assert len(side) == sum(cells.values()) == len(split["train"]) + len(split["test"])
+    for condition, rows in members.items():
+        assert {side[row] for row in rows} == {
+            "train" if condition in by_condition["train"] else "test"
+        }
+    assert split["conditions"] == by_condition
+
+
+def test_expanded_combo_subsets_name_rows_and_keep_the_unseen_genes():
+    genes = {"A": ["A"], "B": ["B"], "C": ["C"], "D": ["D"], "A+B": ["A", "B"], "C+D": ["C", "D"]}
+    combo = combo_split(genes, test_fraction=0.5, seed=1)
+    members = {c: [f"{c}@x", f"{c}@y"] for c in genes}
+    split = expand_groups(combo, members)
+    for part in ("train", "test", "held_out", "unseen_single", "combo_seen0", "combo_seen2"):
+        assert split[part] == [row for c in combo[part] for row in members[c]]
+    assert split["unseen_genes"] == combo["unseen_genes"]
+    with pytest.raises(InputError, match="'A' is in both train and test"):
+        expand_groups({"train": ["A"], "test": ["A"]}, members)
+    with pytest.raises(InputError, match="'E' of the test split has no rows"):
+        expand_groups({"train": ["A"], "test": ["E"]}, members)

@@ -103,6 +103,10 @@ def test_an_empty_split_is_refused():
     validation.raise_on_errors(findings)
     status = {f.check: f.status for f in findings}
     assert status["split.combo_seen0"] == "warn" and status["split.held_out"] == "ok"
+    per_cell = {"train": ["a@1", "a@2", "c@1"], "test": ["b@1", "b@2"]}
+    per_cell["conditions"] = {"train": ["a", "c"], "test": ["b"]}
+    sizes = {f.check: f.value for f in validation.split_sizes(per_cell)}
+    assert sizes == {"split.train": 2, "split.test": 1}
 
 
 def test_the_inconsistency_summary_is_taken_from_the_knowledge_base_report():

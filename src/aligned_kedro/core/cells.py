@@ -154,6 +154,58 @@ def _groups(
     return pd.Series(group, index=cells.index)
 
 
+def _checked_matrix(
+    X: np.ndarray | sp.spmatrix, genes: Sequence[str], cells: pd.DataFrame, source: str
+) -> sp.csr_matrix:
+    """Cells x genes as CSR; a wrong shape or a negative, NaN or infinite value raises."""
+    matrix = sp.csr_matrix(X, dtype=float)
+    if matrix.shape != (len(cells), len(genes)):
+        raise InputError(
+            f"matrix of shape {matrix.shape} for {len(cells)} cells and {len(genes)} genes",
+            source=source,
+        )
+    data = matrix.data
+    if not np.isfinite(data).all() or (data < 0).any():
+        bad = ~np.isfinite(data) | (data < 0)
+        position = int(np.flatnonzero(bad)[0])
+        row = int(np.searchsorted(matrix.indptr, position, side="right") - 1)
+        gene = str(genes[matrix.indices[position]])
+        kind = "negative" if np.isfinite(data[position]) else "NaN or infinite"
+        raise InputError(
+            f"{kind} expression value {data[position]}",
+            source=source,
+            column=gene,
+            row=str(cells.index[row]),
+            gene=gene,
+        )
+    return matrix
+
+
+def _condition_sizes(
+    cells: pd.DataFrame, min_cells: int, too_few_cells: str, source: str
+) -> tuple[pd.Series, pd.Series]:
+    """Cells per condition, and the perturbed conditions with fewer than ``min_cells``
+    (logged, or raised with ``too_few_cells: error``); too few control cells raise."""
+    sizes = cells.groupby("condition", sort=True).size()
+    small = sizes[(sizes < min_cells) & (sizes.index != CONTROL_GROUP)]
+    if sizes.get(CONTROL_GROUP, 0) < min_cells:
+        raise InputError(
+            f"{sizes.get(CONTROL_GROUP, 0)} control cells, fewer than min_cells = {min_cells}",
+            source=source,
+            row=CONTROL_GROUP,
+        )
+    if len(small) and too_few_cells == "error":
+        raise InputError(
+            f"condition has {int(small.iloc[0])} cells, fewer than min_cells = {min_cells}",
+            source=source,
+            row=str(small.index[0]),
+            gene=str(small.index[0]),
+        )
+    if len(small):
+        log.warning("%d conditions with fewer than %d cells dropped", len(small), min_cells)
+    return sizes, small
+
+
 def pseudobulk(
     X: np.ndarray | sp.spmatrix,
     genes: Sequence[str],
@@ -177,43 +229,8 @@ def pseudobulk(
     log, scanpy) and ``log2`` values are averaged and expressed in log2. Conditions with
     fewer than ``min_cells`` cells are dropped and listed, or raise.
     """
-    matrix = sp.csr_matrix(X, dtype=float)
-    if matrix.shape != (len(cells), len(genes)):
-        raise InputError(
-            f"matrix of shape {matrix.shape} for {len(cells)} cells and {len(genes)} genes",
-            source=source,
-        )
-    data = matrix.data
-    if not np.isfinite(data).all() or (data < 0).any():
-        bad = ~np.isfinite(data) | (data < 0)
-        position = int(np.flatnonzero(bad)[0])
-        row = int(np.searchsorted(matrix.indptr, position, side="right") - 1)
-        gene = str(genes[matrix.indices[position]])
-        kind = "negative" if np.isfinite(data[position]) else "NaN or infinite"
-        raise InputError(
-            f"{kind} expression value {data[position]}",
-            source=source,
-            column=gene,
-            row=str(cells.index[row]),
-            gene=gene,
-        )
-    sizes = cells.groupby("condition", sort=True).size()
-    small = sizes[(sizes < min_cells) & (sizes.index != CONTROL_GROUP)]
-    if sizes.get(CONTROL_GROUP, 0) < min_cells:
-        raise InputError(
-            f"{sizes.get(CONTROL_GROUP, 0)} control cells, fewer than min_cells = {min_cells}",
-            source=source,
-            row=CONTROL_GROUP,
-        )
-    if len(small) and too_few_cells == "error":
-        raise InputError(
-            f"condition has {int(small.iloc[0])} cells, fewer than min_cells = {min_cells}",
-            source=source,
-            row=str(small.index[0]),
-            gene=str(small.index[0]),
-        )
-    if len(small):
-        log.warning("%d conditions with fewer than %d cells dropped", len(small), min_cells)
+    matrix = _checked_matrix(X, genes, cells, source)
+    sizes, small = _condition_sizes(cells, min_cells, too_few_cells, source)
     keep = ~cells["condition"].isin(small.index).to_numpy()
     cells, matrix = cells[keep], matrix[keep]
     group = _groups(
@@ -266,3 +283,163 @@ def pseudobulk(
         .astype(int)
     )
     return expression, design, report
+
+
+ROW_COLUMNS = ("row", "condition", "cell", "control_cell", "batch")
+
+
+def _cell_values(
+    matrix: sp.csr_matrix, library: np.ndarray, scale: Scale, target_sum: float
+) -> np.ndarray:
+    """Dense log2 values of a few cells: counts as log2(x / library * target_sum + 1)."""
+    values = matrix.toarray()
+    if scale == "counts":
+        return np.log2(values / library[:, None] * target_sum + 1.0)
+    return values / np.log(2) if scale == "log1p" else values
+
+
+def _matched_controls(
+    cells: pd.DataFrame,
+    perturbed: np.ndarray,
+    sampled: np.ndarray,
+    batches: pd.Series | None,
+    rng: np.random.Generator,
+    batch_column: str | None,
+    source: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per sampled cell, a random control cell (with replacement) of its own batch; a
+    perturbed cell in a batch without control cells raises."""
+    controls = np.flatnonzero(cells["is_control"].to_numpy())
+    if batches is None:
+        draw = controls[rng.integers(len(controls), size=len(sampled))]
+        return draw, np.full(len(sampled), "", dtype=object)
+    batch = batches.astype(str).to_numpy()
+    by_batch = {
+        b: controls[i]
+        for b, i in pd.Series(batch[controls]).groupby(batch[controls]).indices.items()
+    }
+    orphans = np.flatnonzero(perturbed & ~np.isin(batch, list(by_batch)))
+    if len(orphans):
+        cell = orphans[0]
+        raise InputError(
+            f"no control cells in batch {batch[cell]!r} of condition "
+            f"{cells['condition'].iat[cell]!r} ({len(orphans)} perturbed cells in batches "
+            "without controls): per-cell labels draw the control from the cell's own batch",
+            source=source,
+            column=batch_column,
+            row=str(cells.index[cell]),
+            gene=str(cells["condition"].iat[cell]),
+        )
+    matched = np.empty(len(sampled), dtype=np.int64)
+    for value, where in pd.Series(batch[sampled]).groupby(batch[sampled]).indices.items():
+        pool = by_batch[value]
+        matched[where] = pool[rng.integers(len(pool), size=len(where))]
+    return matched, batch[sampled].astype(object)
+
+
+def per_cell_labels(
+    X: np.ndarray | sp.spmatrix,
+    genes: Sequence[str],
+    cells: pd.DataFrame,
+    *,
+    scale: Scale = "counts",
+    n_cells: int | None = 50,
+    threshold: float = 1.0,
+    target_sum: float = 1e4,
+    batches: pd.Series | None = None,
+    batch_column: str | None = None,
+    min_cells: int = 10,
+    too_few_cells: Literal["drop", "error"] = "drop",
+    seed: int = 0,
+    chunk: int = 1024,
+    source: str = "cells",
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Per-cell labels y = sign(x_cell - x_control) where |x_cell - x_control| > threshold,
+    else 0 (section 1 labels; notes section 8: the reference's per-cell labels use no
+    threshold): one row per sampled perturbed cell, x on the log2 scale.
+
+    ``n_cells`` cells of each condition are drawn with the seed (all of a smaller one;
+    null: all); each is compared with a random control cell, of its own ``batches`` value
+    when given (a perturbed cell in a batch without controls raises). ``counts`` become
+    log2(x / library * target_sum + 1) per cell, ``log1p`` values log2. Conditions with
+    fewer than ``min_cells`` cells are dropped as in `pseudobulk`. Only the sampled cells
+    and their controls are made dense, ``chunk`` rows at a time.
+
+    Returns the labels (rows x genes, int8), the rows (``row`` = ``<condition>@<cell>``,
+    condition, cell, control_cell, batch) and per condition its cells and sampled cells
+    (``n_sampled``; for the controls, the distinct control cells drawn).
+    """
+    if scale not in ("counts", "log1p", "log2"):
+        raise InputError(
+            f"unknown scale {scale!r}; expected counts, log1p or log2",
+            source="parameters",
+            column="scale",
+        )
+    if not threshold >= 0:
+        raise InputError(
+            f"threshold must be >= 0, got {threshold}", source="parameters", column="threshold"
+        )
+    if n_cells is not None and n_cells < 1:
+        raise InputError(
+            f"n_cells must be at least 1 or null, got {n_cells}",
+            source="parameters",
+            column="n_cells",
+        )
+    matrix = _checked_matrix(X, genes, cells, source)
+    sizes, small = _condition_sizes(cells, min_cells, too_few_cells, source)
+    rng = np.random.default_rng(seed)
+    dropped = cells["condition"].isin(small.index).to_numpy()
+    perturbed = ~cells["is_control"].to_numpy() & ~dropped
+    positions = np.flatnonzero(perturbed)
+    picks = [np.empty(0, dtype=np.int64)]
+    for index in cells.iloc[positions].groupby("condition", sort=True).indices.values():
+        chosen = positions[index]
+        if n_cells is not None and len(chosen) > n_cells:
+            chosen = np.sort(rng.choice(chosen, size=n_cells, replace=False))
+        picks.append(chosen)
+    sampled = np.concatenate(picks)
+    matched, batch = _matched_controls(
+        cells, perturbed, sampled, batches, rng, batch_column, source
+    )
+    library = np.asarray(matrix.sum(axis=1)).ravel()
+    library[library == 0] = 1.0
+    labels = np.zeros((len(sampled), len(genes)), dtype=np.int8)
+    for start in range(0, len(sampled), chunk):
+        a, b = sampled[start : start + chunk], matched[start : start + chunk]
+        diff = _cell_values(matrix[a], library[a], scale, target_sum) - _cell_values(
+            matrix[b], library[b], scale, target_sum
+        )
+        labels[start : start + chunk] = np.where(np.abs(diff) > threshold, np.sign(diff), 0)
+    condition = cells["condition"].to_numpy()[sampled]
+    cell = cells.index.to_numpy()[sampled].astype(str)
+    rows = pd.DataFrame(
+        {
+            "row": pd.Series(condition, dtype=object) + "@" + cell,
+            "condition": condition,
+            "cell": cell,
+            "control_cell": cells.index.to_numpy()[matched].astype(str),
+            "batch": batch,
+        }
+    )
+    if rows["row"].duplicated().any():
+        duplicated = rows.loc[rows["row"].duplicated(), "cell"].iloc[0]
+        raise InputError("duplicate cell name in obs", source=source, row=duplicated)
+    table = pd.DataFrame(labels, index=pd.Index(rows["row"], name="row"), columns=list(genes))
+    report = pd.DataFrame({"condition": sizes.index, "n_cells": sizes.to_numpy()})
+    report["n_sampled"] = report["condition"].map(rows["condition"].value_counts())
+    report.loc[report["condition"].eq(CONTROL_GROUP), "n_sampled"] = rows["control_cell"].nunique()
+    report["n_sampled"] = report["n_sampled"].fillna(0).astype(int)
+    not_sampled = int(perturbed.sum()) - len(rows)
+    log.info(
+        "per-cell labels: %d cells of %d conditions sampled (n_cells = %s), %d cells of these "
+        "conditions not sampled, %d distinct control cells; %d labels down, %d up of %d",
+        len(rows),
+        rows["condition"].nunique(),
+        n_cells,
+        not_sampled,
+        rows["control_cell"].nunique(),
+        int((labels == -1).sum()),
+        int((labels == 1).sum()),
+        labels.size,
+    )
+    return table, rows, report

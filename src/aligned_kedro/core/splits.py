@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -244,3 +245,36 @@ def fixed_split(
         "test": sorted(chosen),
         "missing": [str(a) for a in absent],
     }
+
+
+GROUPED_PARTS: tuple[str, ...] = ("train", "test", "held_out", *COMBO_SUBSETS)
+
+
+def expand_groups(
+    split: Mapping[str, Any], members: Mapping[str, Sequence[str]], *, source: str = DEFAULT_SOURCE
+) -> dict[str, Any]:
+    """A split of conditions as a split of their rows (per-cell labels): each condition's
+    rows all go where the condition went, so no condition is on both sides. The condition
+    lists stay under ``conditions``; other entries (``unseen_genes``, ``missing``) are kept.
+    """
+    result = dict(split)
+    result["conditions"] = {part: list(split[part]) for part in GROUPED_PARTS if part in split}
+    placed: dict[str, str] = {}
+    for part, conditions in result["conditions"].items():
+        rows = []
+        for condition in conditions:
+            if condition not in members:
+                raise InputError(
+                    f"condition {condition!r} of the {part} split has no rows",
+                    source=source,
+                    row=condition,
+                )
+            if part in ("train", "test") and placed.setdefault(condition, part) != part:
+                raise InputError(
+                    f"condition {condition!r} is in both train and test",
+                    source=source,
+                    row=condition,
+                )
+            rows.extend(map(str, members[condition]))
+        result[part] = rows
+    return result

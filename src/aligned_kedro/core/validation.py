@@ -171,10 +171,12 @@ def duplicated_conditions(design: pd.DataFrame) -> list[Finding]:
 
 
 def split_sizes(split: dict[str, Any], subsets: Sequence[str] = ()) -> list[Finding]:
-    """Train and test must be non-empty; optional subsets (combo splits) are reported."""
+    """Train and test must be non-empty; optional subsets (combo splits) are reported.
+    Sizes count conditions, also where the split lists per-cell rows (``conditions``)."""
+    conditions = {**split, **split.get("conditions", {})}
     findings = []
     for part in ("train", "test"):
-        n = len(split.get(part, []))
+        n = len(conditions.get(part, []))
         findings.append(
             Finding(
                 f"split.{part}",
@@ -188,8 +190,8 @@ def split_sizes(split: dict[str, Any], subsets: Sequence[str] = ()) -> list[Find
             )
         )
     for name in (*subsets, "held_out", "missing"):
-        if name in split:
-            n = len(split[name])
+        if name in conditions:
+            n = len(conditions[name])
             unused = name in ("held_out", "missing")
             status = "warn" if (unused and n) or (not unused and not n) else "ok"
             findings.append(Finding(f"split.{name}", status, n, "conditions"))

@@ -35,11 +35,33 @@ def _synonyms(synonyms: pd.DataFrame | dict | None) -> pd.DataFrame | None:
     return pd.DataFrame(synonyms, columns=["name", "genes"]) if synonyms else None
 
 
-def read_cells(
-    cells: anndata.AnnData, params: dict[str, Any], seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """A single-cell screen as pseudobulk samples: expression (genes x samples, log2),
-    design table, gene table (``gene_id, gene_name, go_count``) and a per-condition report."""
+LABEL_MODES = ("pseudobulk", "per_cell")
+
+
+def _label_mode(params: dict[str, Any], expected: str) -> None:
+    """The label mode picks the pipeline's nodes (`dataset_pipeline`), so it must come from
+    the parameters files the pipeline is built from, not from ``--params``."""
+    mode = params.get("labels", "pseudobulk")
+    if mode not in LABEL_MODES:
+        raise InputError(
+            f"unknown label mode {mode!r}; expected one of {list(LABEL_MODES)}",
+            source="parameters",
+            column="data_processing.cells.labels",
+        )
+    if mode != expected:
+        raise InputError(
+            f"labels is {mode!r} but the pipeline was built for {expected!r}: set "
+            "data_processing.cells.labels in the dataset's parameters file, not with --params",
+            source="parameters",
+            column="data_processing.cells.labels",
+        )
+
+
+def _cell_table(
+    cells: anndata.AnnData, params: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series | None, Any]:
+    """The gene table, the per-cell conditions, the replicate (batch) of each cell and the
+    cells x genes matrix of a screen."""
     var = cells.var
     name_column = params["gene_name_column"]
     if name_column not in var.columns:
@@ -70,14 +92,25 @@ def read_cells(
     replicate_column = params.get("replicate_column")
     if replicate_column and replicate_column not in cells.obs.columns:
         raise InputError("no replicate column in obs", source="raw_cells", column=replicate_column)
+    replicates = cells.obs[replicate_column] if replicate_column else None
     matrix = cells.layers[params["layer"]] if params.get("layer") else cells.X
+    return genes, table, replicates, matrix
+
+
+def _pseudobulk(
+    cells: anndata.AnnData,
+    params: dict[str, Any],
+    seed: int,
+    read: tuple[pd.DataFrame, pd.DataFrame, pd.Series | None, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    genes, table, replicates, matrix = read
     expression, design, report = cells_core.pseudobulk(
         matrix,
         genes["gene_id"].tolist(),
         table,
         scale=params["scale"],
         pseudo_replicates=params["pseudo_replicates"],
-        replicates=cells.obs[replicate_column] if replicate_column else None,
+        replicates=replicates,
         min_cells=params["min_cells"],
         too_few_cells=params["too_few_cells"],
         seed=seed,
@@ -90,6 +123,46 @@ def read_cells(
         int(report["status"].eq("kept").sum()),
     )
     return expression, design, genes, report
+
+
+def read_cells(
+    cells: anndata.AnnData, params: dict[str, Any], seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """A single-cell screen as pseudobulk samples: expression (genes x samples, log2),
+    design table, gene table (``gene_id, gene_name, go_count``) and a per-condition report."""
+    _label_mode(params, "pseudobulk")
+    return _pseudobulk(cells, params, seed, _cell_table(cells, params))
+
+
+def read_cells_per_cell(
+    cells: anndata.AnnData, params: dict[str, Any], seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """`read_cells` plus per-cell labels (``labels: per_cell``): labels of the sampled cells
+    (rows x all genes) and their rows (condition, cell, matched control cell, batch). The
+    pseudobulk samples still give the gene universe, the conditions and their checks; the
+    report gains ``n_sampled``."""
+    _label_mode(params, "per_cell")
+    read = _cell_table(cells, params)
+    expression, design, genes, report = _pseudobulk(cells, params, seed, read)
+    _, table, replicates, matrix = read
+    options = params["per_cell"]
+    labels_by_cell, rows, sampled = cells_core.per_cell_labels(
+        matrix,
+        genes["gene_id"].tolist(),
+        table,
+        scale=params["scale"],
+        n_cells=options["n_cells"],
+        threshold=options["threshold"],
+        target_sum=options["target_sum"],
+        batches=replicates,
+        batch_column=params.get("replicate_column"),
+        min_cells=params["min_cells"],
+        too_few_cells=params["too_few_cells"],
+        seed=seed,
+        source="raw_cells",
+    )
+    report = report.merge(sampled[["condition", "n_sampled"]], on="condition", how="left")
+    return expression, design, genes, report, labels_by_cell, rows
 
 
 def expression_values(expression: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
@@ -175,6 +248,37 @@ def label_conditions(
     return y_table.astype("int8"), x_table
 
 
+def label_cells(
+    cell_labels: pd.DataFrame, rows: pd.DataFrame, design: pd.DataFrame, universe: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """``labels: per_cell``: Y (one row per sampled cell, universe genes) and X (its
+    condition's perturbation inputs), and the rows kept; cells of conditions that
+    `select_conditions` dropped are dropped with them, logged and counted."""
+    genes = universe["gene_id"].tolist()
+    conditions, x = labels.perturbation_matrix(design, genes, source="raw_design")
+    kept = rows["condition"].isin(conditions).to_numpy()
+    if not kept.all():
+        log.warning(
+            "%d labelled cells of %d dropped conditions dropped",
+            int((~kept).sum()),
+            rows.loc[~kept, "condition"].nunique(),
+        )
+    rows = rows[kept].reset_index(drop=True)
+    missing = sorted(set(conditions) - set(rows["condition"]))
+    if missing:
+        raise InputError(
+            "condition has no labelled cells", source="raw_cells", row=missing[0], gene=missing[0]
+        )
+    absent = [g for g in genes if g not in cell_labels.columns]
+    if absent:
+        raise InputError("no label for a universe gene", source="raw_cells", gene=absent[0])
+    index = pd.Index(rows["row"], name="row")
+    y_table = cell_labels.loc[index, genes]
+    position = pd.Index(conditions).get_indexer(rows["condition"])
+    x_table = pd.DataFrame(x[position], index=index, columns=genes)
+    return y_table.astype("int8"), x_table, rows
+
+
 SPLIT_STRATEGIES = (
     "random",
     "unseen_perturbation",
@@ -185,15 +289,26 @@ SPLIT_STRATEGIES = (
 
 
 def split_conditions(
-    perturbations: pd.DataFrame, universe: pd.DataFrame, params: dict[str, Any], seed: int
+    perturbations: pd.DataFrame,
+    universe: pd.DataFrame,
+    params: dict[str, Any],
+    seed: int,
+    rows: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """The seeded split named by ``strategy``; ``train`` and ``test`` are what later stages use.
 
     ``combo`` tests on all four GEARS subsets, ``unseen_single`` and ``combo_seen0/1/2``
     on one of them (the other subsets are ``held_out``); ``fixed`` on ``test``.
     ``params["seed"]`` fixes the split while the run's seed varies the models (null: the
-    run's seed).
+    run's seed). With per-cell ``rows`` the conditions are split and every list then
+    names their rows (`splits.expand_groups`): all cells of a condition on one side.
     """
+    if rows is not None:
+        members = rows.groupby("condition", sort=False)["row"].apply(list).to_dict()
+        first = perturbations.loc[[m[0] for m in members.values()]]
+        first.index = pd.Index(list(members), name="condition")
+        split = split_conditions(first, universe, params, seed)
+        return splits.expand_groups(split, members, source="raw_cells")
     seed = seed if params.get("seed") is None else int(params["seed"])
     strategy = params["strategy"]
     genes = {c: list(perturbations.columns[row != 0]) for c, row in perturbations.iterrows()}
@@ -261,21 +376,28 @@ def dataset_statistics(
     split: dict[str, Any],
     unlabelled: pd.DataFrame,
     conditions_report: pd.DataFrame,
+    rows: pd.DataFrame | None = None,
 ) -> dict[str, float]:
-    """Counts logged with the run: genes, conditions, label classes, split sizes."""
+    """Counts logged with the run: genes, conditions, label classes, split sizes (and with
+    per-cell ``rows``, the labelled cells)."""
     values = labels_table.to_numpy()
+    conditions = split.get("conditions", split)
     stats = {
         "data.genes": len(universe),
         "data.kb_regulators": int(universe["is_regulator"].sum()),
-        "data.conditions": len(labels_table),
+        "data.conditions": len(labels_table) if rows is None else rows["condition"].nunique(),
         "data.conditions_dropped": int(conditions_report["status"].ne("kept").sum()),
         "data.labels_down": int((values == -1).sum()),
         "data.labels_none": int((values == 0).sum()),
         "data.labels_up": int((values == 1).sum()),
         "data.labels_changed_share": float((values != 0).mean()),
-        "data.train_conditions": len(split["train"]),
-        "data.test_conditions": len(split["test"]),
+        "data.train_conditions": len(conditions["train"]),
+        "data.test_conditions": len(conditions["test"]),
         "data.unlabelled_inputs": len(unlabelled),
     }
+    if rows is not None:
+        stats["data.label_rows"] = len(labels_table)
+        stats["data.train_rows"] = len(split["train"])
+        stats["data.test_rows"] = len(split["test"])
     log.info("dataset statistics: %s", stats)
     return stats

@@ -9,10 +9,31 @@ CELL_INPUTS = {
 }
 
 
-def cells_pipeline() -> Pipeline:
+PER_CELL_REPLACES = (
+    "expression_values",
+    "differential_expression",
+    "label_conditions",
+    "split_conditions",
+    "dataset_statistics",
+)
+
+
+def cells_pipeline(per_cell: bool = False) -> Pipeline:
     """``input: anndata``: cells of ``raw_cells`` pooled into the samples, design and gene
     table that the rest of the job reads where bulk data give ``raw_expression``,
-    ``raw_design`` and ``raw_genes`` (see `CELL_INPUTS`)."""
+    ``raw_design`` and ``raw_genes`` (see `CELL_INPUTS`); with ``per_cell`` also the
+    per-cell labels that `per_cell_pipeline` reads."""
+    if per_cell:
+        return pipeline(
+            [
+                node(
+                    nodes.read_cells_per_cell,
+                    ["raw_cells", "params:data_processing.cells", "params:seed"],
+                    [*CELL_INPUTS.values(), "cells_report", "cell_labels_table", "cell_rows_table"],
+                    name="read_cells",
+                )
+            ]
+        )
     return pipeline(
         [
             node(
@@ -21,6 +42,49 @@ def cells_pipeline() -> Pipeline:
                 [*CELL_INPUTS.values(), "cells_report"],
                 name="read_cells",
             )
+        ]
+    )
+
+
+def per_cell_pipeline(job: Pipeline) -> Pipeline:
+    """``cells.labels: per_cell``: ``job`` with one labelled row per sampled cell. The DE
+    test (and its log expression) and the condition labels give way to `nodes.label_cells`;
+    the split and the statistics also read ``label_rows_table``, so all cells of a condition
+    share a side."""
+    replaced = job.only_nodes(*PER_CELL_REPLACES)
+    return (job - replaced) + pipeline(
+        [
+            node(
+                nodes.label_cells,
+                ["cell_labels_table", "cell_rows_table", "design_table", "universe_table"],
+                ["labels_table", "perturbations_table", "label_rows_table"],
+                name="label_cells",
+            ),
+            node(
+                nodes.split_conditions,
+                [
+                    "perturbations_table",
+                    "universe_table",
+                    "params:data_processing.split",
+                    "params:seed",
+                    "label_rows_table",
+                ],
+                "proposed_split",
+                name="split_conditions",
+            ),
+            node(
+                nodes.dataset_statistics,
+                [
+                    "labels_table",
+                    "universe_table",
+                    "proposed_split",
+                    "unlabelled_table",
+                    "conditions_report",
+                    "label_rows_table",
+                ],
+                "dataset_metrics",
+                name="dataset_statistics",
+            ),
         ]
     )
 
