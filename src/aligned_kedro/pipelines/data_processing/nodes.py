@@ -28,7 +28,7 @@ FORMAT_OPTIONS = (
 )
 
 
-def _synonyms(synonyms: pd.DataFrame | dict | None) -> pd.DataFrame | None:
+def synonym_table(synonyms: pd.DataFrame | dict | None) -> pd.DataFrame | None:
     """A synonym table; a catalog ``MemoryDataset`` with ``data: {}`` means none."""
     if synonyms is None or isinstance(synonyms, pd.DataFrame):
         return synonyms
@@ -194,7 +194,7 @@ def harmonise_edges(
     edges, report = harmonise.harmonise_edges(
         effects,
         genes,
-        _synonyms(synonyms),
+        synonym_table(synonyms),
         **policies,
         aliases=gene_params["aliases"],
         source="raw_edges",
@@ -216,7 +216,7 @@ def select_conditions(
     gene_params: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     resolved = harmonise.resolve_perturbations(
-        design, genes, _synonyms(synonyms), aliases=gene_params["aliases"], source="raw_design"
+        design, genes, synonym_table(synonyms), aliases=gene_params["aliases"], source="raw_design"
     )
     return design_core.select_conditions(resolved, **params, source="raw_design")
 

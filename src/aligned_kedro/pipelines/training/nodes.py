@@ -21,7 +21,7 @@ from aligned_kedro.core.models import (
 )
 from aligned_kedro.core.refine import corrupt
 from aligned_kedro.core.training import TrainConfig, from_state, predict, to_state, train
-from aligned_kedro.pipelines.data_processing.nodes import _synonyms
+from aligned_kedro.pipelines.data_processing.nodes import synonym_table
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +127,16 @@ def gene_graph(
     The KB stays the signed GRN. Returns the graph, a report of what was dropped and the
     graph's size as metrics."""
     _check_graph(model_params, "gene_graph")
+    if model_params["model_type"] != "gnn":
+        log.warning(
+            "graph: gene_graph is read but unused: model_type %r has no message passing",
+            model_params["model_type"],
+        )
     graph, report = harmonise.harmonise_gene_graph(
         raw,
         genes,
         universe["gene_id"].tolist(),
-        _synonyms(synonyms),
+        synonym_table(synonyms),
         **params,
         aliases=gene_params["aliases"],
         source="raw_gene_graph",
