@@ -9,22 +9,24 @@ Reading of Eq. 6:
 - Relaxed closure: Eq. 1 in real arithmetic on R̄, so R̄±(k) sum the products of edge
   values along the signed walks of exactly k+1 steps (as `closure.deduce` counts them).
 - Prediction for an input x, with ε_t(X) = 1 - exp(-tX) for X >= 0:
-  `relaxation="separate"` (default): (ε_tk(R̄+(k)) - ε_tk(R̄-(k)))^T x. ε is applied to
-  each signed closure, where its argument is non-negative.
-  `relaxation="difference"`: ε_tk(R̄+(k) - R̄-(k))^T x as Eq. 6 is printed, with ε
-  extended as an odd function, sign(X)·ε_t(|X|). It keeps the sign of the integer
-  deduction δ_KB; "separate" predicts about 0 wherever both signs are reached.
+  `relaxation="difference"` (default): ε_tk(R̄+(k) - R̄-(k))^T x as Eq. 6 is printed, with
+  ε extended as an odd function, sign(X)·ε_t(|X|). It keeps the sign of the integer
+  deduction δ_KB.
+  `relaxation="separate"`: (ε_tk(R̄+(k)) - ε_tk(R̄-(k)))^T x. ε is applied to each signed
+  closure, where its argument is non-negative; it predicts about 0 wherever both signs
+  are reached, so it rarely moves an edge.
 - Data term f: the sum over (x, ȳ) of ||prediction - ȳ||².
 - Penalty: λ(||ε_t0(|R̄+ - R+|)||_1 + ||ε_t0(|R̄- - R-|)||_1), a soft count of the entries
   that differ from the input KB. It acts on the deviation D = R̄ - R, which the proximal
   step shrinks towards 0 (towards the input KB); R̄ >= 0 is the bound D >= -R.
-- Defaults. tk: with the self-activation diagonal one direct edge already makes k+1
-  walks, so the paper's tk = 1 saturates ε at a single edge (ε(5) = 0.993 for k = 4) and
-  removing an edge no longer changes the relaxed prediction; tk = None means 1/(k+1),
-  ε(1) per edge. λ is the price of one changed entry in squared errors summed over the
-  inputs, and an edge reaches more inputs as they grow, so lam = None means 0.04 per
-  input (λ = 9.4 for 234 inputs). The paper's λ = 1 adds shortcut edges by the thousand
-  on the E. coli KB.
+- Defaults. tk = 1 as in the paper: with the self-activation diagonal one direct edge
+  makes k+1 walks, so ε saturates at a single edge (ε(5) = 0.993 for k = 4) and the
+  relaxed prediction is close to the sign of the integer deduction; tk = None means
+  1/(k+1), ε(1) per edge. λ is the price of one changed entry in squared errors summed
+  over the inputs, and an edge reaches more inputs as they grow, so lam = None means
+  0.085 per input (λ = 19.9 for 234 inputs), the best direct F1 of the section 4.2
+  benchmark on the E. coli KB at 10 and 30 % noise. The paper's λ = 1 adds shortcut
+  edges by the thousand on the E. coli KB.
 
 Proximal step (`prox`), per entry e with step η_e:
 
@@ -45,7 +47,11 @@ column j. For absent entries h_e is the Gauss-Newton diagonal (squared sensitivi
 predictions, summed over inputs; for a regulator target j also of the genes j reaches,
 through the mean walk counts from j). For present entries it is the secant through the
 exact change of f when the entry alone is removed, so that removing an edge whose effect
-ε has saturated is judged by its true effect. Without this scaling, hubs reached by many
+ε has saturated is judged by its true effect. Where f is concave along that line (the
+secant curvature is not positive, as when ε saturates), the gradient is replaced by the
+chord slope -Δf/R̄ with the minimal curvature: the quadratic model is then exact at the
+removal, and the prox removes the entry exactly when the removal lowers f by more than
+the penalty it costs. Without this scaling, hubs reached by many
 walks dominate the gradient and only their entries move. Target columns of genes outside
 `rows` depend only on their own column given the regulator block, so their steps are
 backtracked column by column (f_j(z) <= f_j(w) + <∇f_j, z - w> + Σ (z - w)²/(2η), Beck &
@@ -86,6 +92,7 @@ import torch
 from aligned_kedro.core.closure import iter_closure_blocks
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.kb import KnowledgeBase, compile_kb
+from aligned_kedro.core.threads import torch_threads
 
 Penalty = Literal["l1", "frobenius"]
 Prox = Literal["exact", "soft"]
@@ -99,7 +106,7 @@ _MAX_BACKTRACKS = 30
 _MAX_BACKTRACKS_REGULATORS = 6
 _GROWTH = 1.5
 _MIN_CURVATURE = 1e-3
-LAM_PER_INPUT = 0.04
+LAM_PER_INPUT = 0.085
 _EXP_LIMIT = 80.0
 _TINY = 1e-20
 
@@ -223,7 +230,7 @@ class RefineProblem:
         *,
         k: int,
         tk: float,
-        relaxation: Relaxation = "separate",
+        relaxation: Relaxation = "difference",
         batch_size: int | None = None,
         dtype: torch.dtype = torch.float32,
     ) -> None:
@@ -361,6 +368,8 @@ class RefineProblem:
             if len(present[0]):
                 v = w_[present]
                 secant = 2.0 * (acc[present] + g_[present] * v) / (v * v)
+                concave = secant <= _MIN_CURVATURE
+                g_[present] = torch.where(concave, -acc[present] / v, g_[present])
                 h_[present] = secant
             h_.clamp_(min=_MIN_CURVATURE)
         return total, gp, gn, hp, hn
@@ -537,11 +546,11 @@ def refine(
     *,
     k: int,
     t0: float = 100.0,
-    tk: float | None = None,
+    tk: float | None = 1.0,
     lam: float | None = None,
     penalty: Penalty = "l1",
     prox: Prox = "exact",
-    relaxation: Relaxation = "separate",
+    relaxation: Relaxation = "difference",
     step: float = 1.0,
     max_iter: int = 60,
     tol: float = 1e-4,
@@ -549,6 +558,7 @@ def refine(
     seed: int = 0,
     batch_size: int | None = None,
     dtype: torch.dtype = torch.float32,
+    num_threads: int | None = 1,
     logger: logging.Logger | None = None,
 ) -> RefineResult:
     """Refine the KB on (X, Ȳ) by minimising Eq. 6 with proximal gradient; threshold to a KB.
@@ -561,8 +571,53 @@ def refine(
     recorded only: the optimisation is deterministic. Returns the refined KB, its signed
     edge table (status kept, added or removed against the input KB; score = R̄), a summary
     with edge counts by status and sign, the objective per iteration (index 0 is the
-    start), iterations and seconds.
+    start), iterations and seconds. `num_threads` sets torch's CPU threads while refining
+    (None: unchanged).
     """
+    with torch_threads(num_threads):
+        return _refine(
+            kb,
+            X,
+            Y_bar,
+            k=k,
+            t0=t0,
+            tk=tk,
+            lam=lam,
+            penalty=penalty,
+            prox=prox,
+            relaxation=relaxation,
+            step=step,
+            max_iter=max_iter,
+            tol=tol,
+            threshold=threshold,
+            seed=seed,
+            batch_size=batch_size,
+            dtype=dtype,
+            logger=logger,
+        )
+
+
+def _refine(
+    kb: KnowledgeBase,
+    X: np.ndarray | sp.spmatrix,
+    Y_bar: np.ndarray | sp.spmatrix,
+    *,
+    k: int,
+    t0: float,
+    tk: float | None,
+    lam: float | None,
+    penalty: Penalty,
+    prox: Prox,
+    relaxation: Relaxation,
+    step: float,
+    max_iter: int,
+    tol: float,
+    threshold: float,
+    seed: int,
+    batch_size: int | None,
+    dtype: torch.dtype,
+    logger: logging.Logger | None,
+) -> RefineResult:
     started = time.perf_counter()
     _check_options(
         k,

@@ -40,6 +40,7 @@ from aligned_kedro.core.models import (
     graph_summary,
     resolve_device,
 )
+from aligned_kedro.core.threads import torch_threads
 
 __all__ = [
     "TrainConfig",
@@ -372,13 +373,8 @@ def train(
         model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
     )
 
-    threads = torch.get_num_threads()
-    if train_config.num_threads is not None:
-        torch.set_num_threads(train_config.num_threads)
-    try:
+    with torch_threads(train_config.num_threads):
         history = _epochs(model, data, train_config, adaptor, optimiser, generator, logger)
-    finally:
-        torch.set_num_threads(threads)
     model.eval()
     return TrainedModel(
         model=model,

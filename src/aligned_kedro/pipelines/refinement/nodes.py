@@ -27,6 +27,7 @@ REFINE_OPTIONS = (
     "tol",
     "threshold",
     "batch_size",
+    "num_threads",
 )
 
 
