@@ -261,6 +261,7 @@ def format_line(r: dict[str, object]) -> str:
         "edges",
         "noise",
         "relaxation",
+        "threads",
         "lam",
         "tk",
         "rows",
