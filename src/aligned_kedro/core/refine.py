@@ -575,160 +575,126 @@ def refine(
     (None: unchanged).
     """
     with torch_threads(num_threads):
-        return _refine(
+        started = time.perf_counter()
+        _check_options(
+            k,
+            t0,
+            tk,
+            lam,
+            penalty,
+            prox,
+            relaxation,
+            step,
+            max_iter,
+            tol,
+            threshold,
+            batch_size,
+            dtype,
+        )
+        tk_value = 1.0 / (k + 1) if tk is None else float(tk)
+        problem = RefineProblem(
             kb,
             X,
             Y_bar,
             k=k,
-            t0=t0,
-            tk=tk,
-            lam=lam,
-            penalty=penalty,
-            prox=prox,
+            tk=tk_value,
             relaxation=relaxation,
-            step=step,
-            max_iter=max_iter,
-            tol=tol,
-            threshold=threshold,
-            seed=seed,
             batch_size=batch_size,
             dtype=dtype,
-            logger=logger,
         )
+        lam = LAM_PER_INPUT * problem.n_inputs if lam is None else float(lam)
+        r, r_pos, r_neg = problem.r, problem.r_pos, problem.r_neg
+        n_cols = r_pos.shape[1]
+        diag = (torch.arange(r), torch.arange(r))
 
+        def penalty_entries(d: torch.Tensor) -> torch.Tensor:
+            d = d.double()
+            if penalty == "frobenius":
+                return lam * d * d
+            if prox == "soft":
+                return lam * d.abs()
+            return lam * relax(d.abs(), t0)
 
-def _refine(
-    kb: KnowledgeBase,
-    X: np.ndarray | sp.spmatrix,
-    Y_bar: np.ndarray | sp.spmatrix,
-    *,
-    k: int,
-    t0: float,
-    tk: float | None,
-    lam: float | None,
-    penalty: Penalty,
-    prox: Prox,
-    relaxation: Relaxation,
-    step: float,
-    max_iter: int,
-    tol: float,
-    threshold: float,
-    seed: int,
-    batch_size: int | None,
-    dtype: torch.dtype,
-    logger: logging.Logger | None,
-) -> RefineResult:
-    started = time.perf_counter()
-    _check_options(
-        k,
-        t0,
-        tk,
-        lam,
-        penalty,
-        prox,
-        relaxation,
-        step,
-        max_iter,
-        tol,
-        threshold,
-        batch_size,
-        dtype,
-    )
-    tk_value = 1.0 / (k + 1) if tk is None else float(tk)
-    problem = RefineProblem(
-        kb, X, Y_bar, k=k, tk=tk_value, relaxation=relaxation, batch_size=batch_size, dtype=dtype
-    )
-    lam = LAM_PER_INPUT * problem.n_inputs if lam is None else float(lam)
-    r, r_pos, r_neg = problem.r, problem.r_pos, problem.r_neg
-    n_cols = r_pos.shape[1]
-    diag = (torch.arange(r), torch.arange(r))
-
-    def penalty_entries(d: torch.Tensor) -> torch.Tensor:
-        d = d.double()
-        if penalty == "frobenius":
-            return lam * d * d
-        if prox == "soft":
-            return lam * d.abs()
-        return lam * relax(d.abs(), t0)
-
-    def penalty_total(wp: torch.Tensor, wn: torch.Tensor) -> float:
-        off = torch.ones(wp.shape, dtype=torch.bool)
-        off[diag] = False
-        return float(penalty_entries((wp - r_pos)[off]).sum() + penalty_entries(wn - r_neg).sum())
-
-    def proximal(v: torch.Tensor, a: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
-        if penalty == "frobenius":
-            return prox_frobenius(v, a, lower)
-        if prox == "soft":
-            return prox_soft(v, a, lower)
-        return prox_eps(v, a, t0, lower)
-
-    wp, wn = r_pos.clone(), r_neg.clone()
-    fcol, gp, gn, hp, hn = problem._evaluate(wp, wn)
-    objective = float(fcol.sum()) + penalty_total(wp, wn)
-    losses = [objective]
-    scale = torch.full((n_cols,), float(step), dtype=torch.float64)
-    groups = [g for g in (torch.arange(r, n_cols), torch.arange(r)) if len(g)]
-    converged = False
-    iterations = 0
-    for iterations in range(1, max_iter + 1):
-        gp[diag] = 0.0
-        cols = groups[(iterations - 1) % len(groups)]
-        outer = int(cols[0]) >= r
-        new_p, new_n = _step(
-            problem, wp, wn, gp, gn, hp, hn, fcol, cols, outer, scale, proximal, lam
-        )
-        if new_p is not wp:
-            cached = problem._cache.reach
-            evaluated = problem._evaluate(new_p, new_n)
-            new_objective = float(evaluated[0].sum()) + penalty_total(new_p, new_n)
-            if new_objective <= objective + 1e-9 * max(1.0, abs(objective)):
-                wp, wn = new_p, new_n
-                fcol, gp, gn, hp, hn = evaluated
-                objective = new_objective
-            else:
-                problem._cache.reach = cached
-                scale[cols] *= 0.25
-        losses.append(objective)
-        if logger is not None:
-            logger.info(
-                "refine iteration %d (%s columns): objective %.6g",
-                iterations,
-                "other" if outer else "regulator",
-                objective,
+        def penalty_total(wp: torch.Tensor, wn: torch.Tensor) -> float:
+            off = torch.ones(wp.shape, dtype=torch.bool)
+            off[diag] = False
+            return float(
+                penalty_entries((wp - r_pos)[off]).sum() + penalty_entries(wn - r_neg).sum()
             )
-        cycle = len(groups)
-        if iterations >= cycle:
-            before = losses[-1 - cycle]
-            if (before - objective) <= tol * max(1.0, abs(before)):
-                converged = True
-                break
 
-    edges = _edge_table(kb, problem.rows, problem.layout, wp, wn, r_pos, r_neg, threshold)
-    summary: dict[str, int | float | bool | str] = _summary(edges)
-    summary.update(
-        {
-            "rows": r,
-            "inputs": int(problem.n_inputs),
-            "perturbed_genes": int(len(problem.perturbed)),
-            "objective_start": losses[0],
-            "objective_end": losses[-1],
-            "converged": converged,
-            "relaxation": relaxation,
-            "tk": tk_value,
-            "lam": lam,
-            "seed": seed,
-        }
-    )
-    return RefineResult(
-        kb=_refined_kb(kb, edges),
-        edges=edges,
-        summary=summary,
-        loss=losses,
-        iterations=iterations,
-        seconds=time.perf_counter() - started,
-        converged=converged,
-    )
+        def proximal(v: torch.Tensor, a: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
+            if penalty == "frobenius":
+                return prox_frobenius(v, a, lower)
+            if prox == "soft":
+                return prox_soft(v, a, lower)
+            return prox_eps(v, a, t0, lower)
+
+        wp, wn = r_pos.clone(), r_neg.clone()
+        fcol, gp, gn, hp, hn = problem._evaluate(wp, wn)
+        objective = float(fcol.sum()) + penalty_total(wp, wn)
+        losses = [objective]
+        scale = torch.full((n_cols,), float(step), dtype=torch.float64)
+        groups = [g for g in (torch.arange(r, n_cols), torch.arange(r)) if len(g)]
+        converged = False
+        iterations = 0
+        for iterations in range(1, max_iter + 1):
+            gp[diag] = 0.0
+            cols = groups[(iterations - 1) % len(groups)]
+            outer = int(cols[0]) >= r
+            new_p, new_n = _step(
+                problem, wp, wn, gp, gn, hp, hn, fcol, cols, outer, scale, proximal, lam
+            )
+            if new_p is not wp:
+                cached = problem._cache.reach
+                evaluated = problem._evaluate(new_p, new_n)
+                new_objective = float(evaluated[0].sum()) + penalty_total(new_p, new_n)
+                if new_objective <= objective + 1e-9 * max(1.0, abs(objective)):
+                    wp, wn = new_p, new_n
+                    fcol, gp, gn, hp, hn = evaluated
+                    objective = new_objective
+                else:
+                    problem._cache.reach = cached
+                    scale[cols] *= 0.25
+            losses.append(objective)
+            if logger is not None:
+                logger.info(
+                    "refine iteration %d (%s columns): objective %.6g",
+                    iterations,
+                    "other" if outer else "regulator",
+                    objective,
+                )
+            cycle = len(groups)
+            if iterations >= cycle:
+                before = losses[-1 - cycle]
+                if (before - objective) <= tol * max(1.0, abs(before)):
+                    converged = True
+                    break
+
+        edges = _edge_table(kb, problem.rows, problem.layout, wp, wn, r_pos, r_neg, threshold)
+        summary: dict[str, int | float | bool | str] = _summary(edges)
+        summary.update(
+            {
+                "rows": r,
+                "inputs": int(problem.n_inputs),
+                "perturbed_genes": int(len(problem.perturbed)),
+                "objective_start": losses[0],
+                "objective_end": losses[-1],
+                "converged": converged,
+                "relaxation": relaxation,
+                "tk": tk_value,
+                "lam": lam,
+                "seed": seed,
+            }
+        )
+        return RefineResult(
+            kb=_refined_kb(kb, edges),
+            edges=edges,
+            summary=summary,
+            loss=losses,
+            iterations=iterations,
+            seconds=time.perf_counter() - started,
+            converged=converged,
+        )
 
 
 def _step(
