@@ -241,7 +241,15 @@ def test_objective_never_increases(recovery_runs):
 def test_result_edge_table_and_summary(recovery_runs):
     _, noisy, result = recovery_runs[0]
     table = result.edges
-    assert list(table.columns) == ["regulator", "target", "sign", "score", "status"]
+    assert list(table.columns) == [
+        "regulator",
+        "target",
+        "sign",
+        "score",
+        "status",
+        "support",
+        "inputs_reaching",
+    ]
     assert set(table["status"]) <= {"kept", "added", "removed"}
     summary = result.summary
     for status in ("kept", "added", "removed"):
@@ -294,6 +302,68 @@ def test_no_iterations_returns_the_input_kb_with_both_signs():
     assert edge_set(result.kb) == edge_set(kb)
     assert set(result.edges["status"]) == {"kept"}
     assert result.loss and result.iterations == 0
+
+
+def test_edge_support_hand_case():
+    genes = [f"g{i}" for i in range(8)]
+    true_edges = [("g0", "g1", "+"), ("g0", "g2", "-"), ("g1", "g3", "+"), ("g4", "g5", "+")]
+    columns = ["regulator", "target", "sign"]
+    true = compile_kb(pd.DataFrame(true_edges, columns=columns), genes)
+    kb = compile_kb(pd.DataFrame([*true_edges, ("g0", "g6", "+")], columns=columns), genes)
+    X = np.zeros((2, 8))
+    X[0, 0] = X[1, 1] = -1
+    result = refine(kb, X, deduce(true, X, 2), k=2, lam=1e6)
+    table = result.edges.set_index(["regulator", "target"])
+    assert set(table["status"]) == {"kept"}
+    for pair in (("g0", "g1"), ("g0", "g2"), ("g1", "g3")):
+        assert table.loc[pair, "support"] > 0.5
+    assert table.loc[("g0", "g6"), "support"] < -0.5
+    assert table.loc[("g4", "g5"), "support"] == 0.0
+    assert table.loc[("g4", "g5"), "inputs_reaching"] == 0
+    assert table.loc[("g1", "g3"), "inputs_reaching"] == 2
+    assert table.loc[("g0", "g1"), "inputs_reaching"] == 1
+    summary = result.summary
+    assert (summary["edges_kept_supported"], summary["edges_kept_contradicted"]) == (3, 1)
+    assert (summary["edges_kept_no_evidence"], summary["edges_kept_untested"]) == (1, 1)
+
+
+def _within(kb: KnowledgeBase, start: np.ndarray, k: int) -> set[int]:
+    """Genes reached from `start` by at most k direct edges (breadth-first search)."""
+    adjacency = (kb.r_pos + kb.r_neg).tocsr()
+    seen, frontier = set(start.tolist()), set(start.tolist())
+    for _ in range(k):
+        frontier = {int(t) for g in frontier for t in adjacency[g].indices} - seen
+        seen |= frontier
+    return seen
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 3))
+def test_edge_support_matches_brute_force(seed, k):
+    """Support of a leaf-target edge = f_j(entry 0) - f_j(entry 1) by direct evaluation, and
+    inputs_reaching = inputs whose perturbed genes reach the regulator within k edges."""
+    true = small_grn(seed, n=20, n_regulators=5, per_regulator=3)
+    noisy = corrupt(true, 0.3, seed)
+    X = knockouts(true, seed, doubles=3)
+    Y = deduce(true, X, k)
+    result = refine(noisy, X, Y, k=k, max_iter=0)
+    problem = RefineProblem(noisy, X, Y, k=k, tk=1.0)
+    column = {int(g): c for c, g in enumerate(problem.layout)}
+    row = {int(g): i for i, g in enumerate(problem.rows)}
+    regulators = set(noisy.regulators.tolist())
+    dense = X.toarray()
+    for edge in result.edges.itertuples():
+        reg, tgt = noisy.index[edge.regulator], noisy.index[edge.target]
+        reached = sum(reg in _within(noisy, np.flatnonzero(x), k) for x in dense)
+        assert edge.inputs_reaching == reached
+        if tgt in regulators:
+            continue
+        errors = []
+        for value in (0.0, 1.0):
+            wp, wn = problem.r_pos.clone(), problem.r_neg.clone()
+            (wp if edge.sign == 1 else wn)[row[reg], column[tgt]] = value
+            errors.append(float(problem.data_term(wp, wn, grad=False)[0][column[tgt]]))
+        assert edge.support == pytest.approx(errors[0] - errors[1], abs=1e-4)
 
 
 # --- validation ----------------------------------------------------------------------

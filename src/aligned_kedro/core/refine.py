@@ -98,7 +98,15 @@ Penalty = Literal["l1", "frobenius"]
 Prox = Literal["exact", "soft"]
 Relaxation = Literal["separate", "difference"]
 
-REFINED_EDGE_COLUMNS = ("regulator", "target", "sign", "score", "status")
+REFINED_EDGE_COLUMNS = (
+    "regulator",
+    "target",
+    "sign",
+    "score",
+    "status",
+    "support",
+    "inputs_reaching",
+)
 _BLOCK_ELEMENTS = 4 * 2**20
 _SECANT_CHUNK = 4096
 _NEWTON_STEPS = 50
@@ -430,6 +438,52 @@ class RefineProblem:
             before = residual[:, j]
             acc[c, j] += ((before + change) ** 2 - before**2).sum(dim=0)
 
+    def edge_support(
+        self, wp: torch.Tensor, wn: torch.Tensor, rows_: np.ndarray, cols_: np.ndarray, sign: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Support of entries (rows_, cols_) of R̄+ (sign 1) or R̄- (sign -1) in the data term.
+
+        support = f_j(entry at 0) - f_j(entry at 1), the other entries as in (wp, wn), on the
+        entry's own target column j (as in the removal secant): positive where the data
+        favour the edge, negative where they contradict it, 0 where no input reaches its
+        regulator. Also returns the number of inputs that reach the regulator (walks of
+        length 0..k), i.e. that can test the edge.
+        """
+        c = torch.as_tensor(rows_, dtype=torch.long)
+        j = torch.as_tensor(cols_, dtype=torch.long)
+        support = torch.zeros(len(c), dtype=torch.float64)
+        reaching = torch.zeros(len(c), dtype=torch.long)
+        w = wp if sign == 1 else wn
+        for block in self.blocks:
+            with torch.no_grad():
+                p, n, ap, an = self.propagate(wp, wn, block.basis)
+                same, other = (ap, an) if sign == 1 else (an, ap)
+                hit = torch.sparse.mm(block.x * block.x, ((ap + an) > 0).to(p.dtype))
+                for start in range(0, len(c), _SECANT_CHUNK):
+                    cc, jj = c[start : start + _SECANT_CHUNK], j[start : start + _SECANT_CHUNK]
+                    v = w[cc, jj]
+                    p0, n0 = p[:, jj], n[:, jj]
+                    residual = (
+                        torch.sparse.mm(block.x, _prediction(p0, n0, self.tk, self.relaxation))
+                        - block.y[:, jj]
+                    )
+                    errors = []
+                    for value in (0.0, 1.0):
+                        change = torch.sparse.mm(
+                            block.x,
+                            _prediction(
+                                p0 + (value - v) * same[:, cc],
+                                n0 + (value - v) * other[:, cc],
+                                self.tk,
+                                self.relaxation,
+                            )
+                            - _prediction(p0, n0, self.tk, self.relaxation),
+                        )
+                        errors.append(((residual + change) ** 2).sum(dim=0).double())
+                    support[start : start + len(cc)] += errors[0] - errors[1]
+                    reaching[start : start + len(cc)] += (hit[:, cc] > 0).sum(dim=0)
+        return support.numpy(), reaching.numpy()
+
     def _outer_columns(self, wp: torch.Tensor, wn: torch.Tensor) -> torch.Tensor:
         """f_j of the columns outside `rows`, reusing the reach of the last evaluation."""
         r = self.r
@@ -670,7 +724,7 @@ def refine(
                     converged = True
                     break
 
-        edges = _edge_table(kb, problem.rows, problem.layout, wp, wn, r_pos, r_neg, threshold)
+        edges = _edge_table(kb, problem, wp, wn, threshold)
         summary: dict[str, int | float | bool | str] = _summary(edges)
         summary.update(
             {
@@ -812,19 +866,17 @@ def _check_options(
 
 def _edge_table(
     kb: KnowledgeBase,
-    rows: np.ndarray,
-    layout: np.ndarray,
+    problem: RefineProblem,
     wp: torch.Tensor,
     wn: torch.Tensor,
-    r_pos: torch.Tensor,
-    r_neg: torch.Tensor,
     threshold: float,
 ) -> pd.DataFrame:
-    """Signed edges present before or after refinement, with score R̄ and status."""
+    """Signed edges present before or after refinement: score R̄, status, and the data's
+    support with the number of inputs that test it (`RefineProblem.edge_support`)."""
     names = np.asarray(kb.genes, dtype=object)
-    r = len(rows)
+    rows, layout, r = problem.rows, problem.layout, problem.r
     frames = []
-    for sign, w, ref in ((1, wp, r_pos), (-1, wn, r_neg)):
+    for sign, w, ref in ((1, wp, problem.r_pos), (-1, wn, problem.r_neg)):
         values = w.double().numpy()
         before = ref.numpy() > 0
         after = values > threshold
@@ -833,6 +885,7 @@ def _edge_table(
             after[np.arange(r), np.arange(r)] = False
         i, j = np.nonzero(before | after)
         was, now = before[i, j], after[i, j]
+        support, reaching = problem.edge_support(wp, wn, i, j, sign)
         frames.append(
             pd.DataFrame(
                 {
@@ -841,14 +894,19 @@ def _edge_table(
                     "sign": np.full(len(i), sign, dtype=np.int64),
                     "score": values[i, j],
                     "status": np.where(was & now, "kept", np.where(now, "added", "removed")),
+                    "support": support,
+                    "inputs_reaching": reaching.astype(np.int64),
                 }
             )
         )
     table = kb.edges()
     self_pos = table[(table["regulator"] == table["target"]) & (table["sign"] == 1)]
     if len(self_pos):
-        frames.append(self_pos.assign(score=1.0, status="kept"))
+        frames.append(
+            self_pos.assign(score=1.0, status="kept", support=np.nan, inputs_reaching=pd.NA)
+        )
     out = pd.concat(frames, ignore_index=True).loc[:, list(REFINED_EDGE_COLUMNS)]
+    out["inputs_reaching"] = out["inputs_reaching"].astype("Int64")
     return out.sort_values(["regulator", "target", "sign"], ignore_index=True)
 
 
@@ -858,12 +916,19 @@ def _refined_kb(kb: KnowledgeBase, edges: pd.DataFrame) -> KnowledgeBase:
 
 
 def _summary(edges: pd.DataFrame) -> dict[str, int | float | bool | str]:
+    """Edge counts by status and sign; kept edges also by the sign of their support, and
+    those no input tests (a subset of support 0)."""
     out: dict[str, int | float | bool | str] = {}
     for status in ("kept", "added", "removed"):
         chosen = edges["status"] == status
         out[f"edges_{status}"] = int(chosen.sum())
         out[f"edges_{status}_pos"] = int((chosen & (edges["sign"] == 1)).sum())
         out[f"edges_{status}_neg"] = int((chosen & (edges["sign"] == -1)).sum())
+    kept = edges[(edges["status"] == "kept") & (edges["regulator"] != edges["target"])]
+    out["edges_kept_supported"] = int((kept["support"] > 0).sum())
+    out["edges_kept_contradicted"] = int((kept["support"] < 0).sum())
+    out["edges_kept_no_evidence"] = int((kept["support"] == 0).sum())
+    out["edges_kept_untested"] = int((kept["inputs_reaching"] == 0).sum())
     return out
 
 
