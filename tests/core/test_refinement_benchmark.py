@@ -60,6 +60,8 @@ def test_noise_case_scores_against_the_truth():
     assert row["direct_f1"] > row["direct_f1_before"]
     p, r = row["direct_precision"], row["direct_recall"]
     assert row["direct_f1"] == pytest.approx(2 * p * r / (p + r))
+    assert 0 < row["supported_edges"] <= len(true.edges())
+    assert row["supported_precision"] >= p
 
 
 def test_noise_free_truth_is_kept():

@@ -31,6 +31,8 @@ BENCHMARK_COLUMNS = (
     "direct_f1",
     "direct_precision",
     "direct_recall",
+    "supported_edges",
+    "supported_precision",
     "closure_f1_before",
     "closure_f1",
     "edges_added",
@@ -90,11 +92,22 @@ def noise_case(
     k: int,
     options: Mapping[str, Any],
 ) -> dict[str, float | int | str]:
-    """Corrupt `true_kb` at `noise` with `seed`, refine on (X, Y) and score against the truth."""
+    """Corrupt `true_kb` at `noise` with `seed`, refine on (X, Y) and score against the truth.
+
+    `supported_edges` counts the refined edges with positive support in the data
+    (`RefineResult.edges`), `supported_precision` the share of them in the truth.
+    """
     noisy = corrupt(true_kb, noise, seed)
     result = refine(noisy, X, Y, k=k, seed=seed, **options)
     truth, before, after = _edges(true_kb), _edges(noisy), _edges(result.kb)
     direct = interaction_scores(result.kb, true_kb)
+    table = result.edges
+    chosen = table[
+        (table["status"] != "removed")
+        & (table["regulator"] != table["target"])
+        & (table["support"] > 0)
+    ]
+    supported = set(zip(chosen["regulator"], chosen["target"], chosen["sign"], strict=True))
     return {
         "noise": float(noise),
         "seed": int(seed),
@@ -103,6 +116,8 @@ def noise_case(
         "direct_f1": direct["f1"],
         "direct_precision": direct["precision"],
         "direct_recall": direct["recall"],
+        "supported_edges": len(supported),
+        "supported_precision": len(supported & truth) / len(supported) if supported else 1.0,
         "closure_f1_before": closure_f1(noisy, true_kb, k),
         "closure_f1": closure_f1(result.kb, true_kb, k),
         "edges_added": len(after - before),

@@ -46,7 +46,13 @@ def refinement_benchmark(
     metrics: dict[str, float] = {}
     for row in summary.itertuples(index=False):
         prefix = f"refinement_benchmark.{row.penalty}.noise_{round(100 * row.noise)}"
-        for score in ("direct_f1", "closure_f1", "direct_precision", "direct_recall"):
+        for score in (
+            "direct_f1",
+            "closure_f1",
+            "direct_precision",
+            "direct_recall",
+            "supported_precision",
+        ):
             metrics[f"{prefix}.{score}"] = float(getattr(row, f"{score}_mean"))
     log.info("refinement benchmark:\n%s", summary.to_string(index=False))
     return table, summary, metrics
