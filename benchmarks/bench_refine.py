@@ -224,6 +224,7 @@ def run_case(name: str) -> dict[str, object]:
         "iterations": result.iterations,
         "converged": result.converged,
         "refine_s": result.seconds,
+        "edge_table_s": result.summary["edge_table_seconds"],
         "peak_rss_mb": peak,
         "added": result.summary["edges_added"],
         "removed": result.summary["edges_removed"],

@@ -155,6 +155,8 @@ def test_weight_vector_on_a_hand_built_case() -> None:
     np.testing.assert_allclose(
         weight_vector(X, Y, delta, kb_degree=np.zeros(4), go_count=None), 0.5 * share
     )
+    agreement = weight_vector(X, Y, delta, [0, 2, 4, 0], [3, 0, 6, 6], terms="agreement")
+    np.testing.assert_allclose(agreement, share)
 
 
 def test_weight_vector_uses_only_the_rows_it_is_given() -> None:
@@ -179,3 +181,5 @@ def test_weight_vector_rejects_bad_input() -> None:
         weight_vector(X, np.array([[2, 0]]), X, np.zeros(2))
     with pytest.raises(InputError, match="go_count must be finite and non-negative"):
         weight_vector(X, X, X, np.zeros(2), go_count=[-1, 0])
+    with pytest.raises(InputError, match="terms must be e3 or agreement"):
+        weight_vector(X, X, X, np.zeros(2), terms="degree")

@@ -8,7 +8,7 @@ neural prediction and `kb_pred` the deduction δ_KB(x), both in {-1, 0, 1}.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -51,14 +51,17 @@ def weight_vector(
     kb_pred_train: Array,
     kb_degree: Array,
     go_count: Array | None = None,
+    *,
+    terms: Literal["e3", "agreement"] = "e3",
 ) -> np.ndarray:
     """Per-gene prior w of Eq. 4 (appendix E.3), clipped to [0, 1].
 
-    w = 0.5 x share of training samples with y_g == δ_g + 0.2 x KB degree / max degree
-    + 0.3 x GO annotation count / max count (a term is 0 when its maximum is 0;
-    `go_count=None` means no GO annotations). Pass ONLY the training split: the reference
-    implementation computed the first term on test labels, which leaks them into the
-    adaptor's prior. X_train is used only to check that the three matrices match.
+    `terms="e3"`: w = 0.5 x share of training samples with y_g == δ_g + 0.2 x KB degree /
+    max degree + 0.3 x GO annotation count / max count (a term is 0 when its maximum is 0;
+    `go_count=None` means no GO annotations). `terms="agreement"`: the first term at full
+    weight, w = share of training samples with y_g == δ_g. Pass ONLY the training split:
+    the reference implementation computed the first term on test labels, which leaks them
+    into the adaptor's prior. X_train is used only to check that the three matrices match.
     """
     source = "weight vector"
     X = np.asarray(X_train)
@@ -74,7 +77,7 @@ def weight_vector(
     _check_ternary(Y, "Y_train", source)
     _check_ternary(delta, "kb_pred_train", source)
     n = Y.shape[1]
-    terms = []
+    prior = []
     for name, values in (("kb_degree", kb_degree), ("go_count", go_count)):
         vector = np.zeros(n) if values is None else np.asarray(values, dtype=np.float64)
         if vector.shape != (n,):
@@ -86,9 +89,13 @@ def weight_vector(
                 source=source,
             )
         top = vector.max(initial=0.0)
-        terms.append(vector / top if top > 0 else np.zeros(n))
+        prior.append(vector / top if top > 0 else np.zeros(n))
     agreement = np.equal(Y, delta).mean(axis=0)
-    return np.clip(0.5 * agreement + 0.2 * terms[0] + 0.3 * terms[1], 0.0, 1.0)
+    if terms == "agreement":
+        return agreement
+    if terms != "e3":
+        raise InputError(f"terms must be e3 or agreement, got {terms!r}", source=source)
+    return np.clip(0.5 * agreement + 0.2 * prior[0] + 0.3 * prior[1], 0.0, 1.0)
 
 
 def adaptor_bias(w: Array) -> np.ndarray:

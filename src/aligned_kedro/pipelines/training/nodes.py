@@ -12,6 +12,7 @@ import torch
 from aligned_kedro.core import closure, compile_kb, consistency_scores, deduce, harmonise
 from aligned_kedro.core.adaptor import kb_usage, weight_vector
 from aligned_kedro.core.baselines import LinearBaseline
+from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.models import (
     ModelConfig,
     graph_summary,
@@ -24,6 +25,8 @@ from aligned_kedro.core.training import TrainConfig, from_state, predict, to_sta
 from aligned_kedro.pipelines.data_processing.nodes import synonym_table
 
 log = logging.getLogger(__name__)
+
+WEIGHT_KINDS = ("e3", "agreement", "constant", "random")
 
 
 def split_rows(table: pd.DataFrame, split: dict[str, Any], part: str) -> np.ndarray:
@@ -47,16 +50,24 @@ def adaptor_weights(
         pd.concat([kb_table["regulator"], kb_table["target"]]).value_counts().reindex(ids)
     ).fillna(0)
     go = genes.set_index("gene_id")["go_count"].reindex(ids).fillna(0)
+    kind = params["weights"]
+    if kind not in WEIGHT_KINDS:
+        raise InputError(
+            f"unknown adaptor weights {kind!r}; expected one of {', '.join(WEIGHT_KINDS)}",
+            source="parameters",
+            column="training.adaptor.weights",
+        )
     w = weight_vector(
         split_rows(perturbations, split, "train"),
         split_rows(labels_table, split, "train"),
         split_rows(kb_predictions, split, "train"),
         degree.to_numpy(),
         go.to_numpy(),
+        terms="agreement" if kind == "agreement" else "e3",
     )
-    if params["weights"] == "constant":
+    if kind == "constant":
         w = np.full_like(w, 0.5)
-    elif params["weights"] == "random":
+    elif kind == "random":
         w = np.random.default_rng(seed).uniform(size=len(w))
     table = pd.DataFrame(
         {"gene_id": ids, "w": w, "kb_degree": degree.to_numpy(), "go_count": go.to_numpy()}
