@@ -270,6 +270,7 @@ def format_line(r: dict[str, object]) -> str:
         "iterations",
         "converged",
         "refine_s",
+        "edge_table_s",
         "peak_rss_mb",
         "added",
         "removed",

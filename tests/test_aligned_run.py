@@ -67,6 +67,9 @@ def test_mlflow_run_records_params_and_stage_metrics(finished: Path):
     assert {"reports/inconsistency.csv", "reports/gene_universe.csv"} <= artifacts
     assert {"reports/round_1.refined_grn.csv", "reports/round_2.refined_grn.csv"} <= artifacts
     assert metrics["round_1.refine.iterations"] <= 2
+    verdicts = [f"round_1.refine.edges_kept_{v}" for v in ("supported", "contradicted")]
+    verdicts.append("round_1.refine.edges_kept_no_evidence")
+    assert 0 < sum(metrics[name] for name in verdicts) <= metrics["round_1.refine.edges_kept"]
 
 
 def test_the_run_ends_with_its_report_in_mlflow(finished: Path):
@@ -181,6 +184,9 @@ def test_round_two_refines_the_kb_that_round_one_refined(finished: Path):
     kept_or_removed = grn[grn["status"].isin(["kept", "removed"])]
     assert len(kept_or_removed) == len(first)
     assert set(grn["status"]) <= {"kept", "added", "removed"}
+    edges = grn[grn["regulator"] != grn["target"]]
+    assert edges["support"].notna().all() and (edges["inputs_reaching"] >= 0).all()
+    assert (edges.loc[edges["inputs_reaching"] == 0, "support"] == 0).all()
 
 
 def test_refinement_benchmark_runs_on_the_built_kb(finished: Path):
