@@ -241,15 +241,8 @@ def test_objective_never_increases(recovery_runs):
 def test_result_edge_table_and_summary(recovery_runs):
     _, noisy, result = recovery_runs[0]
     table = result.edges
-    assert list(table.columns) == [
-        "regulator",
-        "target",
-        "sign",
-        "score",
-        "status",
-        "support",
-        "inputs_reaching",
-    ]
+    identity = ["regulator", "target", "sign"]
+    assert list(table.columns) == [*identity, "score", "status", "support", "inputs_reaching"]
     assert set(table["status"]) <= {"kept", "added", "removed"}
     summary = result.summary
     for status in ("kept", "added", "removed"):
