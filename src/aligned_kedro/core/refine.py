@@ -629,8 +629,9 @@ def refine(
     R̄ exceeds `threshold` (the ε_t0-relaxed value exceeds 0.5 as soon as R̄ > 0.007 at
     t0 = 100, so it cannot separate); a pair that ends with both signs keeps both. `seed` is
     recorded only: the optimisation is deterministic. Returns the refined KB, its signed
-    edge table (status kept, added or removed against the input KB; score = R̄), a summary
-    with edge counts by status and sign, the objective per iteration (index 0 is the
+    edge table (status kept, added or removed against the input KB; score = R̄; support and
+    inputs_reaching of `RefineProblem.edge_support`), a summary with edge counts by status
+    and sign and kept edges by support, the objective per iteration (index 0 is the
     start), iterations and seconds. `num_threads` sets torch's CPU threads while refining
     (None: unchanged).
     """
