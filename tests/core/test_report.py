@@ -92,7 +92,16 @@ def run_tables() -> dict[str, pd.DataFrame]:
             "kb_usage": [0.3, 0.2],
         }
     )
-    grn = pd.DataFrame({"status": ["kept", "added"], "sign": [1, -1], "regulator": ["a", "b"]})
+    grn = pd.DataFrame(
+        {
+            "status": ["kept", "added", "kept", "kept"],
+            "sign": [1, -1, 1, 1],
+            "regulator": ["a", "b", "a", "c"],
+            "target": ["b", "c", "a", "d"],
+            "support": [2.5, 1.0, None, 0.0],
+            "inputs_reaching": [3, 1, None, 0],
+        }
+    )
     return {
         "benchmark": benchmark,
         "topology": topology,
@@ -116,7 +125,10 @@ def test_run_report_sections_explain_the_numbers_and_keep_every_table():
     )
     text = " ".join(s.text for s in sections)
     assert "0.5000 at stage A-R" in text
-    assert "round_1.refine: 1 edges added, 0 removed, 1 kept." in text
+    assert (
+        "round_1.refine: 1 edges added, 0 removed, 3 kept (1 supported by the aligned "
+        "predictions, 0 contradicted by less than λ, 1 untested)." in text
+    )
     assert "50.0% were indirect relations of the same sign" in text
     assert "round_1.align: 30.0% of outputs from the KB" in text
     html = report.render_html("Run", sections)

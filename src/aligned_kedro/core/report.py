@@ -221,8 +221,24 @@ def _grn_changes(grn_reports: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             row[status] = int(chosen.sum())
             row[f"{status}_activations"] = int((chosen & (report["sign"] == 1)).sum())
             row[f"{status}_inhibitions"] = int((chosen & (report["sign"] == -1)).sum())
+        if "support" in report.columns:
+            kept = report[(report["status"] == "kept") & (report["regulator"] != report["target"])]
+            row["kept_supported"] = int((kept["support"] > 0).sum())
+            row["kept_contradicted"] = int((kept["support"] < 0).sum())
+            row["kept_untested"] = int((kept["inputs_reaching"] == 0).sum())
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _change_text(r: pd.Series) -> str:
+    text = f"{r['stage']}: {r['added']} edges added, {r['removed']} removed, {r['kept']} kept"
+    if pd.notna(r.get("kept_supported")):
+        text += (
+            f" ({int(r['kept_supported'])} supported by the aligned predictions, "
+            f"{int(r['kept_contradicted'])} contradicted by less than λ, "
+            f"{int(r['kept_untested'])} untested)"
+        )
+    return text + "."
 
 
 def run_report_sections(
@@ -246,10 +262,7 @@ def run_report_sections(
     detail = benchmark[["stage", *per_class]].rename(columns=lambda c: c.removesuffix("_mean"))
 
     changes = _grn_changes(grn_reports)
-    change_text = " ".join(
-        f"{r['stage']}: {r['added']} edges added, {r['removed']} removed, {r['kept']} kept."
-        for _, r in changes.iterrows()
-    )
+    change_text = " ".join(_change_text(r) for _, r in changes.iterrows())
 
     original = _row(topology, "graph", "original")
     last = topology.iloc[-1]
@@ -321,7 +334,9 @@ def run_report_sections(
             "Refined GRN",
             "Each refinement stage (Eq. 6) fits the round's KB to the aligned predictions; "
             "edges are kept, added or removed against the stage's input KB (the original KB "
-            "in round 1, the previous round's refined KB afterwards). " + change_text,
+            "in round 1, the previous round's refined KB afterwards). An edge's support is "
+            "how much worse the refined KB fits the aligned predictions without it (column "
+            "support of the refined GRN table). " + change_text,
             tables=[("Edges kept, added and removed per stage", changes)],
             figures=[("Edges added and removed per regulator", figures["grn_diff"])],
         ),
