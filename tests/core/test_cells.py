@@ -155,10 +155,12 @@ def test_real_replicates_make_one_sample_each():
     assert sorted(design["sample_id"]) == ["A__1", "A__2", "control__1", "control__2"]
 
 
-def test_conditions_with_too_few_cells_are_dropped_and_listed_or_refused():
+def test_conditions_with_too_few_cells_are_dropped_and_listed_or_refused(caplog):
     table = cells_table(["control"] * 5 + ["A"] * 5 + ["B"] * 2)
     X = np.ones((12, 2))
-    _, design, report = pseudobulk(X, ["A", "B"], table, min_cells=3)
+    with caplog.at_level("WARNING"):
+        _, design, report = pseudobulk(X, ["A", "B"], table, min_cells=3)
+    assert "pseudobulk: 1 conditions with fewer than 3 cells dropped" in caplog.text
     assert "B" not in set(design["condition"])
     assert report.set_index("condition").loc["B", "status"] == "fewer than min_cells"
     with pytest.raises(InputError, match=r"2 cells, fewer than min_cells = 3.*row 'B'"):

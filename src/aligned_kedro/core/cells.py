@@ -182,7 +182,7 @@ def _checked_matrix(
 
 
 def _condition_sizes(
-    cells: pd.DataFrame, min_cells: int, too_few_cells: str, source: str
+    cells: pd.DataFrame, min_cells: int, too_few_cells: str, source: str, product: str
 ) -> tuple[pd.Series, pd.Series]:
     """Cells per condition, and the perturbed conditions with fewer than ``min_cells``
     (logged, or raised with ``too_few_cells: error``); too few control cells raise."""
@@ -202,7 +202,9 @@ def _condition_sizes(
             gene=str(small.index[0]),
         )
     if len(small):
-        log.warning("%d conditions with fewer than %d cells dropped", len(small), min_cells)
+        log.warning(
+            "%s: %d conditions with fewer than %d cells dropped", product, len(small), min_cells
+        )
     return sizes, small
 
 
@@ -230,7 +232,7 @@ def pseudobulk(
     fewer than ``min_cells`` cells are dropped and listed, or raise.
     """
     matrix = _checked_matrix(X, genes, cells, source)
-    sizes, small = _condition_sizes(cells, min_cells, too_few_cells, source)
+    sizes, small = _condition_sizes(cells, min_cells, too_few_cells, source, "pseudobulk")
     keep = ~cells["condition"].isin(small.index).to_numpy()
     cells, matrix = cells[keep], matrix[keep]
     group = _groups(
@@ -386,7 +388,7 @@ def per_cell_labels(
             column="n_cells",
         )
     matrix = _checked_matrix(X, genes, cells, source)
-    sizes, small = _condition_sizes(cells, min_cells, too_few_cells, source)
+    sizes, small = _condition_sizes(cells, min_cells, too_few_cells, source, "per-cell labels")
     rng = np.random.default_rng(seed)
     dropped = cells["condition"].isin(small.index).to_numpy()
     perturbed = ~cells["is_control"].to_numpy() & ~dropped
