@@ -49,7 +49,8 @@ def run_case(k: int, params: str) -> str:
         if done.returncode != 0:
             print(done.stderr[-4000:], file=sys.stderr)
             return f"BENCH aligned_k{k} status=failed rc={done.returncode} wall_s={wall:.1f}"
-        summary = pd.read_csv(project / "data" / "08_reporting" / "run_summary.csv")
+        reports = project / "data" / "08_reporting" / "run_summary.csv"
+        summary = pd.read_csv(sorted(reports.glob("*/run_summary.csv"))[-1])
         final = summary.iloc[-1]
         return (
             f"BENCH aligned_k{k} command=kedro_run_--pipeline=aligned_--params=k:{k}{extra} "

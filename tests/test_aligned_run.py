@@ -28,6 +28,11 @@ def versions(path: Path) -> list[str]:
     return sorted(p.name for p in path.iterdir()) if path.exists() else []
 
 
+def newest(path: Path) -> Path:
+    """The file of the newest version of the versioned dataset at `path`."""
+    return path / versions(path)[-1] / path.name
+
+
 @pytest.fixture(scope="module")
 def finished(project: Path) -> Path:
     """``kedro run --pipeline=aligned --params=k:3,...`` in the sliced project."""
@@ -129,7 +134,7 @@ def test_outputs_are_versioned_and_consistent(finished: Path):
     train_genes = set(x.columns[(x.loc[split["train"]] != 0).any()])
     test_genes = set(x.columns[(x.loc[split["test"]] != 0).any()])
     assert split["strategy"] == "unseen_perturbation" and not train_genes & test_genes
-    summary = pd.read_csv(finished / "data" / "08_reporting" / "run_summary.csv")
+    summary = pd.read_csv(newest(finished / "data" / "08_reporting" / "run_summary.csv"))
     assert list(summary["stage"]) == [
         "baseline.no_change",
         "baseline.kb_only",
@@ -180,7 +185,7 @@ def test_round_two_refines_the_kb_that_round_one_refined(finished: Path):
     first = pd.read_parquet(
         primary / "round_1.refined_kb.parquet" / v1 / "round_1.refined_kb.parquet"
     )
-    grn = pd.read_csv(finished / "data" / "08_reporting" / "round_2.refined_grn.csv")
+    grn = pd.read_csv(newest(finished / "data" / "08_reporting" / "round_2.refined_grn.csv"))
     kept_or_removed = grn[grn["status"].isin(["kept", "removed"])]
     assert len(kept_or_removed) == len(first)
     assert set(grn["status"]) <= {"kept", "added", "removed"}
@@ -203,7 +208,7 @@ def test_refinement_benchmark_runs_on_the_built_kb(finished: Path):
             session.run(
                 pipeline_names=["refinement_benchmark"], node_names=["refinement_benchmark"]
             )
-    table = pd.read_csv(finished / "data" / "08_reporting" / "refinement_benchmark.csv")
+    table = pd.read_csv(newest(finished / "data" / "08_reporting" / "refinement_benchmark.csv"))
     assert list(table["noise"]) == [0.0, 0.1]
     assert table.loc[0, "direct_f1"] == 1.0
     assert table.loc[1, "direct_f1_before"] == pytest.approx(0.9, abs=1e-3)

@@ -209,7 +209,7 @@ def test_split_validation_report_and_metrics_are_namespaced(finished: Path):
         latest(finished / "data" / "05_model_input" / "synth.conditions.json").read_text()
     )
     assert split["test"] == ["GENE0+GENE1"] and split["train"] == ["GENE0", "GENE1"]
-    report = pd.read_csv(finished / "data" / "08_reporting" / "synth.validation.csv")
+    report = pd.read_csv(latest(finished / "data" / "08_reporting" / "synth.validation.csv"))
     checks = report.set_index("check")
     assert checks.loc["genes.in_kb", "value"] == 3 + 8 + 6 + 4  # regulators and targets
     assert checks.loc["perturbed.outside_kb", "status"] == "ok"
@@ -227,7 +227,7 @@ def test_split_validation_report_and_metrics_are_namespaced(finished: Path):
 
 
 def test_the_gnn_passes_messages_over_the_go_graph(finished: Path):
-    report = pd.read_csv(finished / "data" / "08_reporting" / "synth.gene_graph.csv")
+    report = pd.read_csv(latest(finished / "data" / "08_reporting" / "synth.gene_graph.csv"))
     rows = dict(zip(report["reason"], report["rows"], strict=True))
     assert rows["source not a gene of the gene table (1 genes)"] == 1
     assert rows["self-loop"] == 1
@@ -275,9 +275,9 @@ def test_per_cell_rows_recover_the_known_grn_and_the_run_finishes(per_cell_finis
     assert sorted(split["test"]) == sorted(rows.loc[rows["condition"].eq("GENE0+GENE1"), "row"])
     assert not set(split["train"]) & set(split["test"])
     reporting = per_cell_finished / "data" / "08_reporting"
-    checks = pd.read_csv(reporting / "synth.validation.csv").set_index("check")
+    checks = pd.read_csv(latest(reporting / "synth.validation.csv")).set_index("check")
     assert checks.loc["split.test", "value"] == 1 and checks.loc["split.train", "value"] == 2
-    sampled = pd.read_csv(reporting / "synth.cells.csv").set_index("condition")
+    sampled = pd.read_csv(latest(reporting / "synth.cells.csv")).set_index("condition")
     assert sampled.loc["GENE0", "n_cells"] == 60 and sampled.loc["GENE0", "n_sampled"] == 20
     client = mlflow.MlflowClient(tracking_uri=mlflow.get_tracking_uri())
     experiments = [e.experiment_id for e in client.search_experiments()]

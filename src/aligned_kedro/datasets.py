@@ -115,6 +115,13 @@ class HTMLDataset(TextDataset):
 
 
 def _save_and_log(dataset: AbstractVersionedDataset, save, data: Any, artifact_path: str) -> None:
+    base = get_filepath_str(dataset._filepath, dataset._protocol)
+    if dataset._version is not None and dataset._fs.isfile(base):
+        raise DatasetError(
+            f"{base} is a single file, left by a run before this dataset was versioned; "
+            f"its versions go in a folder of that name. Move the file away (for example to "
+            f"{base}.old) and run again."
+        )
     path = get_filepath_str(dataset._get_save_path(), dataset._protocol)
     save(data)
     if mlflow.active_run() is not None:
