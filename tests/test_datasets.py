@@ -15,6 +15,8 @@ from aligned_kedro.datasets import CSVArtifactDataset
 @pytest.fixture
 def tracking(tmp_path: Path):
     """A throw-away MLflow store for the test; the previous tracking URI afterwards."""
+    while mlflow.active_run():
+        mlflow.end_run()
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     yield
@@ -23,7 +25,8 @@ def tracking(tmp_path: Path):
 
 def test_report_versions_are_kept_and_logged(tmp_path: Path, tracking):
     path = tmp_path / "reporting" / "run_summary.csv"
-    with mlflow.start_run() as run:
+    experiment = mlflow.MlflowClient().create_experiment("reports")
+    with mlflow.start_run(experiment_id=experiment) as run:
         for version, value in (("2026-01-01T00.00.00.000Z", 1), ("2026-01-02T00.00.00.000Z", 2)):
             dataset = CSVArtifactDataset(
                 filepath=str(path), artifact_path="reports", version=Version(None, version)
