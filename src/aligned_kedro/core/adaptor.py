@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from aligned_kedro.core.errors import InputError
+from aligned_kedro.core.errors import TERNARY_HINT, InputError, require_ternary
 
 DEFAULT_C_L = 5.0
 DEFAULT_C_W = 10.0
@@ -32,17 +32,6 @@ def _float(value: Array, like: Array) -> Array:
     if isinstance(like, torch.Tensor):
         return torch.as_tensor(value, dtype=torch.float32, device=like.device)
     return np.asarray(value, dtype=np.float64)
-
-
-def _check_ternary(values: np.ndarray, name: str, source: str) -> None:
-    bad = ~np.isin(values, (-1, 0, 1))
-    if bad.any():
-        row, col = (int(i) for i in np.argwhere(bad)[0])
-        raise InputError(
-            f"{name} holds {values[row, col].item()!r} at column {col}; values must be -1, 0 or 1",
-            source=source,
-            row=row,
-        )
 
 
 def weight_vector(
@@ -74,8 +63,8 @@ def weight_vector(
             raise InputError(
                 f"{name} has shape {matrix.shape} but Y_train has shape {Y.shape}", source=source
             )
-    _check_ternary(Y, "Y_train", source)
-    _check_ternary(delta, "kb_pred_train", source)
+    require_ternary(Y, "Y_train", TERNARY_HINT, source)
+    require_ternary(delta, "kb_pred_train", TERNARY_HINT, source)
     n = Y.shape[1]
     prior = []
     for name, values in (("kb_degree", kb_degree), ("go_count", go_count)):

@@ -22,7 +22,7 @@ from torch import nn
 from torch_geometric.nn import SGConv
 
 from aligned_kedro.core.adaptor import adaptor_bias
-from aligned_kedro.core.errors import InputError
+from aligned_kedro.core.errors import TERNARY_HINT, InputError, require_ternary
 
 N_CLASSES = 3
 GRAPHS = ("one_step", "closure", "gene_graph")
@@ -100,20 +100,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device(device)
 
 
-def _require_ternary(array: np.ndarray, name: str, hint: str) -> None:
-    """Numeric values in {-1, 0, 1}; the error names the first bad row and column."""
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
-        raise InputError(f"{name} must be numeric with values in {{-1, 0, 1}}", source=name)
-    bad = ~np.isin(array, (-1, 0, 1))
-    if bad.any():
-        row, col = (int(i) for i in np.argwhere(bad)[0])
-        raise InputError(
-            f"{name} holds {array[row, col].item()!r} at column {col}; {hint}",
-            source=name,
-            row=row,
-        )
-
-
 def check_perturbations(X: Any, n_genes: int, *, name: str = "X") -> np.ndarray:
     """X as a float32 m x n array; InputError naming the row for a wrong shape, a value
     outside {-1, 0, 1} or a row with no perturbation (section 2.1)."""
@@ -125,7 +111,7 @@ def check_perturbations(X: Any, n_genes: int, *, name: str = "X") -> np.ndarray:
             f"{name} has {array.shape[1]} columns but the model has {n_genes} genes",
             source=name,
         )
-    _require_ternary(
+    require_ternary(
         array,
         name,
         "a perturbation is -1 (knockout/knockdown), 0 (untouched) or 1 (overexpression)",
@@ -146,7 +132,7 @@ def check_ternary(values: Any, shape: tuple[int, ...], *, name: str) -> np.ndarr
     array = values.toarray() if sp.issparse(values) else np.asarray(values)
     if array.shape != tuple(shape):
         raise InputError(f"{name} has shape {array.shape}, expected {tuple(shape)}", source=name)
-    _require_ternary(array, name, "values must be -1, 0 or 1")
+    require_ternary(array, name, TERNARY_HINT)
     return array.astype(np.int64)
 
 

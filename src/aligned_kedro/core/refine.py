@@ -933,12 +933,20 @@ def _summary(edges: pd.DataFrame) -> dict[str, int | float | bool | str]:
         out[f"edges_{status}"] = int(chosen.sum())
         out[f"edges_{status}_pos"] = int((chosen & (edges["sign"] == 1)).sum())
         out[f"edges_{status}_neg"] = int((chosen & (edges["sign"] == -1)).sum())
-    kept = edges[(edges["status"] == "kept") & (edges["regulator"] != edges["target"])]
-    out["edges_kept_supported"] = int((kept["support"] > 0).sum())
-    out["edges_kept_contradicted"] = int((kept["support"] < 0).sum())
-    out["edges_kept_no_evidence"] = int((kept["support"] == 0).sum())
-    out["edges_kept_untested"] = int((kept["inputs_reaching"] == 0).sum())
+    out.update({f"edges_kept_{name}": n for name, n in kept_by_support(edges).items()})
     return out
+
+
+def kept_by_support(edges: pd.DataFrame) -> dict[str, int]:
+    """Kept off-diagonal edges of a refined edge table by the sign of their support, and
+    those no input tests (a subset of support 0)."""
+    kept = edges[(edges["status"] == "kept") & (edges["regulator"] != edges["target"])]
+    return {
+        "supported": int((kept["support"] > 0).sum()),
+        "contradicted": int((kept["support"] < 0).sum()),
+        "no_evidence": int((kept["support"] == 0).sum()),
+        "untested": int((kept["inputs_reaching"] == 0).sum()),
+    }
 
 
 def _signed_codes(kb: KnowledgeBase, index: dict[str, int], n: int) -> np.ndarray:

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from aligned_kedro.core.refine import kept_by_support
+
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 70rem; margin: 2rem auto; padding: 0 1rem;
        color: #222; line-height: 1.45; }
@@ -222,10 +224,9 @@ def _grn_changes(grn_reports: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             row[f"{status}_activations"] = int((chosen & (report["sign"] == 1)).sum())
             row[f"{status}_inhibitions"] = int((chosen & (report["sign"] == -1)).sum())
         if "support" in report.columns:
-            kept = report[(report["status"] == "kept") & (report["regulator"] != report["target"])]
-            row["kept_supported"] = int((kept["support"] > 0).sum())
-            row["kept_contradicted"] = int((kept["support"] < 0).sum())
-            row["kept_untested"] = int((kept["inputs_reaching"] == 0).sum())
+            counts = kept_by_support(report)
+            for name in ("supported", "contradicted", "untested"):
+                row[f"kept_{name}"] = counts[name]
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -97,6 +97,17 @@ def _cell_table(
     return genes, table, replicates, matrix
 
 
+def _cell_options(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The options `pseudobulk` and `per_cell_labels` share, from ``data_processing.cells``."""
+    return {
+        "scale": params["scale"],
+        "min_cells": params["min_cells"],
+        "too_few_cells": params["too_few_cells"],
+        "seed": seed,
+        "source": "raw_cells",
+    }
+
+
 def _pseudobulk(
     cells: anndata.AnnData,
     params: dict[str, Any],
@@ -108,13 +119,9 @@ def _pseudobulk(
         matrix,
         genes["gene_id"].tolist(),
         table,
-        scale=params["scale"],
         pseudo_replicates=params["pseudo_replicates"],
         replicates=replicates,
-        min_cells=params["min_cells"],
-        too_few_cells=params["too_few_cells"],
-        seed=seed,
-        source="raw_cells",
+        **_cell_options(params, seed),
     )
     log.info(
         "%d cells -> %d pseudobulk samples of %d conditions",
@@ -150,16 +157,12 @@ def read_cells_per_cell(
         matrix,
         genes["gene_id"].tolist(),
         table,
-        scale=params["scale"],
         n_cells=options["n_cells"],
         threshold=options["threshold"],
         target_sum=options["target_sum"],
         batches=replicates,
         batch_column=params.get("replicate_column"),
-        min_cells=params["min_cells"],
-        too_few_cells=params["too_few_cells"],
-        seed=seed,
-        source="raw_cells",
+        **_cell_options(params, seed),
     )
     report = report.merge(sampled[["condition", "n_sampled"]], on="condition", how="left")
     return expression, design, genes, report, labels_by_cell, rows

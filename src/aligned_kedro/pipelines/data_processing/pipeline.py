@@ -1,4 +1,4 @@
-from kedro.pipeline import Pipeline, node, pipeline
+from kedro.pipeline import Node, Pipeline, node, pipeline
 
 from . import nodes
 
@@ -46,6 +46,28 @@ def cells_pipeline(per_cell: bool = False) -> Pipeline:
     )
 
 
+def _split_node(*extra: str) -> Node:
+    """`nodes.split_conditions`; per-cell jobs add ``label_rows_table``."""
+    inputs = ["perturbations_table", "universe_table", "params:data_processing.split"]
+    return node(
+        nodes.split_conditions,
+        [*inputs, "params:seed", *extra],
+        "proposed_split",
+        name="split_conditions",
+    )
+
+
+def _statistics_node(*extra: str) -> Node:
+    """`nodes.dataset_statistics`; per-cell jobs add ``label_rows_table``."""
+    inputs = ["labels_table", "universe_table", "proposed_split", "unlabelled_table"]
+    return node(
+        nodes.dataset_statistics,
+        [*inputs, "conditions_report", *extra],
+        "dataset_metrics",
+        name="dataset_statistics",
+    )
+
+
 def per_cell_pipeline(job: Pipeline) -> Pipeline:
     """``cells.labels: per_cell``: ``job`` with one labelled row per sampled cell. The DE
     test (and its log expression) and the condition labels give way to `nodes.label_cells`;
@@ -60,31 +82,8 @@ def per_cell_pipeline(job: Pipeline) -> Pipeline:
                 ["labels_table", "perturbations_table", "label_rows_table"],
                 name="label_cells",
             ),
-            node(
-                nodes.split_conditions,
-                [
-                    "perturbations_table",
-                    "universe_table",
-                    "params:data_processing.split",
-                    "params:seed",
-                    "label_rows_table",
-                ],
-                "proposed_split",
-                name="split_conditions",
-            ),
-            node(
-                nodes.dataset_statistics,
-                [
-                    "labels_table",
-                    "universe_table",
-                    "proposed_split",
-                    "unlabelled_table",
-                    "conditions_report",
-                    "label_rows_table",
-                ],
-                "dataset_metrics",
-                name="dataset_statistics",
-            ),
+            _split_node("label_rows_table"),
+            _statistics_node("label_rows_table"),
         ]
     )
 
@@ -154,34 +153,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["labels_table", "perturbations_table"],
                 name="label_conditions",
             ),
-            node(
-                nodes.split_conditions,
-                [
-                    "perturbations_table",
-                    "universe_table",
-                    "params:data_processing.split",
-                    "params:seed",
-                ],
-                "proposed_split",
-                name="split_conditions",
-            ),
+            _split_node(),
             node(
                 nodes.unlabelled_inputs,
                 ["universe_table", "perturbations_table", "params:data_processing.unlabelled"],
                 "unlabelled_table",
                 name="unlabelled_inputs",
             ),
-            node(
-                nodes.dataset_statistics,
-                [
-                    "labels_table",
-                    "universe_table",
-                    "proposed_split",
-                    "unlabelled_table",
-                    "conditions_report",
-                ],
-                "dataset_metrics",
-                name="dataset_statistics",
-            ),
+            _statistics_node(),
         ]
     )
