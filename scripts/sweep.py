@@ -65,7 +65,7 @@ def _yaml(value: object) -> str:
 
 
 VARIANTS: tuple[Variant, ...] = (
-    Variant("default", {}, "k = 4, θ = 0.3|a|, w of appendix E.3"),
+    Variant("default", {}, "k = 4, θ = 0.3|a|, w by balanced routing on the training split"),
     *(Variant(f"k={k}", {"k": k}, "closure depth of Eq. 1") for k in (0, 2, 6)),
     *(
         Variant(f"theta={t}", {"training.adaptor.theta_share": t}, "KB-usage threshold of Eq. 4")
@@ -74,6 +74,8 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("no_inc", {"training.adaptor.use_inc": False}, "Table 2 (ii): without Inc"),
     Variant("no_len", {"training.adaptor.use_len": False}, "Table 2 (iii): without L_len"),
     Variant("w=0.5", {"training.adaptor.weights": "constant"}, "Table 3: w = 0.5"),
+    Variant("w=e3", {"training.adaptor.weights": "e3"}, "w of appendix E.3"),
+    Variant("w=agreement", {"training.adaptor.weights": "agreement"}, "E.3 term 1 alone"),
     Variant("random_w", {"training.adaptor.weights": "random"}, "Table 2 (iv): random w"),
     Variant("random_kb", {"training.adaptor.random_kb": True}, "Table 2 (i): random GRN"),
 )

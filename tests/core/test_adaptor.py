@@ -3,6 +3,8 @@ vector w (appendix E.3)."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 from aligned_kedro.core.adaptor import (
     adaptor_bias,
     adaptor_loss,
+    balanced_routing,
     combine,
     gene_rewards,
     inconsistency,
@@ -23,6 +26,7 @@ from aligned_kedro.core.adaptor import (
     weight_vector,
 )
 from aligned_kedro.core.errors import InputError
+from aligned_kedro.core.metrics import balanced_f1, macro_f1
 
 A = np.array([1, 0, 0, 1])
 Y_HAT = np.array([1, 0, -1, 0])
@@ -183,3 +187,72 @@ def test_weight_vector_rejects_bad_input() -> None:
         weight_vector(X, X, X, np.zeros(2), go_count=[-1, 0])
     with pytest.raises(InputError, match="terms must be e3 or agreement"):
         weight_vector(X, X, X, np.zeros(2), terms="degree")
+
+
+def brute_force_best(Y: np.ndarray, H: np.ndarray, K: np.ndarray) -> tuple[float, np.ndarray]:
+    best, best_w = -1.0, None
+    for bits in itertools.product([0, 1], repeat=Y.shape[1]):
+        w = np.array(bits)
+        score = routed_score(Y, H, K, w)
+        if score > best:
+            best, best_w = score, w
+    return best, best_w
+
+
+def routed_score(Y: np.ndarray, H: np.ndarray, K: np.ndarray, w: np.ndarray) -> float:
+    y_bar = combine(np.broadcast_to(w, Y.shape), H, K)
+    return balanced_f1(macro_f1(Y, y_bar)["f1"], macro_f1(K, y_bar)["f1"])
+
+
+ternary_triples = st.tuples(st.integers(1, 8), st.integers(1, 6)).flatmap(
+    lambda shape: st.tuples(
+        *(
+            st.lists(
+                st.integers(-1, 1), min_size=shape[0] * shape[1], max_size=shape[0] * shape[1]
+            ).map(lambda v, s=shape: np.array(v).reshape(s))
+            for _ in range(3)
+        )
+    )
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ternary_triples)
+def test_balanced_routing_is_a_local_optimum_of_the_real_metric(triple) -> None:
+    """The score it reports is Eq. 3 of macro_f1 on ȳ; no single gene's switch beats it; it
+    never does worse than all-neural, nor better than the brute-force best routing."""
+    Y, H, K = triple
+    w, score = balanced_routing(Y, H, K)
+    assert set(np.unique(w)) <= {0.0, 1.0}
+    assert score == pytest.approx(routed_score(Y, H, K, w), abs=1e-12)
+    for g in range(Y.shape[1]):
+        flipped = w.copy()
+        flipped[g] = 1 - flipped[g]
+        assert routed_score(Y, H, K, flipped) <= score + 1e-12
+    assert score >= routed_score(Y, H, K, np.zeros(Y.shape[1])) - 1e-12
+    assert score <= brute_force_best(Y, H, K)[0] + 1e-12
+
+
+def test_balanced_routing_finds_the_best_routing_of_a_hand_case() -> None:
+    """Gene 1's KB answer is flipped and f_y misses genes 0, 3 and 4 (the KB misses 4 too):
+    KB for 0 and 3 only; where f_y and the KB agree (2, 4), the tie keeps f_y."""
+    Y = np.array([[1, -1, 0, 1, 0], [-1, 1, 1, 0, 1], [0, 0, -1, 1, -1], [1, 1, 0, -1, 0]])
+    K = Y.copy()
+    K[:, 1] = -Y[:, 1]
+    K[:, 4] = 0
+    H = Y.copy()
+    H[:, [0, 3, 4]] = 0
+    w, score = balanced_routing(Y, H, K)
+    np.testing.assert_array_equal(w, [1, 0, 0, 1, 0])
+    assert score == pytest.approx(brute_force_best(Y, H, K)[0])
+    assert routed_score(Y, H, K, np.array([1, 1, 0, 1, 0])) < score
+
+
+def test_balanced_routing_rejects_bad_input() -> None:
+    Y = np.zeros((2, 3), dtype=int)
+    with pytest.raises(InputError, match=r"kb_pred has shape \(2, 2\)"):
+        balanced_routing(Y, Y, np.zeros((2, 2)))
+    with pytest.raises(InputError, match="y_neural holds 3"):
+        balanced_routing(Y, np.full((2, 3), 3), Y)
+    with pytest.raises(InputError, match="non-empty"):
+        balanced_routing(np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((0, 3)))

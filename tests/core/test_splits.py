@@ -10,6 +10,7 @@ from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.splits import (
     combo_split,
     expand_groups,
+    group_folds,
     perturbation_groups,
     random_split,
     unseen_perturbation_split,
@@ -169,3 +170,22 @@ def test_expanded_combo_subsets_name_rows_and_keep_the_unseen_genes():
         expand_groups({"train": ["A"], "test": ["A"]}, members)
     with pytest.raises(InputError, match="'E' of the test split has no rows"):
         expand_groups({"train": ["A"], "test": ["E"]}, members)
+
+
+@settings(max_examples=100, deadline=None)
+@given(perturbation_sets, st.integers(2, 6), st.integers(0, 2**32 - 1))
+def test_group_folds_partition_without_a_perturbed_gene_in_two_folds(perturbations, n, seed):
+    try:
+        folds = group_folds(perturbations, n, seed)
+    except InputError as error:
+        assert len(perturbation_groups(perturbations)) < n
+        assert f"cannot make {n} folds" in str(error)
+        return
+    assert len(folds) == n and all(folds)
+    members = [c for fold in folds for c in fold]
+    assert sorted(members) == sorted(perturbations)
+    genes = [{g for c in fold for g in perturbations[c]} for fold in folds]
+    for i in range(n):
+        for j in range(i + 1, n):
+            assert not genes[i] & genes[j]
+    assert folds == group_folds(perturbations, n, seed)

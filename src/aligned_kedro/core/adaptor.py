@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from aligned_kedro.core.errors import TERNARY_HINT, InputError, require_ternary
+from aligned_kedro.core.metrics import DEFAULT_GAMMA, balanced_f1, class_f1
 
 DEFAULT_C_L = 5.0
 DEFAULT_C_W = 10.0
@@ -85,6 +86,64 @@ def weight_vector(
     if terms != "e3":
         raise InputError(f"terms must be e3 or agreement, got {terms!r}", source=source)
     return np.clip(0.5 * agreement + 0.2 * prior[0] + 0.3 * prior[1], 0.0, 1.0)
+
+
+def _gene_confusions(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """n x 3 x 3 confusion counts per gene (rows truth, columns prediction, order -1, 0, 1)."""
+    n = truth.shape[1]
+    cell = 9 * np.arange(n)[None, :] + 3 * (truth + 1) + (pred + 1)
+    return np.bincount(cell.ravel(), minlength=9 * n).reshape(n, 3, 3).astype(np.float64)
+
+
+def balanced_routing(
+    Y: Array,
+    y_neural: Array,
+    kb_pred: Array,
+    gamma: float = DEFAULT_GAMMA,
+    max_passes: int = 10,
+) -> tuple[np.ndarray, float]:
+    """Per-gene choice w in {0, 1} (1 = δ_KB) that F1_balance (Eq. 3) of ȳ = combine(w, ŷ,
+    δ) cannot improve by changing one gene, and that score.
+
+    Coordinate ascent from all-neural, genes in order, until a pass changes nothing or
+    after `max_passes`: data consistency is scored against Y, knowledge consistency against
+    δ, both by per-gene confusion counts, so one pass costs O(n). Pass the labelled
+    training rows with `y_neural` predicted out of fold; ties keep the current choice.
+    """
+    source = "balanced routing"
+    Y = np.asarray(Y)
+    arrays = {"y_neural": np.asarray(y_neural), "kb_pred": np.asarray(kb_pred)}
+    if Y.ndim != 2 or Y.shape[0] == 0:
+        raise InputError(f"Y must be a non-empty m x n matrix, got {Y.shape}", source=source)
+    require_ternary(Y, "Y", TERNARY_HINT, source)
+    for name, matrix in arrays.items():
+        if matrix.shape != Y.shape:
+            raise InputError(
+                f"{name} has shape {matrix.shape} but Y has shape {Y.shape}", source=source
+            )
+        require_ternary(matrix, name, TERNARY_HINT, source)
+    Y, H, K = (np.asarray(m, dtype=np.int64) for m in (Y, arrays["y_neural"], arrays["kb_pred"]))
+    data = (_gene_confusions(Y, H), _gene_confusions(Y, K))
+    knowledge = (_gene_confusions(K, H), _gene_confusions(K, K))
+    w = np.zeros(Y.shape[1], dtype=bool)
+    totals = [data[0].sum(axis=0), knowledge[0].sum(axis=0)]
+
+    def score(d: np.ndarray, k: np.ndarray) -> float:
+        return balanced_f1(float(class_f1(d).mean()), float(class_f1(k).mean()), gamma)
+
+    best = score(*totals)
+    for _ in range(max_passes):
+        changed = False
+        for g in range(Y.shape[1]):
+            step = -1.0 if w[g] else 1.0
+            d = totals[0] + step * (data[1][g] - data[0][g])
+            k = totals[1] + step * (knowledge[1][g] - knowledge[0][g])
+            candidate = score(d, k)
+            if candidate > best:
+                totals, best, w[g], changed = [d, k], candidate, not w[g], True
+        if not changed:
+            break
+    return w.astype(np.float64), best
 
 
 def adaptor_bias(w: Array) -> np.ndarray:

@@ -49,6 +49,13 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return np.divide(numerator, denominator, out=np.zeros(len(numerator)), where=denominator > 0)
 
 
+def class_f1(counts: np.ndarray) -> np.ndarray:
+    """Per-class F1 = 2 tp / (2 tp + fp + fn) of a 3 x 3 confusion matrix (rows truth), 0
+    where the denominator is 0."""
+    counts = np.asarray(counts, dtype=float)
+    return _ratio(2 * np.diag(counts), counts.sum(axis=0) + counts.sum(axis=1))
+
+
 def macro_f1(y_true: Any, y_pred: Any, *, source: str = "labels") -> dict[str, Any]:
     """Macro F1 over the fixed label set (-1, 0, 1), flattened over samples x genes (Eq. 3).
 
@@ -64,7 +71,7 @@ def macro_f1(y_true: Any, y_pred: Any, *, source: str = "labels") -> dict[str, A
     support = counts.sum(axis=1)
     precision = _ratio(tp, predicted)
     recall = _ratio(tp, support.astype(float))
-    f1 = _ratio(2 * tp, predicted + support)
+    f1 = class_f1(counts)
 
     def per_class(values: np.ndarray) -> dict[int, float]:
         return {label: float(v) for label, v in zip(LABELS, values, strict=True)}

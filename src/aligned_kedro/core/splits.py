@@ -83,6 +83,33 @@ def perturbation_groups(perturbations: Mapping[str, Sequence[str]]) -> list[list
     return sorted(groups.values(), key=lambda group: group[0])
 
 
+def group_folds(
+    perturbations: Mapping[str, Sequence[str]],
+    n_folds: int,
+    seed: int,
+    *,
+    source: str = DEFAULT_SOURCE,
+) -> list[list[str]]:
+    """`n_folds` disjoint parts of the conditions with no perturbed gene in two parts.
+
+    The groups of `perturbation_groups` are shuffled with the seed and each joins the part
+    with the fewest conditions so far, so every part is an unseen-perturbation hold-out of
+    the rest. Fewer groups than folds raises InputError.
+    """
+    groups = perturbation_groups(perturbations)
+    if n_folds < 2 or len(groups) < n_folds:
+        raise InputError(
+            f"cannot make {n_folds} folds from {len(groups)} group(s) of conditions sharing "
+            "perturbed genes; need at least 2 folds and one group per fold",
+            source=source,
+        )
+    folds: list[list[str]] = [[] for _ in range(n_folds)]
+    for index in np.random.default_rng(seed).permutation(len(groups)).tolist():
+        smallest = min(range(n_folds), key=lambda f: len(folds[f]))
+        folds[smallest].extend(groups[index])
+    return [sorted(fold) for fold in folds]
+
+
 def unseen_perturbation_split(
     perturbations: Mapping[str, Sequence[str]],
     *,

@@ -47,6 +47,7 @@ __all__ = [
     "TrainedModel",
     "class_weights",
     "from_state",
+    "out_of_fold_predictions",
     "kb_usage",
     "predict",
     "to_state",
@@ -441,6 +442,52 @@ def predict(trained: TrainedModel, X: Any, kb_pred: Any = None) -> dict[str, np.
     kb = check_ternary(kb_pred, X_arr.shape, name="kb_pred").astype(np.int8)
     a = (p_a > 0.5).astype(np.int8)
     return {"y_hat": y_hat, "a": a, "y_bar": combine(a, y_hat, kb).astype(np.int8), "p_a": p_a}
+
+
+def out_of_fold_predictions(
+    X: Any,
+    Y: Any,
+    folds: list[np.ndarray],
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    edge_index: Any = None,
+    edge_weight: Any = None,
+    logger: logging.Logger | None = None,
+) -> np.ndarray:
+    """Out-of-fold ŷ for every row of X: the rows of each fold (row indices) are predicted
+    by an f_y trained by cross-entropy alone on the other folds' rows. Every row must be in
+    exactly one fold."""
+    X_arr = np.asarray(X)
+    count = np.zeros(len(X_arr), dtype=np.int64)
+    for fold in folds:
+        np.add.at(count, np.asarray(fold, dtype=np.int64), 1)
+    if (count != 1).any():
+        row = int(np.flatnonzero(count != 1)[0])
+        raise InputError(
+            f"row {row} is in {count[row]} folds; every row must be in exactly one",
+            source="folds",
+            row=row,
+        )
+    Y_arr = np.asarray(Y)
+    y_out = np.empty(X_arr.shape, dtype=np.int8)
+    for fold in folds:
+        rest = np.flatnonzero(~np.isin(np.arange(len(X_arr)), fold))
+        trained = train(
+            X_arr[rest],
+            Y_arr[rest],
+            None,
+            None,
+            None,
+            None,
+            model_config,
+            train_config,
+            edge_index=edge_index,
+            edge_weight=edge_weight,
+            logger=logger,
+            adaptor=False,
+        )
+        y_out[fold] = predict(trained, X_arr[fold])["y_hat"]
+    return y_out
 
 
 def to_state(trained: TrainedModel) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -10,9 +11,10 @@ import pandas as pd
 import torch
 
 from aligned_kedro.core import closure, compile_kb, consistency_scores, deduce, harmonise
-from aligned_kedro.core.adaptor import kb_usage, weight_vector
+from aligned_kedro.core.adaptor import balanced_routing, kb_usage, weight_vector
 from aligned_kedro.core.baselines import LinearBaseline
 from aligned_kedro.core.errors import InputError
+from aligned_kedro.core.metrics import macro_f1
 from aligned_kedro.core.models import (
     ModelConfig,
     graph_summary,
@@ -21,12 +23,20 @@ from aligned_kedro.core.models import (
     kb_edge_index,
 )
 from aligned_kedro.core.refine import corrupt
-from aligned_kedro.core.training import TrainConfig, from_state, predict, to_state, train
+from aligned_kedro.core.splits import group_folds, perturbation_groups
+from aligned_kedro.core.training import (
+    TrainConfig,
+    from_state,
+    out_of_fold_predictions,
+    predict,
+    to_state,
+    train,
+)
 from aligned_kedro.pipelines.data_processing.nodes import synonym_table
 
 log = logging.getLogger(__name__)
 
-WEIGHT_KINDS = ("e3", "agreement", "constant", "random")
+WEIGHT_KINDS = ("e3", "agreement", "balanced", "constant", "random")
 
 
 def split_rows(table: pd.DataFrame, split: dict[str, Any], part: str) -> np.ndarray:
@@ -41,30 +51,45 @@ def adaptor_weights(
     kb_table: pd.DataFrame,
     universe: pd.DataFrame,
     genes: pd.DataFrame,
+    graph: pd.DataFrame,
     params: dict[str, Any],
     seed: int,
+    gamma: float,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
-    """The weight vector w of Eq. 4 (appendix E.3), from the TRAINING split only."""
+    """The weight vector w of Eq. 4 (appendix E.3), from the TRAINING split only; for
+    ``balanced``, the routing that maximises F1_balance there with f_y out of fold."""
     ids = universe["gene_id"]
     degree = (
         pd.concat([kb_table["regulator"], kb_table["target"]]).value_counts().reindex(ids)
     ).fillna(0)
     go = genes.set_index("gene_id")["go_count"].reindex(ids).fillna(0)
-    kind = params["weights"]
+    kind = params["adaptor"]["weights"]
     if kind not in WEIGHT_KINDS:
         raise InputError(
             f"unknown adaptor weights {kind!r}; expected one of {', '.join(WEIGHT_KINDS)}",
             source="parameters",
             column="training.adaptor.weights",
         )
-    w = weight_vector(
-        split_rows(perturbations, split, "train"),
-        split_rows(labels_table, split, "train"),
-        split_rows(kb_predictions, split, "train"),
-        degree.to_numpy(),
-        go.to_numpy(),
-        terms="agreement" if kind == "agreement" else "e3",
-    )
+    X = split_rows(perturbations, split, "train")
+    Y = split_rows(labels_table, split, "train")
+    kb_pred = split_rows(kb_predictions, split, "train")
+    stats: dict[str, float] = {}
+    if kind == "balanced":
+        y_out_of_fold, stats = _out_of_fold(
+            X, Y, perturbations.columns, universe, graph, params, seed
+        )
+        w, stats["training.w_balanced_f1_train"] = balanced_routing(
+            Y, y_out_of_fold, kb_pred, gamma
+        )
+    else:
+        w = weight_vector(
+            X,
+            Y,
+            kb_pred,
+            degree.to_numpy(),
+            go.to_numpy(),
+            terms="agreement" if kind == "agreement" else "e3",
+        )
     if kind == "constant":
         w = np.full_like(w, 0.5)
     elif kind == "random":
@@ -72,18 +97,66 @@ def adaptor_weights(
     table = pd.DataFrame(
         {"gene_id": ids, "w": w, "kb_degree": degree.to_numpy(), "go_count": go.to_numpy()}
     )
-    stats = {
-        "training.w_mean": float(w.mean()),
-        "training.w_sd": float(w.std()),
-        "training.w_above_half": float((w > 0.5).mean()),
-    }
-    log.info("adaptor weights (%s): %s", params["weights"], stats)
+    stats.update(
+        {
+            "training.w_mean": float(w.mean()),
+            "training.w_sd": float(w.std()),
+            "training.w_above_half": float((w > 0.5).mean()),
+        }
+    )
+    log.info("adaptor weights (%s): %s", kind, stats)
     return table, stats
+
+
+def _out_of_fold(
+    X: np.ndarray,
+    Y: np.ndarray,
+    genes: pd.Index,
+    universe: pd.DataFrame,
+    graph: pd.DataFrame,
+    params: dict[str, Any],
+    seed: int,
+) -> tuple[np.ndarray, dict[str, float]]:
+    """f_y's out-of-fold predictions of the training rows: folds of rows that share no
+    perturbed gene (``training.adaptor.folds``, fewer with a warning when the split has
+    fewer groups), one f_y per fold."""
+    requested = int(params["adaptor"]["folds"])
+    rows = {str(i): list(genes[np.flatnonzero(X[i])]) for i in range(len(X))}
+    n_groups = len(perturbation_groups(rows))
+    n_folds = min(requested, n_groups)
+    if n_folds < requested:
+        log.warning(
+            "training.adaptor.folds is %d but the training split has only %d group(s) of "
+            "conditions sharing perturbed genes: using %d folds",
+            requested,
+            n_groups,
+            n_folds,
+        )
+    folds = group_folds(rows, n_folds, seed, source="conditions_split (train)")
+    model_config, train_config = _configs(params, len(universe), seed)
+    start = time.perf_counter()
+    y_out_of_fold = out_of_fold_predictions(
+        X,
+        Y,
+        [np.array(sorted(int(r) for r in fold)) for fold in folds],
+        model_config,
+        train_config,
+        **_graph(model_config, graph, universe),
+    )
+    stats = {
+        "training.out_of_fold.folds": float(n_folds),
+        "training.out_of_fold.folds_requested": float(requested),
+        "training.out_of_fold.data_f1": macro_f1(Y, y_out_of_fold)["f1"],
+        "training.out_of_fold.seconds": time.perf_counter() - start,
+    }
+    return y_out_of_fold, stats
 
 
 def _configs(params: dict[str, Any], n_genes: int, seed: int) -> tuple[ModelConfig, TrainConfig]:
     model = ModelConfig(n_genes=n_genes, seed=seed, **params["model"])
-    adaptor = {k: v for k, v in params["adaptor"].items() if k not in ("weights", "random_kb")}
+    adaptor = {
+        k: v for k, v in params["adaptor"].items() if k not in ("weights", "random_kb", "folds")
+    }
     return model, TrainConfig(seed=seed, **params["optimiser"], **adaptor)
 
 
