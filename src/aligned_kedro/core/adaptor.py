@@ -90,9 +90,9 @@ def weight_vector(
 
 def _gene_confusions(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """n x 3 x 3 confusion counts per gene (rows truth, columns prediction, order -1, 0, 1)."""
-    n = truth.shape[1]
-    cell = 9 * np.arange(n)[None, :] + 3 * (truth + 1) + (pred + 1)
-    return np.bincount(cell.ravel(), minlength=9 * n).reshape(n, 3, 3).astype(np.float64)
+    cell = (3 * (truth.astype(np.int8) + 1) + (pred.astype(np.int8) + 1)).astype(np.int8)
+    counts = np.stack([np.count_nonzero(cell == code, axis=0) for code in range(9)], axis=1)
+    return counts.reshape(-1, 3, 3).astype(np.float64)
 
 
 def balanced_routing(
@@ -122,7 +122,7 @@ def balanced_routing(
                 f"{name} has shape {matrix.shape} but Y has shape {Y.shape}", source=source
             )
         require_ternary(matrix, name, TERNARY_HINT, source)
-    Y, H, K = (np.asarray(m, dtype=np.int64) for m in (Y, arrays["y_neural"], arrays["kb_pred"]))
+    H, K = arrays["y_neural"], arrays["kb_pred"]
     data = (_gene_confusions(Y, H), _gene_confusions(Y, K))
     knowledge = (_gene_confusions(K, H), _gene_confusions(K, K))
     w = np.zeros(Y.shape[1], dtype=bool)
