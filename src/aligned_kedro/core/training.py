@@ -52,6 +52,7 @@ __all__ = [
     "predict",
     "to_state",
     "train",
+    "train_neural_only",
 ]
 
 HISTORY_KEYS = ("loss", "ce", "reinforce", "l_a", "kb_usage", "epoch_s")
@@ -444,6 +445,32 @@ def predict(trained: TrainedModel, X: Any, kb_pred: Any = None) -> dict[str, np.
     return {"y_hat": y_hat, "a": a, "y_bar": combine(a, y_hat, kb).astype(np.int8), "p_a": p_a}
 
 
+def train_neural_only(
+    X: Any,
+    Y: Any,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    edge_index: Any = None,
+    edge_weight: Any = None,
+    logger: logging.Logger | None = None,
+) -> TrainedModel:
+    """f_y alone, by class-weighted cross-entropy on (X, Y): the paper's "GNN only"."""
+    return train(
+        X,
+        Y,
+        None,
+        None,
+        None,
+        None,
+        model_config,
+        train_config,
+        edge_index=edge_index,
+        edge_weight=edge_weight,
+        logger=logger,
+        adaptor=False,
+    )
+
+
 def out_of_fold_predictions(
     X: Any,
     Y: Any,
@@ -472,19 +499,8 @@ def out_of_fold_predictions(
     y_out = np.empty(X_arr.shape, dtype=np.int8)
     for fold in folds:
         rest = np.flatnonzero(~np.isin(np.arange(len(X_arr)), fold))
-        trained = train(
-            X_arr[rest],
-            Y_arr[rest],
-            None,
-            None,
-            None,
-            None,
-            model_config,
-            train_config,
-            edge_index=edge_index,
-            edge_weight=edge_weight,
-            logger=logger,
-            adaptor=False,
+        trained = train_neural_only(
+            X_arr[rest], Y_arr[rest], model_config, train_config, edge_index, edge_weight, logger
         )
         y_out[fold] = predict(trained, X_arr[fold])["y_hat"]
     return y_out

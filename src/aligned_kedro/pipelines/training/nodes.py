@@ -31,6 +31,7 @@ from aligned_kedro.core.training import (
     predict,
     to_state,
     train,
+    train_neural_only,
 )
 from aligned_kedro.pipelines.data_processing.nodes import synonym_table
 
@@ -380,18 +381,13 @@ def neural_only_baseline(
     """f_y trained by cross-entropy alone: the paper's "GNN only" / "MLP only", over the
     same graph as the aligned model."""
     model_config, train_config = _configs(params, len(universe), seed)
-    trained = train(
+    trained = train_neural_only(
         split_rows(perturbations, split, "train"),
         split_rows(labels_table, split, "train"),
-        None,
-        None,
-        None,
-        None,
         model_config,
         train_config,
         **_graph(model_config, graph, universe),
         logger=log,
-        adaptor=False,
     )
     outputs = predict(trained, split_rows(perturbations, split, "test"))
     metrics = score_stage(
