@@ -67,6 +67,9 @@ def test_mlflow_run_records_params_and_stage_metrics(finished: Path):
     history = client.get_metric_history(run.info.run_id, "round_1.align.train_loss")
     assert [m.step for m in history] == [0, 1, 2, 3]
     assert metrics["data.conditions"] == 16
+    assert run.data.params["training.adaptor.weights"] == "balanced"
+    assert metrics["training.out_of_fold.folds"] >= 2
+    assert 0 < metrics["training.w_balanced_f1_train"] <= 1
     assert 0 < metrics["inconsistency.share_missing"] < 1
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "reports")}
     assert {"reports/inconsistency.csv", "reports/gene_universe.csv"} <= artifacts
