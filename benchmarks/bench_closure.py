@@ -11,19 +11,13 @@ import resource
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from harness import run_cases, synthetic_grn
 
-try:
-    from aligned_kedro.core.closure import deduce
-    from aligned_kedro.core.kb import compile_kb
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from aligned_kedro.core.closure import deduce
-    from aligned_kedro.core.kb import compile_kb
+from aligned_kedro.core.closure import deduce
+from aligned_kedro.core.kb import compile_kb
 
 SEED = 20260101
 

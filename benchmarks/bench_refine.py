@@ -39,31 +39,18 @@ import scipy.sparse as sp
 import torch
 from harness import run_cases, synthetic_grn
 
-ROOT = Path(__file__).resolve().parents[1]
-try:
-    from aligned_kedro.core.closure import deduce
-    from aligned_kedro.core.kb import KnowledgeBase, compile_kb
-    from aligned_kedro.core.refine import (
-        RefineProblem,
-        closure_f1,
-        corrupt,
-        interaction_f1,
-        refine,
-    )
-    from aligned_kedro.core.refinement_benchmark import knockout_inputs
-except ImportError:
-    sys.path.insert(0, str(ROOT / "src"))
-    from aligned_kedro.core.closure import deduce
-    from aligned_kedro.core.kb import KnowledgeBase, compile_kb
-    from aligned_kedro.core.refine import (
-        RefineProblem,
-        closure_f1,
-        corrupt,
-        interaction_f1,
-        refine,
-    )
-    from aligned_kedro.core.refinement_benchmark import knockout_inputs
+from aligned_kedro.core.closure import deduce
+from aligned_kedro.core.kb import KnowledgeBase, compile_kb
+from aligned_kedro.core.refine import (
+    RefineProblem,
+    closure_f1,
+    corrupt,
+    interaction_f1,
+    refine,
+)
+from aligned_kedro.core.refinement_benchmark import knockout_inputs
 
+ROOT = Path(__file__).resolve().parents[1]
 SEED = 20260101
 K = 4
 NAIVE_GENES = 600

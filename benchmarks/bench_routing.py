@@ -15,16 +15,11 @@ import resource
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from harness import run_cases
 
-try:
-    from aligned_kedro.core.adaptor import balanced_routing, combine
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from aligned_kedro.core.adaptor import balanced_routing, combine
+from aligned_kedro.core.adaptor import balanced_routing, combine
 from aligned_kedro.core.metrics import balanced_f1, macro_f1
 
 SEED = 20260101

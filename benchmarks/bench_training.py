@@ -28,11 +28,7 @@ import pandas as pd
 import torch
 from harness import synthetic_grn
 
-try:
-    from aligned_kedro.core.adaptor import weight_vector
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from aligned_kedro.core.adaptor import weight_vector
+from aligned_kedro.core.adaptor import weight_vector
 from aligned_kedro.core.closure import deduce
 from aligned_kedro.core.kb import KnowledgeBase, compile_kb
 from aligned_kedro.core.models import ModelConfig, kb_edge_index

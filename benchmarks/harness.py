@@ -1,8 +1,12 @@
-"""Shared driver of the benchmarks: each case runs in a fresh process, so peak RSS is per case."""
+"""Shared driver of the benchmarks: each case runs in a fresh process, so peak RSS is per case.
+
+Importing it puts the project's `src/` on the path when `aligned_kedro` is not installed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -11,6 +15,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+if importlib.util.find_spec("aligned_kedro") is None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
 def run_cases(
