@@ -1,5 +1,5 @@
-"""Adaptor loss L_a (Eq. 4), the combination ȳ, REINFORCE advantages (Eq. 5) and the weight
-vector w (appendix E.3)."""
+"""Adaptor loss L_a (Eq. 4), the combination ȳ, REINFORCE advantages (Eq. 5), the weight
+vector w (appendix E.3) and the balanced routing prior (against brute force)."""
 
 from __future__ import annotations
 

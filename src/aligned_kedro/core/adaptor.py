@@ -1,5 +1,6 @@
-"""The adaptor f_a of section 3.3: weight vector w (appendix E.3), loss L_a (Eq. 4),
-the combination ȳ and the REINFORCE estimate of Eq. 5.
+"""The adaptor f_a of section 3.3: weight vector w (appendix E.3, or the balanced routing
+of out-of-fold f_y against δ), loss L_a (Eq. 4), the combination ȳ and the REINFORCE
+estimate of Eq. 5.
 
 Loss terms take numpy arrays or torch tensors of shape (..., n) and return one value per
 sample (shape (...)); `a` is the 0/1 indicator (1 = use the KB answer δ), `y_hat` the
