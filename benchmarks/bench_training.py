@@ -36,7 +36,7 @@ from aligned_kedro.core.training import TrainConfig, predict, train
 
 SEED = 20260101
 ROOT = Path(__file__).resolve().parents[1]
-N_LABELLED, N_UNLABELLED, K = 25, 190, 4
+K = 4
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class Shape:
     epochs: int | None = None
 
 
-ECOLI = Shape(3_923, 211, 8_300, N_LABELLED, 1, N_UNLABELLED)
+ECOLI = Shape(3_923, 211, 8_300, 25, 1, 190)
 NORMAN_PER_CELL = Shape(5_000, 1_200, 45_000, 200, 50, 1_200, epochs=3)
 CASES = {
     "training_mlp": ("mlp", ECOLI),
