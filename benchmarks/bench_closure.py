@@ -16,8 +16,8 @@ import numpy as np
 import scipy.sparse as sp
 from harness import run_cases, synthetic_grn
 
-from aligned_kedro.core.closure import deduce
-from aligned_kedro.core.kb import compile_kb
+from aligned_kedro.core.knowledge.deduction import deduce
+from aligned_kedro.core.knowledge.kb import compile_kb
 
 SEED = 20260101
 

@@ -39,16 +39,15 @@ import scipy.sparse as sp
 import torch
 from harness import run_cases, synthetic_grn
 
-from aligned_kedro.core.closure import deduce
-from aligned_kedro.core.kb import KnowledgeBase, compile_kb
-from aligned_kedro.core.refine import (
-    RefineProblem,
+from aligned_kedro.core.evaluation.refinement_benchmark import (
     closure_f1,
     corrupt,
     interaction_f1,
-    refine,
+    knockout_inputs,
 )
-from aligned_kedro.core.refinement_benchmark import knockout_inputs
+from aligned_kedro.core.knowledge.deduction import deduce
+from aligned_kedro.core.knowledge.kb import KnowledgeBase, compile_kb
+from aligned_kedro.core.knowledge.refinement.solver import RefineOptions, RefineProblem, refine
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20260101
@@ -189,10 +188,12 @@ def run_case(name: str) -> dict[str, object]:
         noisy,
         X,
         Y,
+        RefineOptions(
+            relaxation=case.relaxation,
+            num_threads=torch.get_num_threads(),
+            **case.refine_options,
+        ),
         k=K,
-        relaxation=case.relaxation,
-        num_threads=torch.get_num_threads(),
-        **case.refine_options,
     )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out: dict[str, object] = {

@@ -1,4 +1,4 @@
-"""Benchmark of the adaptor prior `balanced` (`core/adaptor.py: balanced_routing`) against
+"""Benchmark of the adaptor prior `balanced` (`core/learning/adaptor.py: balanced_routing`) against
 the naive search that rescores the whole ȳ with macro F1 for every gene it tries.
 
 Run `python benchmarks/bench_routing.py` (all cases, each in a fresh process so that peak
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from harness import run_cases
 
-from aligned_kedro.core.adaptor import balanced_routing, combine
-from aligned_kedro.core.metrics import balanced_f1, macro_f1
+from aligned_kedro.core.evaluation.metrics import balanced_f1, macro_f1
+from aligned_kedro.core.learning.adaptor import balanced_routing, combine
 
 SEED = 20260101
 

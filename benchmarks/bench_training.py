@@ -28,11 +28,11 @@ import pandas as pd
 import torch
 from harness import synthetic_grn
 
-from aligned_kedro.core.adaptor import weight_vector
-from aligned_kedro.core.closure import deduce
-from aligned_kedro.core.kb import KnowledgeBase, compile_kb
-from aligned_kedro.core.models import ModelConfig, kb_edge_index
-from aligned_kedro.core.training import TrainConfig, predict, train
+from aligned_kedro.core.knowledge.deduction import deduce
+from aligned_kedro.core.knowledge.kb import KnowledgeBase, compile_kb
+from aligned_kedro.core.learning.adaptor import weight_vector
+from aligned_kedro.core.learning.models import ModelConfig, kb_edge_index
+from aligned_kedro.core.learning.training import TrainConfig, predict, train
 
 SEED = 20260101
 ROOT = Path(__file__).resolve().parents[1]

@@ -32,7 +32,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from aligned_kedro.core.metrics import aggregate_table
+from aligned_kedro.core.evaluation.metrics import aggregate_table
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = "aligned_kedro"

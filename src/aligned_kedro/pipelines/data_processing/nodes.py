@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from aligned_kedro.core import cells as cells_core
-from aligned_kedro.core import design as design_core
-from aligned_kedro.core import harmonise, labels, splits
+from aligned_kedro.core.data import cells as cells_core
+from aligned_kedro.core.data import design as design_core
+from aligned_kedro.core.data import harmonise, labels, splits
 from aligned_kedro.core.errors import InputError
 
 if TYPE_CHECKING:

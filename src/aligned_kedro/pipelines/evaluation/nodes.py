@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from aligned_kedro.core import analysis, compile_kb, metrics, plots, report
+from aligned_kedro.core import compile_kb
+from aligned_kedro.core.evaluation import analysis, metrics, plots, report
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from aligned_kedro.core import analysis
+from aligned_kedro.core.evaluation import analysis
 
 log = logging.getLogger(__name__)
 

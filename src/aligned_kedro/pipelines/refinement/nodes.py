@@ -9,26 +9,11 @@ import numpy as np
 import pandas as pd
 
 from aligned_kedro.core import compile_kb
-from aligned_kedro.core.refine import refine
-from aligned_kedro.core.training import from_state, predict
+from aligned_kedro.core.knowledge.refinement import RefineOptions, refine
+from aligned_kedro.core.learning.training import from_state, predict
 from aligned_kedro.pipelines.training.nodes import current_deduction, score_stage, split_rows
 
 log = logging.getLogger(__name__)
-
-REFINE_OPTIONS = (
-    "t0",
-    "tk",
-    "lam",
-    "penalty",
-    "prox",
-    "relaxation",
-    "step",
-    "max_iter",
-    "tol",
-    "threshold",
-    "batch_size",
-    "num_threads",
-)
 
 
 def check_rounds(params: dict[str, Any], built: int) -> None:
@@ -73,10 +58,10 @@ def refine_knowledge(
         knowledge,
         x_fit,
         y_bar["y_bar"],
+        RefineOptions.from_params(params),
         k=k,
         seed=seed,
         logger=log,
-        **{name: params[name] for name in REFINE_OPTIONS},
     )
     refined = result.edges[result.edges["status"].ne("removed")].reset_index(drop=True)
     x_test = split_rows(perturbations, split, "test")

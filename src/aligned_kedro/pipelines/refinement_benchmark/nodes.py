@@ -8,9 +8,9 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from aligned_kedro.core import compile_kb, plots
-from aligned_kedro.core.refinement_benchmark import noise_sweep, summarise_sweep
-from aligned_kedro.pipelines.refinement.nodes import REFINE_OPTIONS
+from aligned_kedro.core import RefineOptions, compile_kb
+from aligned_kedro.core.evaluation import plots
+from aligned_kedro.core.evaluation.refinement_benchmark import noise_sweep, summarise_sweep
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +29,7 @@ def refinement_benchmark(
     `refinement_benchmark.<penalty>.noise_<percent>.<score>` (means over seeds).
     """
     true_kb = compile_kb(kb_table, universe["gene_id"].tolist(), conflict="both")
-    options = {name: refine_params[name] for name in REFINE_OPTIONS}
-    options.update(params.get("refine") or {})
-    options.pop("penalty", None)
+    options = RefineOptions.from_params({**refine_params, **(params.get("refine") or {})})
     table = noise_sweep(
         true_kb,
         noise_levels=params["noise"],

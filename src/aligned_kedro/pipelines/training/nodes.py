@@ -10,21 +10,22 @@ import numpy as np
 import pandas as pd
 import torch
 
-from aligned_kedro.core import closure, compile_kb, consistency_scores, deduce, harmonise
-from aligned_kedro.core.adaptor import balanced_routing, kb_usage, weight_vector
-from aligned_kedro.core.baselines import LinearBaseline
+from aligned_kedro.core import closure, compile_kb, consistency_scores, deduce
+from aligned_kedro.core.data import harmonise
+from aligned_kedro.core.data.splits import group_folds, perturbation_groups
 from aligned_kedro.core.errors import InputError
-from aligned_kedro.core.metrics import macro_f1
-from aligned_kedro.core.models import (
+from aligned_kedro.core.evaluation.metrics import macro_f1
+from aligned_kedro.core.evaluation.refinement_benchmark import corrupt
+from aligned_kedro.core.learning.adaptor import balanced_routing, kb_usage, weight_vector
+from aligned_kedro.core.learning.baselines import LinearBaseline
+from aligned_kedro.core.learning.models import (
     ModelConfig,
     graph_summary,
     graph_table,
     graph_tensors,
     kb_edge_index,
 )
-from aligned_kedro.core.refine import corrupt
-from aligned_kedro.core.splits import group_folds, perturbation_groups
-from aligned_kedro.core.training import (
+from aligned_kedro.core.learning.training import (
     TrainConfig,
     from_state,
     out_of_fold_predictions,

@@ -1,4 +1,4 @@
-"""Thin nodes over aligned_kedro.core.validation."""
+"""Thin nodes over aligned_kedro.core.data.validation."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-from aligned_kedro.core import validation
-from aligned_kedro.core.splits import COMBO_SUBSETS
+from aligned_kedro.core.data import validation
+from aligned_kedro.core.data.splits import COMBO_SUBSETS
 
 
 def validate_inputs(

@@ -1,0 +1,361 @@
+"""One self-contained HTML report per run: explanatory text, tables, figures embedded as
+base64 PNG, the parameters, the input files and the MLflow run ID."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from aligned_kedro.core.knowledge.refinement import kept_by_support
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 70rem; margin: 2rem auto; padding: 0 1rem;
+       color: #222; line-height: 1.45; }
+h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2.2rem;
+  border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; font-size: 0.8rem; margin: 0.5rem 0 1rem; }
+th, td { border: 1px solid #ddd; padding: 0.2rem 0.45rem; text-align: right; }
+th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+.scroll { overflow-x: auto; max-height: 32rem; overflow-y: auto; }
+figure { margin: 0.5rem 0 1.5rem; } figcaption, caption { font-size: 0.85rem; color: #555;
+  text-align: left; caption-side: top; padding-bottom: 0.3rem; }
+img { max-width: 100%; } .meta { color: #555; font-size: 0.9rem; }
+"""
+
+
+@dataclass
+class Section:
+    """A report section: short explanation (paragraphs separated by blank lines), then
+    its tables and figures, each with a caption."""
+
+    title: str
+    text: str
+    tables: Sequence[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    figures: Sequence[tuple[str, Figure]] = field(default_factory=list)
+
+
+def slug(text: str) -> str:
+    """Anchor id of a caption: lower case, runs of other characters as one dash."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def figure_png(fig: Figure, dpi: int = 110) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float | np.floating):
+        if np.isnan(value):
+            return "–"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def table_html(caption: str, table: pd.DataFrame, max_rows: int = 200) -> str:
+    shown = table.head(max_rows)
+    note = (
+        f" (first {max_rows} of {len(table)} rows; the full table is the run's CSV)"
+        if len(table) > max_rows
+        else ""
+    )
+    body = shown.to_html(
+        index=False,
+        table_id=f"table-{slug(caption)}",
+        formatters={c: _format for c in shown.columns},
+        na_rep="–",
+        border=0,
+        escape=True,
+    )
+    body = body.replace(
+        ">\n  <thead>", f">\n  <caption>{html.escape(caption + note)}</caption>\n  <thead>", 1
+    )
+    return f'<div class="scroll">{body}</div>'
+
+
+def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, Mapping):
+        out: list[tuple[str, str]] = []
+        for key, inner in value.items():
+            out += _flatten(f"{prefix}.{key}" if prefix else str(key), inner)
+        return out
+    return [(prefix, repr(value) if isinstance(value, str) else str(value))]
+
+
+def parameter_table(parameters: Mapping[str, Any]) -> pd.DataFrame:
+    """Nested parameters as (parameter, value) rows with dotted names."""
+    return pd.DataFrame(_flatten("", parameters), columns=["parameter", "value"])
+
+
+def _paragraphs(text: str) -> str:
+    return "\n".join(
+        f"<p>{html.escape(' '.join(p.split()))}</p>"
+        for p in text.strip().split("\n\n")
+        if p.strip()
+    )
+
+
+def render_html(
+    title: str,
+    sections: Sequence[Section],
+    *,
+    run_id: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    provenance: pd.DataFrame | None = None,
+    created: str | None = None,
+) -> str:
+    """The whole report as one HTML string; nothing is fetched when it is opened."""
+    meta = [f"MLflow run ID: <code>{html.escape(run_id or 'none (run outside MLflow)')}</code>"]
+    if created:
+        meta.append(f"Created: {html.escape(created)}")
+    entries = [(slug(s.title), s.title) for s in sections]
+    if provenance is not None:
+        entries.append(("inputs", "Input files"))
+    if parameters is not None:
+        entries.append(("parameters", "Parameters"))
+    toc = "".join(f'<li><a href="#{a}">{html.escape(t)}</a></li>' for a, t in entries)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f'<p class="meta">{" · ".join(meta)}</p>',
+        f"<nav><ol>{toc}</ol></nav>",
+    ]
+    for section in sections:
+        parts.append(f'<h2 id="{slug(section.title)}">{html.escape(section.title)}</h2>')
+        parts.append(_paragraphs(section.text))
+        for caption, fig in section.figures:
+            png = base64.b64encode(figure_png(fig)).decode("ascii")
+            parts.append(
+                f'<figure id="figure-{slug(caption)}"><img alt="{html.escape(caption)}" '
+                f'src="data:image/png;base64,{png}"><figcaption>{html.escape(caption)}'
+                "</figcaption></figure>"
+            )
+        for caption, table in section.tables:
+            parts.append(table_html(caption, table))
+    if provenance is not None:
+        parts.append('<h2 id="inputs">Input files</h2>')
+        parts.append(
+            _paragraphs(
+                "The datasets this run read that no node of it produced, with the file, "
+                "its size and SHA-256 checksum: the same checksums mean the same inputs."
+            )
+        )
+        parts.append(table_html("Input files", provenance))
+    if parameters is not None:
+        parts.append('<h2 id="parameters">Parameters</h2>')
+        parts.append(_paragraphs("Every parameter of the run, after command-line overrides."))
+        parts.append(table_html("Parameters", parameter_table(parameters), max_rows=10_000))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def mean_sd(table: pd.DataFrame, metric: str) -> pd.Series:
+    """ "mean ± sd" strings of an aggregated metric ("mean" alone where sd is undefined)."""
+    mean = table[f"{metric}_mean"].to_numpy(dtype=float)
+    sd = table[f"{metric}_sd"].to_numpy(dtype=float)
+    return pd.Series(
+        [
+            f"{m:.4f}" if np.isnan(s) else f"{m:.4f} ± {s:.4f}"
+            for m, s in zip(mean, sd, strict=True)
+        ],
+        index=table.index,
+    )
+
+
+def _row(table: pd.DataFrame, column: str, value: str) -> pd.Series | None:
+    found = table[table[column] == value]
+    return None if found.empty else found.iloc[-1]
+
+
+def _consistency_text(benchmark: pd.DataFrame) -> str:
+    seeds = sorted(set(int(n) for n in benchmark["n_seeds"]))
+    text = [
+        "Data consistency is the macro F1 of the final predictions ȳ against the observed "
+        "labels of the test conditions; knowledge consistency is their macro F1 against the "
+        "deduction δ_KB of the ORIGINAL knowledge base (kb_f1_current: against the KB the "
+        "stage works with, the refined one after a refinement); balanced consistency combines both "
+        "(Eq. 3, γ = 5) and is high only when both are (section 3.1). Baselines: no-change "
+        "predicts no response anywhere, KB-only is δ_KB itself (knowledge consistency 1 by "
+        "construction), linear is a ridge model on perturbation embeddings and neural-only "
+        "is f_y without the adaptor. ALIGNED stages: A = alignment, R = refinement.",
+        f"Values are means over {'/'.join(map(str, seeds))} seed(s) (column n_seeds); the "
+        "standard deviation is shown where a row averages several seeds and is undefined "
+        "(–) for a single seed.",
+    ]
+    aligned = benchmark[benchmark["method"] == "ALIGNED"]
+    neural = _row(benchmark, "method", "neural-only")
+    if not aligned.empty:
+        best = aligned.loc[aligned["balanced_f1_mean"].idxmax()]
+        last = aligned.iloc[-1]
+        line = (
+            f"Best balanced consistency of ALIGNED: {best['balanced_f1_mean']:.4f} at stage "
+            f"{best['stages']}. The last stage ({last['stages']}) reaches data "
+            f"{last['data_f1_mean']:.4f}, knowledge {last['kb_f1_mean']:.4f} and balanced "
+            f"{last['balanced_f1_mean']:.4f}"
+        )
+        if neural is not None:
+            line += (
+                f", against {neural['data_f1_mean']:.4f}, {neural['kb_f1_mean']:.4f} and "
+                f"{neural['balanced_f1_mean']:.4f} for the neural-only model"
+            )
+        text.append(line + ".")
+    return "\n\n".join(text)
+
+
+def _grn_changes(grn_reports: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    rows = []
+    for stage, report in grn_reports.items():
+        row: dict[str, Any] = {"stage": stage}
+        for status in ("kept", "added", "removed"):
+            chosen = report["status"] == status
+            row[status] = int(chosen.sum())
+            row[f"{status}_activations"] = int((chosen & (report["sign"] == 1)).sum())
+            row[f"{status}_inhibitions"] = int((chosen & (report["sign"] == -1)).sum())
+        if "support" in report.columns:
+            counts = kept_by_support(report)
+            for name in ("supported", "contradicted", "untested"):
+                row[f"kept_{name}"] = counts[name]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _change_text(r: pd.Series) -> str:
+    text = f"{r['stage']}: {r['added']} edges added, {r['removed']} removed, {r['kept']} kept"
+    if pd.notna(r.get("kept_supported")):
+        text += (
+            f" ({int(r['kept_supported'])} supported by the aligned predictions, "
+            f"{int(r['kept_contradicted'])} contradicted by less than λ, "
+            f"{int(r['kept_untested'])} untested)"
+        )
+    return text + "."
+
+
+def run_report_sections(
+    benchmark: pd.DataFrame,
+    topology: pd.DataFrame,
+    shortcuts: pd.DataFrame,
+    usage: pd.DataFrame,
+    grn_reports: Mapping[str, pd.DataFrame],
+    figures: Mapping[str, Figure],
+) -> list[Section]:
+    """The report's sections, each with a short explanation written from the numbers.
+
+    ``figures`` holds "consistency", "trajectory", "grn_diff", "topology" and "usage".
+    """
+    main = benchmark[["stage", "method", "stages", "n_seeds"]].copy()
+    for metric in ("data_f1", "kb_f1", "balanced_f1", "kb_f1_current", "kb_usage"):
+        if f"{metric}_mean" in benchmark.columns:
+            main[metric] = mean_sd(benchmark, metric)
+    per_class = [c for c in benchmark.columns if "precision" in c or "recall" in c]
+    per_class = [c for c in per_class if c.endswith("_mean")]
+    detail = benchmark[["stage", *per_class]].rename(columns=lambda c: c.removesuffix("_mean"))
+
+    changes = _grn_changes(grn_reports)
+    change_text = " ".join(_change_text(r) for _, r in changes.iterrows())
+
+    original = _row(topology, "graph", "original")
+    last = topology.iloc[-1]
+    topo_text = (
+        "Topology of the direct interactions (Figure 4b): modularity of the communities "
+        "found on the undirected graph (higher: clearer functional modules), degree "
+        "assortativity (negative in GRNs organised around regulatory hubs) and density. "
+        "Self-loops are left out and an edge with both signs counts once."
+    )
+    if original is not None:
+        topo_text += (
+            f"\n\nThe original GRN has {int(original['n_nodes'])} genes and "
+            f"{int(original['n_edges'])} regulator-target pairs: modularity "
+            f"{original['modularity']:.4f}, assortativity {original['assortativity']:.4f}, "
+            f"density {original['density']:.2e}."
+        )
+        if last["graph"] != "original":
+            topo_text += (
+                f" After {last['graph']}: modularity {last['modularity']:.4f}, assortativity "
+                f"{last['assortativity']:.4f}, density {last['density']:.2e}."
+            )
+
+    short_text = (
+        "Each edge a refinement stage added is compared with the ORIGINAL knowledge base "
+        "(appendix F.5, Table 10): direct (an original interaction restored; or the pair of "
+        "an original interaction, with the other sign), indirect "
+        "(the original closure R±(k) already links regulator and target through a path of "
+        "up to k+1 interactions, so the new edge is a shortcut; counted with the same sign, "
+        "and with either sign, which includes the same-sign ones) or new."
+    )
+    if shortcuts.empty or int(shortcuts["n_added"].sum()) == 0:
+        short_text += "\n\nNo refinement stage of this run added an edge."
+    else:
+        for _, r in shortcuts.iterrows():
+            if r["n_added"]:
+                short_text += (
+                    f"\n\n{r['stage']}: {int(r['n_added'])} added; "
+                    f"{100 * r['share_indirect_same_sign']:.1f}% were indirect relations of "
+                    f"the same sign ({100 * r['share_indirect_any_sign']:.1f}% of either sign), "
+                    f"{100 * r['share_direct']:.1f}% direct, "
+                    f"{100 * r['share_direct_other_sign']:.1f}% the other sign of a direct "
+                    f"interaction, {100 * r['share_new']:.1f}% new."
+                )
+
+    overall = usage[usage["grouping"] == "all"]
+    usage_text = (
+        "Share of the outputs (condition x gene) for which the adaptor took the KB's "
+        "deduction (a = 1) rather than the neural prediction, on the test conditions "
+        "(Tables 6-7), by the gene's degree in the KB and by its role. The bundled E. coli "
+        "TRN has no evidence levels, so the gene's KB degree stands in for curation effort."
+    )
+    for _, r in overall.iterrows():
+        usage_text += f" {r['stage']}: {100 * r['kb_usage']:.1f}% of outputs from the KB."
+
+    return [
+        Section(
+            "Consistency benchmark",
+            _consistency_text(benchmark),
+            tables=[
+                ("Consistency by method and stage (Table 12)", main),
+                ("Per-class precision and recall, means (Table 11)", detail),
+            ],
+            figures=[
+                ("Consistency by method and stage (Figure 3)", figures["consistency"]),
+                ("Consistency along the ALIGNED stages (Figure 5)", figures["trajectory"]),
+            ],
+        ),
+        Section(
+            "Refined GRN",
+            "Each refinement stage (Eq. 6) fits the round's KB to the aligned predictions; "
+            "edges are kept, added or removed against the stage's input KB (the original KB "
+            "in round 1, the previous round's refined KB afterwards). An edge's support is "
+            "how much worse the refined KB fits the aligned predictions without it (column "
+            "support of the refined GRN table). " + change_text,
+            tables=[("Edges kept, added and removed per stage", changes)],
+            figures=[("Edges added and removed per regulator", figures["grn_diff"])],
+        ),
+        Section(
+            "Network topology",
+            topo_text,
+            tables=[("Topology of the original and refined GRNs (Figure 4b)", topology)],
+            figures=[("Topology of the original and refined GRNs", figures["topology"])],
+        ),
+        Section(
+            "Direct vs indirect added edges",
+            short_text,
+            tables=[("Added edges against the original KB (Table 10)", shortcuts)],
+        ),
+        Section(
+            "Knowledge vs data usage",
+            usage_text,
+            tables=[("Knowledge and data usage by gene group (Table 6)", usage)],
+            figures=[("Knowledge usage by gene group", figures["usage"])],
+        ),
+    ]

@@ -1,0 +1,229 @@
+"""Signed GRN compiled to the matrices R+(0), R-(0) (section 2.2, appendix B)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from aligned_kedro.core.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+EDGE_COLUMNS = ("regulator", "target", "sign")
+_SIGN_WORDS = {"+": 1, "-": -1, "+1": 1, "-1": -1, "1": 1}
+
+
+@dataclass(frozen=True, eq=False)
+class KnowledgeBase:
+    """Direct regulations of a signed GRN as 0/1 matrices (appendix B.1).
+
+    `r_pos` is R+(0) with the self-activation diagonal of appendix B.2 (set here if
+    missing); `r_neg` is R-(0). Rows are regulators, columns targets, in `genes` order.
+    `edge_table` holds the compiled input edges, so input self-edges survive `edges()`.
+    """
+
+    genes: tuple[str, ...]
+    r_pos: sp.csr_matrix
+    r_neg: sp.csr_matrix
+    edge_table: pd.DataFrame | None = None
+    n_duplicates: int = 0
+    n_conflicts_dropped: int = 0
+
+    def __post_init__(self) -> None:
+        genes = tuple(self.genes)
+        n = len(genes)
+        matrices = {}
+        for name in ("r_pos", "r_neg"):
+            m = sp.csr_matrix(getattr(self, name), dtype=np.float64, copy=True)
+            if m.shape != (n, n):
+                raise InputError(f"{name} has shape {m.shape}, expected ({n}, {n}) for {n} genes")
+            m.sum_duplicates()
+            m.eliminate_zeros()
+            if m.nnz and not np.all(m.data == 1.0):
+                raise InputError(f"{name} must hold only 0/1 entries")
+            matrices[name] = m
+        r_pos = matrices["r_pos"]
+        if n and not np.all(r_pos.diagonal() == 1.0):
+            r_pos = (r_pos + sp.diags(1.0 - r_pos.diagonal(), format="csr")).tocsr()
+            r_pos.eliminate_zeros()
+        object.__setattr__(self, "genes", genes)
+        object.__setattr__(self, "r_pos", r_pos)
+        object.__setattr__(self, "r_neg", matrices["r_neg"])
+
+    @property
+    def n_genes(self) -> int:
+        return len(self.genes)
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        """Gene name to matrix index."""
+        return {g: i for i, g in enumerate(self.genes)}
+
+    @cached_property
+    def regulators(self) -> np.ndarray:
+        """Sorted indices of genes with an off-diagonal edge in R+(0) or any edge in R-(0)."""
+        off = self.r_pos - sp.diags(self.r_pos.diagonal(), format="csr")
+        off.eliminate_zeros()
+        has_out = (np.diff(off.indptr) > 0) | (np.diff(self.r_neg.indptr) > 0)
+        return np.flatnonzero(has_out).astype(np.intp)
+
+    def edges(self) -> pd.DataFrame:
+        """Signed edges (regulator, target, sign in {+1, -1}) without the added diagonal."""
+        if self.edge_table is not None:
+            return self.edge_table.loc[:, list(EDGE_COLUMNS)].reset_index(drop=True)
+        names = np.asarray(self.genes, dtype=object)
+        frames = []
+        for matrix, sign in ((self.r_pos, 1), (self.r_neg, -1)):
+            coo = matrix.tocoo()
+            keep = coo.row != coo.col if sign == 1 else np.ones(coo.nnz, dtype=bool)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "regulator": names[coo.row[keep]],
+                        "target": names[coo.col[keep]],
+                        "sign": np.full(int(keep.sum()), sign, dtype=np.int64),
+                    }
+                )
+            )
+        table = pd.concat(frames, ignore_index=True)
+        return table.sort_values(["regulator", "target", "sign"], ignore_index=True)
+
+
+def _parse_sign(value: object) -> int | None:
+    if isinstance(value, str):
+        return _SIGN_WORDS.get(value.strip())
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, float, np.integer, np.floating)) and value in (1, -1):
+        return int(value)
+    return None
+
+
+def _parse_signs(column: pd.Series) -> np.ndarray:
+    """Signs as int64 +1/-1, with 0 where a value is not a valid sign."""
+    values = column.to_numpy()
+    if values.dtype.kind in "iuf":
+        return np.where(np.isin(values, (1, -1)), values, 0).astype(np.int64)
+    if values.dtype.kind == "b":
+        return np.zeros(len(values), dtype=np.int64)
+    cache: dict[tuple[type, object], int] = {}
+    out = np.empty(len(values), dtype=np.int64)
+    for i, value in enumerate(values):
+        key = (type(value), value)
+        if key not in cache:
+            cache[key] = _parse_sign(value) or 0
+        out[i] = cache[key]
+    return out
+
+
+def compile_kb(
+    edges: pd.DataFrame,
+    genes: Sequence[str],
+    *,
+    conflict: Literal["error", "drop", "both"] = "error",
+    source: str = "edge table",
+) -> KnowledgeBase:
+    """Compile a signed edge table into R+(0) (diagonal set) and R-(0) (appendix B.1).
+
+    `sign` is +1/-1 or "+"/"-". Identical duplicate edges are collapsed (count logged
+    and kept in `n_duplicates`). A (regulator, target) pair with both signs raises under
+    `conflict="error"`, is removed under `"drop"`, and is kept in both matrices under
+    `"both"`. Extra columns are kept in `edge_table`.
+    """
+    if conflict not in ("error", "drop", "both"):
+        raise InputError(f"conflict must be 'error', 'drop' or 'both', got {conflict!r}")
+    genes = tuple(genes)
+    universe = pd.Index(genes)
+    if not universe.is_unique:
+        gene = universe[universe.duplicated()][0]
+        raise InputError("duplicate gene in the gene list", source=source, gene=str(gene))
+    for column in EDGE_COLUMNS:
+        if column not in edges.columns:
+            raise InputError("missing required column", source=source, column=column)
+
+    missing = edges.loc[:, list(EDGE_COLUMNS)].isna().to_numpy()
+    if missing.any():
+        row_pos, col_pos = np.argwhere(missing)[0]
+        raise InputError(
+            "missing value", source=source, column=EDGE_COLUMNS[col_pos], row=edges.index[row_pos]
+        )
+    codes = {}
+    for column in ("regulator", "target"):
+        codes[column] = universe.get_indexer(edges[column])
+        unknown = np.flatnonzero(codes[column] < 0)
+        if len(unknown):
+            raise InputError(
+                "gene not in the gene universe",
+                source=source,
+                column=column,
+                row=edges.index[unknown[0]],
+                gene=str(edges[column].iloc[unknown[0]]),
+            )
+    signs = _parse_signs(edges["sign"])
+    invalid = np.flatnonzero(signs == 0)
+    if len(invalid):
+        raise InputError(
+            f"sign must be +1/-1 or '+'/'-', got {edges['sign'].iloc[invalid[0]]!r}",
+            source=source,
+            column="sign",
+            row=edges.index[invalid[0]],
+        )
+
+    n = len(genes)
+    pair = codes["regulator"].astype(np.int64) * max(n, 1) + codes["target"]
+    keyed = pd.DataFrame({"pair": pair, "sign": signs})
+    duplicated = keyed.duplicated(keep="first").to_numpy()
+    n_duplicates = int(duplicated.sum())
+    if n_duplicates:
+        logger.info("%s: collapsed %d duplicate edges", source, n_duplicates)
+    keep = ~duplicated
+    pair_count = pd.Series(pair[keep]).value_counts()
+    clashing_pairs = pair_count.index[pair_count.to_numpy() > 1].to_numpy()
+    n_conflicts_dropped = 0
+    if len(clashing_pairs):
+        clash = keep & np.isin(pair, clashing_pairs)
+        if conflict == "error":
+            first = int(np.flatnonzero(clash)[0])
+            rows = edges.index[clash & (pair == pair[first])].tolist()
+            regulator, target = edges["regulator"].iloc[first], edges["target"].iloc[first]
+            raise InputError(
+                f"conflicting signs for {regulator!r} -> {target!r} (rows {rows}); "
+                "choose conflict='drop' or 'both'",
+                source=source,
+                column="sign",
+                row=rows[0],
+                gene=str(regulator),
+            )
+        if conflict == "drop":
+            n_conflicts_dropped = len(clashing_pairs)
+            logger.warning(
+                "%s: dropped %d regulator-target pairs with conflicting signs",
+                source,
+                n_conflicts_dropped,
+            )
+            keep &= ~clash
+
+    table = edges.loc[keep].reset_index(drop=True)
+    table["sign"] = signs[keep]
+    reg, tgt, sign = codes["regulator"][keep], codes["target"][keep], signs[keep]
+
+    def adjacency(mask: np.ndarray) -> sp.csr_matrix:
+        return sp.csr_matrix(
+            (np.ones(int(mask.sum())), (reg[mask], tgt[mask])), shape=(n, n), dtype=np.float64
+        )
+
+    return KnowledgeBase(
+        genes=genes,
+        r_pos=adjacency(sign == 1),
+        r_neg=adjacency(sign == -1),
+        edge_table=table,
+        n_duplicates=n_duplicates,
+        n_conflicts_dropped=n_conflicts_dropped,
+    )

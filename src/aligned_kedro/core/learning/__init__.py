@@ -1,0 +1,33 @@
+"""The neural predictor f_y, the adaptor f_a and their training (section 3.3, Eq. 4-5),
+and the baselines."""
+
+from aligned_kedro.core.learning.adaptor import balanced_routing, combine, weight_vector
+from aligned_kedro.core.learning.baselines import LinearBaseline
+from aligned_kedro.core.learning.models import ModelConfig, build_model
+from aligned_kedro.core.learning.training import (
+    TrainConfig,
+    TrainedModel,
+    from_state,
+    out_of_fold_predictions,
+    predict,
+    to_state,
+    train,
+    train_neural_only,
+)
+
+__all__ = [
+    "LinearBaseline",
+    "ModelConfig",
+    "TrainConfig",
+    "TrainedModel",
+    "balanced_routing",
+    "build_model",
+    "combine",
+    "from_state",
+    "out_of_fold_predictions",
+    "predict",
+    "to_state",
+    "train",
+    "train_neural_only",
+    "weight_vector",
+]

@@ -1,0 +1,556 @@
+"""Adaptive alignment (Eq. 5): joint training of f_y and f_a, prediction, save and load.
+
+Stage A of Algorithm 1 (appendix D): cross-entropy of f_y on the labelled data plus
+C x the REINFORCE estimate of L_a (Eq. 4) over labelled and unlabelled inputs.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from aligned_kedro.core.errors import InputError
+from aligned_kedro.core.learning.adaptor import (
+    combine,
+    gene_rewards,
+    hinge_credit,
+    kb_usage,
+    normalise_advantages,
+    reinforce_loss,
+)
+from aligned_kedro.core.learning.models import (
+    DictConfig,
+    Encoding,
+    GNNModel,
+    MLPModel,
+    ModelConfig,
+    build_model,
+    check_edge_index,
+    check_edge_weight,
+    check_perturbations,
+    check_ternary,
+    graph_summary,
+    resolve_device,
+)
+from aligned_kedro.core.threads import torch_threads
+
+__all__ = [
+    "TrainConfig",
+    "TrainedModel",
+    "class_weights",
+    "from_state",
+    "kb_usage",
+    "out_of_fold_predictions",
+    "predict",
+    "to_state",
+    "train",
+    "train_neural_only",
+]
+
+HISTORY_KEYS = ("loss", "ce", "reinforce", "l_a", "kb_usage", "epoch_s")
+PREDICT_CHUNK = 256
+
+
+@dataclass
+class TrainConfig(DictConfig):
+    """Optimisation settings and the coefficients of Eq. 4 (c_l, c_w, theta_share, the
+    ablation switches use_inc, use_len) and Eq. 5 (c); primitives only.
+
+    `batch_size=None` trains full-batch (one Adam step per epoch). `shared_grad_scale`
+    scales the REINFORCE gradient that reaches the layers f_a shares with f_y: 0 (default)
+    lets f_a read the representation f_y learns from data without reshaping it; 1 is the
+    literal Eq. 5 (on the synthetic GRN it cost the GNN about 0.2 macro F1, the noisy
+    REINFORCE signal swamping CE in the shared embeddings). `num_threads` sets torch's
+    intra-op threads during training and restores them afterwards (None leaves them): at
+    E. coli size (m ≈ 200, n ≈ 4,000) a second thread saved about 25% per epoch on an idle
+    2-core host but cost up to 30x when another process held a core, hence 1.
+    """
+
+    label = "train config"
+
+    epochs: int = 150
+    lr: float = 2e-2
+    weight_decay: float = 0.0
+    c: float = 10.0
+    c_l: float = 5.0
+    c_w: float = 10.0
+    theta_share: float = 0.3
+    class_weighting: bool = True
+    seed: int = 0
+    device: str = "auto"
+    use_inc: bool = True
+    use_len: bool = True
+    log_every: int = 25
+    batch_size: int | None = None
+    shared_grad_scale: float = 0.0
+    num_threads: int | None = 1
+
+    def __post_init__(self) -> None:
+        source = "train config"
+        if not isinstance(self.epochs, (int, np.integer)) or self.epochs < 0:
+            raise InputError(
+                f"epochs must be a non-negative integer, got {self.epochs!r}", source=source
+            )
+        if not self.lr > 0:
+            raise InputError(f"lr must be positive, got {self.lr}", source=source)
+        for name in ("weight_decay", "c", "c_l", "c_w", "theta_share", "shared_grad_scale"):
+            if getattr(self, name) < 0:
+                raise InputError(
+                    f"{name} must be non-negative, got {getattr(self, name)}", source=source
+                )
+        if self.log_every < 1:
+            raise InputError(f"log_every must be >= 1, got {self.log_every}", source=source)
+        if self.num_threads is not None and self.num_threads < 1:
+            raise InputError(
+                f"num_threads must be >= 1 or None, got {self.num_threads}", source=source
+            )
+        if self.batch_size is not None and self.batch_size < 2:
+            raise InputError(
+                f"batch_size must be >= 2 (the REINFORCE baseline is a batch mean) or None, "
+                f"got {self.batch_size}",
+                source=source,
+            )
+
+
+@dataclass
+class TrainedModel:
+    """f_y with its adaptor head, the configs that built and trained it and the per-epoch
+    history (lists: loss, ce, reinforce, l_a, kb_usage, epoch_s). `adaptor` is False for
+    the neural-only baseline (f_a untrained, never used)."""
+
+    model: MLPModel | GNNModel
+    model_config: ModelConfig
+    train_config: TrainConfig
+    adaptor: bool = True
+    history: dict[str, list[float]] = field(default_factory=dict)
+    edge_index: torch.Tensor | None = None
+    edge_weight: torch.Tensor | None = None
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python's random, numpy and torch."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def class_weights(Y: np.ndarray) -> np.ndarray:
+    """Inverse class frequency of (-1, 0, 1) in Y, normalised to mean 1 over the classes
+    present (absent classes get 1; they never occur as a target)."""
+    counts = np.array([np.count_nonzero(np.equal(Y, c)) for c in (-1, 0, 1)], dtype=np.float64)
+    present = counts > 0
+    weights = np.ones(3)
+    weights[present] = counts.sum() / counts[present]
+    weights[present] /= weights[present].mean()
+    return weights
+
+
+def _check_w(w: Any, n: int) -> np.ndarray:
+    vector = np.asarray(w, dtype=np.float64)
+    if vector.shape != (n,):
+        raise InputError(f"w has shape {vector.shape}, expected ({n},)", source="weight vector")
+    bad = ~np.isfinite(vector) | (vector < 0) | (vector > 1)
+    if bad.any():
+        raise InputError(
+            f"w must lie in [0, 1]; gene index {int(np.flatnonzero(bad)[0])} has "
+            f"{vector[bad][0].item()!r}",
+            source="weight vector",
+        )
+    return vector
+
+
+@dataclass
+class _Batches:
+    """Training inputs on the device: X_l rows first, then X_u rows."""
+
+    X: torch.Tensor
+    m_l: int
+    targets: torch.Tensor
+    kb: torch.Tensor | None
+    w: torch.Tensor | None
+    class_weight: torch.Tensor
+
+
+def _prepare(
+    X_l: Any,
+    Y_l: Any,
+    kb_pred_l: Any,
+    X_u: Any,
+    kb_pred_u: Any,
+    w: Any,
+    n: int,
+    adaptor: bool,
+    train_config: TrainConfig,
+    device: torch.device,
+) -> tuple[_Batches, np.ndarray | None]:
+    shape = np.shape(X_l)
+    if len(shape) == 2 and shape[1] != n:
+        raise InputError(
+            f"X_l has {shape[1]} columns but model_config.n_genes is {n}", source="X_l"
+        )
+    X_l_arr = check_perturbations(X_l, n, name="X_l")
+    Y_l_arr = check_ternary(Y_l, X_l_arr.shape, name="Y_l")
+    X_u_arr = np.zeros((0, n), dtype=np.float32)
+    w_arr = kb = w_t = None
+    if adaptor:
+        if w is None or kb_pred_l is None:
+            raise InputError("training with the adaptor needs w and kb_pred_l", source="adaptor")
+        w_arr = _check_w(w, n)
+        kb_parts = [check_ternary(kb_pred_l, X_l_arr.shape, name="kb_pred_l")]
+        if X_u is not None and np.shape(X_u)[0] > 0:
+            X_u_arr = check_perturbations(X_u, n, name="X_u")
+            if kb_pred_u is None:
+                raise InputError("X_u is given without kb_pred_u", source="kb_pred_u")
+            kb_parts.append(check_ternary(kb_pred_u, X_u_arr.shape, name="kb_pred_u"))
+        kb = torch.as_tensor(np.vstack(kb_parts), device=device)
+        w_t = torch.as_tensor(w_arr, dtype=torch.float32, device=device)
+    weights = class_weights(Y_l_arr) if train_config.class_weighting else np.ones(3)
+    batches = _Batches(
+        X=torch.as_tensor(np.vstack([X_l_arr, X_u_arr]), device=device),
+        m_l=len(X_l_arr),
+        targets=torch.as_tensor(Y_l_arr + 1, device=device),
+        kb=kb,
+        w=w_t,
+        class_weight=torch.as_tensor(weights, dtype=torch.float32, device=device),
+    )
+    return batches, w_arr
+
+
+def _step(
+    model: MLPModel | GNNModel,
+    data: _Batches,
+    idx: torch.Tensor,
+    tc: TrainConfig,
+    adaptor: bool,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Loss of Eq. 5 on the rows `idx`, with the terms logged in the history."""
+    labelled = idx < data.m_l
+    encoding = model.encode(data.X[idx])
+    logits = None
+    ce = encoding.sample.sum() * 0.0
+    if bool(labelled.any()):
+        logits = model.classify(encoding.rows(labelled)).transpose(1, 2)
+        ce = F.cross_entropy(logits, data.targets[idx[labelled]], weight=data.class_weight)
+    terms = {"ce": float(ce.detach()), "reinforce": 0.0, "l_a": 0.0, "kb_usage": 0.0}
+    if not adaptor:
+        terms["loss"] = terms["ce"]
+        return ce, terms
+    y_hat = _neural_answer(model, encoding, labelled, logits)
+    kb = data.kb[idx]
+    logits_a = model.adapt(encoding, tc.shared_grad_scale)
+    a = torch.bernoulli(torch.sigmoid(logits_a.detach()), generator=generator)
+    rewards = gene_rewards(
+        a, y_hat, kb, data.w, tc.c_l, tc.c_w, tc.theta_share, tc.use_inc, use_len=False
+    )
+    l_a = rewards.sum(-1)
+    if tc.use_len:
+        theta = tc.theta_share * a.shape[-1]
+        rewards = rewards + tc.c_l * hinge_credit(a, theta)
+        l_a = l_a + tc.c_l * torch.clamp(a.sum(-1) - theta, min=0.0)
+    rl = reinforce_loss(logits_a, a, normalise_advantages(rewards))
+    loss = ce + tc.c * rl
+    terms.update(
+        loss=float(loss.detach()),
+        reinforce=float(rl.detach()),
+        l_a=float(l_a.mean()),
+        kb_usage=kb_usage(a),
+    )
+    return loss, terms
+
+
+def _epochs(
+    model: MLPModel | GNNModel,
+    data: _Batches,
+    tc: TrainConfig,
+    adaptor: bool,
+    optimiser: torch.optim.Optimizer,
+    generator: torch.Generator,
+    logger: logging.Logger | None,
+) -> dict[str, list[float]]:
+    """The epoch loop of `train`; returns the per-epoch history."""
+    device = data.X.device
+    m_all = len(data.X)
+    batch = tc.batch_size or m_all
+    history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
+    for epoch in range(1, tc.epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        order = (
+            torch.randperm(m_all, generator=generator, device=device)
+            if batch < m_all
+            else torch.arange(m_all, device=device)
+        )
+        sums = dict.fromkeys(HISTORY_KEYS[:-1], 0.0)
+        for begin in range(0, m_all, batch):
+            idx = order[begin : begin + batch]
+            loss, terms = _step(model, data, idx, tc, adaptor, generator)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            for key, value in terms.items():
+                sums[key] += value * len(idx) / m_all
+        history["epoch_s"].append(time.perf_counter() - start)
+        for key, value in sums.items():
+            history[key].append(value)
+        if logger is not None and (epoch % tc.log_every == 0 or epoch == tc.epochs):
+            logger.info(
+                "epoch %d/%d loss=%.4f ce=%.4f reinforce=%.4f L_a=%.1f kb_usage=%.3f epoch_s=%.3f",
+                epoch,
+                tc.epochs,
+                *(sums[key] for key in HISTORY_KEYS[:-1]),
+                history["epoch_s"][-1],
+            )
+    return history
+
+
+def train(
+    X_l: Any,
+    Y_l: Any,
+    kb_pred_l: Any,
+    X_u: Any,
+    kb_pred_u: Any,
+    w: Any,
+    model_config: ModelConfig | None,
+    train_config: TrainConfig,
+    edge_index: Any = None,
+    logger: logging.Logger | None = None,
+    adaptor: bool = True,
+    init: TrainedModel | None = None,
+    edge_weight: Any = None,
+) -> TrainedModel:
+    """Train f_y and f_a jointly by Eq. 5 (stage A of Algorithm 1).
+
+    Loss per step = CE(f_y(x), y) on the labelled rows (on logits, class-weighted when
+    `class_weighting`) + C x REINFORCE(L_a) over the rows of X_l ∪ X_u, with ŷ = argmax
+    f_y(x) (no gradient; f_y's backward pass covers only the labelled rows), δ =
+    `kb_pred_*` as given and a ~ Bernoulli(f_a(x)). Advantages are per-gene shares of
+    L_a, minus a per-gene batch baseline, over the batch std (`adaptor.gene_rewards`,
+    `adaptor.normalise_advantages`). Both losses are means over samples and genes;
+    history["l_a"] is the mean raw L_a per sample. Seeds python, numpy and torch; on CPU
+    the same seeds give bit-identical results. `adaptor=False`
+    trains f_y alone by CE (neural-only baseline; X_u, kb_pred_* and w are then ignored
+    and may be None). `init` continues from a trained model (a copy; its model_config is
+    used when `model_config` is None; Adam restarts); f_a's bias is set from w only when
+    f_a was not trained before. History covers this call only. The GNN's graph is
+    `edge_index` with optional `edge_weight` (one per edge), else the init model's.
+    """
+    if init is not None:
+        model_config = model_config or init.model_config
+        if model_config != init.model_config:
+            raise InputError(
+                "model_config differs from the init model's config", source="model config"
+            )
+        if edge_index is None:
+            edge_index, edge_weight = init.edge_index, init.edge_weight
+    if model_config is None:
+        raise InputError("need a model_config (or an init model)", source="model config")
+    n = model_config.n_genes
+    device = resolve_device(train_config.device)
+    data, w_arr = _prepare(X_l, Y_l, kb_pred_l, X_u, kb_pred_u, w, n, adaptor, train_config, device)
+    if edge_index is not None:
+        edge_index = check_edge_index(edge_index, n)
+        edge_weight = check_edge_weight(edge_weight, edge_index.shape[1])
+    if init is not None:
+        model = copy.deepcopy(init.model)
+        if isinstance(model, GNNModel) and edge_index is not None:
+            model.edge_index = edge_index
+            model.edge_weight = edge_weight
+    else:
+        model = build_model(model_config, edge_index, edge_weight)
+    if adaptor and (init is None or not init.adaptor):
+        model.init_adaptor(w_arr)
+    model.to(device)
+    seed_everything(train_config.seed)
+    generator = torch.Generator(device=device).manual_seed(train_config.seed)
+    optimiser = torch.optim.Adam(
+        model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
+    )
+
+    with torch_threads(train_config.num_threads):
+        history = _epochs(model, data, train_config, adaptor, optimiser, generator, logger)
+    model.eval()
+    return TrainedModel(
+        model=model,
+        model_config=model_config,
+        train_config=train_config,
+        adaptor=adaptor or (init is not None and init.adaptor),
+        history=history,
+        edge_index=edge_index,
+        edge_weight=edge_weight,
+    )
+
+
+def ternary_argmax(logits: torch.Tensor) -> torch.Tensor:
+    """argmax over the class axis of m x 3 x n logits as labels in {-1, 0, 1} (the first
+    maximum wins, as in torch.argmax, which is far slower along a middle axis)."""
+    down, none, up = logits.unbind(1)
+    label = torch.where(none > down, 0, -1)
+    return torch.where(up > torch.maximum(down, none), 1, label)
+
+
+def _neural_answer(
+    model: MLPModel | GNNModel,
+    encoding: Encoding,
+    labelled: torch.Tensor,
+    logits_labelled: torch.Tensor | None,
+) -> torch.Tensor:
+    """ŷ = argmax f_y(x) in {-1, 0, 1} without gradient; the unlabelled rows are classified
+    under no_grad, so f_y's backward pass covers only the labelled rows."""
+    y_hat = torch.empty(
+        (len(labelled), model.config.n_genes), dtype=torch.long, device=labelled.device
+    )
+    if logits_labelled is not None:
+        y_hat[labelled] = ternary_argmax(logits_labelled.detach())
+    if not bool(labelled.all()):
+        with torch.no_grad():
+            logits = model.classify(encoding.rows(~labelled)).transpose(1, 2)
+            y_hat[~labelled] = ternary_argmax(logits)
+    return y_hat
+
+
+@torch.no_grad()
+def predict(trained: TrainedModel, X: Any, kb_pred: Any = None) -> dict[str, np.ndarray]:
+    """Predictions for the rows of X: y_hat (argmax of f_y, in {-1, 0, 1}), p_a (f_a's
+    probability of using the KB), a (p_a > 0.5, 0/1) and y_bar (ȳ = δ where a = 1, ŷ
+    elsewhere). For a neural-only model a = 0, p_a = 0 and y_bar = y_hat; kb_pred may
+    then be None."""
+    n = trained.model_config.n_genes
+    X_arr = check_perturbations(X, n, name="X")
+    model = trained.model
+    model.eval()
+    device = next(model.parameters()).device
+    y_hat = np.empty(X_arr.shape, dtype=np.int8)
+    p_a = np.zeros(X_arr.shape, dtype=np.float32)
+    for begin in range(0, len(X_arr), PREDICT_CHUNK):
+        x = torch.as_tensor(X_arr[begin : begin + PREDICT_CHUNK], device=device)
+        logits, logits_a = model(x)
+        y_hat[begin : begin + len(x)] = ternary_argmax(logits.transpose(1, 2)).cpu().numpy()
+        if trained.adaptor:
+            p_a[begin : begin + len(x)] = torch.sigmoid(logits_a).cpu().numpy()
+    if not trained.adaptor:
+        return {"y_hat": y_hat, "a": np.zeros_like(y_hat), "y_bar": y_hat.copy(), "p_a": p_a}
+    if kb_pred is None:
+        raise InputError("predict with an adaptor model needs kb_pred", source="kb_pred")
+    kb = check_ternary(kb_pred, X_arr.shape, name="kb_pred").astype(np.int8)
+    a = (p_a > 0.5).astype(np.int8)
+    return {"y_hat": y_hat, "a": a, "y_bar": combine(a, y_hat, kb).astype(np.int8), "p_a": p_a}
+
+
+def train_neural_only(
+    X: Any,
+    Y: Any,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    edge_index: Any = None,
+    edge_weight: Any = None,
+    logger: logging.Logger | None = None,
+) -> TrainedModel:
+    """f_y alone, by class-weighted cross-entropy on (X, Y): the paper's "GNN only"."""
+    return train(
+        X,
+        Y,
+        None,
+        None,
+        None,
+        None,
+        model_config,
+        train_config,
+        edge_index=edge_index,
+        edge_weight=edge_weight,
+        logger=logger,
+        adaptor=False,
+    )
+
+
+def out_of_fold_predictions(
+    X: Any,
+    Y: Any,
+    folds: list[np.ndarray],
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    edge_index: Any = None,
+    edge_weight: Any = None,
+    logger: logging.Logger | None = None,
+) -> np.ndarray:
+    """Out-of-fold ŷ for every row of X: the rows of each fold (row indices) are predicted
+    by an f_y trained by cross-entropy alone on the other folds' rows. Every row must be in
+    exactly one fold."""
+    X_arr = np.asarray(X)
+    count = np.zeros(len(X_arr), dtype=np.int64)
+    for fold in folds:
+        np.add.at(count, np.asarray(fold, dtype=np.int64), 1)
+    if (count != 1).any():
+        row = int(np.flatnonzero(count != 1)[0])
+        raise InputError(
+            f"row {row} is in {count[row]} folds; every row must be in exactly one",
+            source="folds",
+            row=row,
+        )
+    Y_arr = np.asarray(Y)
+    y_out = np.empty(X_arr.shape, dtype=np.int8)
+    for fold in folds:
+        rest = np.flatnonzero(~np.isin(np.arange(len(X_arr)), fold))
+        trained = train_neural_only(
+            X_arr[rest], Y_arr[rest], model_config, train_config, edge_index, edge_weight, logger
+        )
+        y_out[fold] = predict(trained, X_arr[fold])["y_hat"]
+    return y_out
+
+
+def to_state(trained: TrainedModel) -> dict[str, Any]:
+    """Primitives, lists and tensors only (readable by torch.load(weights_only=True)):
+    model_config, train_config, adaptor, history, state_dict, the GNN's graph (edge_index,
+    edge_weight) and its size (`graph`: genes, edges, genes_with_edges, weighted)."""
+    n = trained.model_config.n_genes
+    return {
+        "model_config": trained.model_config.to_dict(),
+        "train_config": trained.train_config.to_dict(),
+        "adaptor": bool(trained.adaptor),
+        "history": {key: [float(v) for v in values] for key, values in trained.history.items()},
+        "state_dict": {k: v.detach().cpu().clone() for k, v in trained.model.state_dict().items()},
+        "edge_index": None if trained.edge_index is None else trained.edge_index.cpu().clone(),
+        "edge_weight": None if trained.edge_weight is None else trained.edge_weight.cpu().clone(),
+        "graph": {
+            "kind": trained.model_config.graph,
+            **graph_summary(trained.edge_index, n, trained.edge_weight),
+        },
+    }
+
+
+def from_state(
+    state: dict[str, Any], edge_index: Any = None, device: str = "cpu", edge_weight: Any = None
+) -> TrainedModel:
+    """Rebuild a TrainedModel from `to_state` output with its saved graph; `edge_index`
+    (with `edge_weight`, else unweighted) replaces the saved graph."""
+    for key in ("model_config", "train_config", "state_dict"):
+        if key not in state:
+            raise InputError(f"saved model state lacks {key!r}", source="model state")
+    model_config = ModelConfig.from_dict(dict(state["model_config"]))
+    train_config = TrainConfig.from_dict(dict(state["train_config"]))
+    if edge_index is None:
+        edge_index, edge_weight = state.get("edge_index"), state.get("edge_weight")
+    if edge_index is not None:
+        edge_index = check_edge_index(edge_index, model_config.n_genes)
+        edge_weight = check_edge_weight(edge_weight, edge_index.shape[1])
+    model = build_model(model_config, edge_index, edge_weight)
+    model.load_state_dict(state["state_dict"])
+    model.to(resolve_device(device))
+    model.eval()
+    return TrainedModel(
+        model=model,
+        model_config=model_config,
+        train_config=train_config,
+        adaptor=bool(state.get("adaptor", True)),
+        history={key: list(values) for key, values in state.get("history", {}).items()},
+        edge_index=edge_index,
+        edge_weight=edge_weight,
+    )

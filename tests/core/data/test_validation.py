@@ -1,0 +1,118 @@
+"""Every validation failure raises an InputError that says what and where."""
+
+import pandas as pd
+import pytest
+
+from aligned_kedro.core.data import validation
+from aligned_kedro.core.errors import InputError
+
+UNIVERSE = pd.DataFrame(
+    {
+        "gene_id": ["g1", "g2", "g3", "g4"],
+        "gene_name": ["STAT1", "IRF1", "MYC", "TP53"],
+        "is_regulator": [True, False, False, False],
+        "in_kb": [True, True, False, False],
+    }
+)
+X = pd.DataFrame([[-1, 0, 0, 0], [0, 0, -1, 0]], index=["a", "b"], columns=UNIVERSE["gene_id"])
+EDGE_REPORT = pd.DataFrame(
+    {"action": ["input", "dropped"], "reason": ["rows", "target not a gene: ENSG9"], "rows": [5, 4]}
+)
+
+
+def fails(findings, pattern):
+    with pytest.raises(InputError, match=pattern):
+        validation.raise_on_errors(findings)
+
+
+def test_no_measured_kb_gene_is_an_identifier_mismatch():
+    universe = UNIVERSE.assign(in_kb=False, is_regulator=False)
+    fails(
+        validation.kb_coverage(universe, X, EDGE_REPORT),
+        r"genes.in_kb: 0 measured genes have a KB edge.*same gene identifiers.*ENSG9"
+        r".*file 'raw_edges'",
+    )
+
+
+def test_perturbed_genes_outside_the_kb_are_named_and_can_be_refused():
+    findings = validation.kb_coverage(UNIVERSE, X, EDGE_REPORT)
+    (outside,) = [f for f in findings if f.check == "perturbed.outside_kb"]
+    assert outside.status == "warn" and outside.value == 1
+    assert "the GNN still sees them" in outside.detail and "MYC" in outside.detail
+    validation.raise_on_errors(findings)
+    fails(
+        validation.kb_coverage(UNIVERSE, X, EDGE_REPORT, perturbed_outside_kb="error"),
+        r"1 of 2 perturbed genes regulate nothing in the KB.*MYC.*gene 'g3'",
+    )
+
+
+CONDITIONS = pd.DataFrame(
+    {
+        "condition": ["a", "b", "c"],
+        "perturbation": ["g1", "g3", "g2"],
+        "control_group": ["w", "w", ""],
+        "n_perturbed": [3, 1, 2],
+        "n_control": [2, 2, 0],
+        "status": ["kept", "kept", "no control samples"],
+    }
+)
+
+
+def test_too_few_replicates_name_the_condition():
+    fails(
+        validation.replicates(CONDITIONS, min_replicates=2),
+        r"fewer than min_replicates = 2 perturbed samples, e.g. 'b' with 1.*row 'b', gene 'g3'",
+    )
+    fails(
+        validation.replicates(CONDITIONS, min_replicates=3),
+        r"replicates.perturbed.*\(1 more validation errors logged\)",
+    )
+    warned = validation.replicates(CONDITIONS, min_replicates=2, too_few="warn")
+    validation.raise_on_errors(warned)
+    (missing,) = [f for f in warned if f.check == "controls.missing"]
+    assert missing.status == "warn" and "'c'" in missing.detail
+
+
+def test_duplicated_conditions_are_refused():
+    design = pd.DataFrame(
+        {
+            "condition": ["a", "a", "b", "c"],
+            "role": ["perturbed"] * 4,
+            "perturbation": ["g1+g2", "g1+g2", "g2+g1", "g1"],
+            "perturbation_type": ["KO"] * 4,
+            "control_group": ["w"] * 4,
+        }
+    )
+    fails(
+        validation.duplicated_conditions(design),
+        r"conditions \['a', 'b'\] perturb the same genes.*row 'b', gene 'g1\+g2'",
+    )
+    other_controls = design.assign(control_group=["w", "w", "v", "w"])
+    assert validation.duplicated_conditions(other_controls)[0].status == "ok"
+
+
+def test_an_empty_split_is_refused():
+    fails(
+        validation.split_sizes({"strategy": "combo_seen0", "train": ["a"], "test": []}),
+        r"the test split of strategy 'combo_seen0' is empty",
+    )
+    findings = validation.split_sizes(
+        {"strategy": "combo", "train": ["a"], "test": ["b"], "combo_seen0": [], "held_out": []},
+        ["combo_seen0"],
+    )
+    validation.raise_on_errors(findings)
+    status = {f.check: f.status for f in findings}
+    assert status["split.combo_seen0"] == "warn" and status["split.held_out"] == "ok"
+    per_cell = {"train": ["a@1", "a@2", "c@1"], "test": ["b@1", "b@2"]}
+    per_cell["conditions"] = {"train": ["a", "c"], "test": ["b"]}
+    sizes = {f.check: f.value for f in validation.split_sizes(per_cell)}
+    assert sizes == {"split.train": 2, "split.test": 1}
+
+
+def test_the_inconsistency_summary_is_taken_from_the_knowledge_base_report():
+    report = pd.DataFrame({"measure": ["share_missing", "inc"], "value": [0.25, 12]})
+    rows = validation.report_table(validation.inconsistency_summary(report))
+    assert rows.set_index("check")["value"].to_dict() == {
+        "inconsistency.share_missing": 0.25,
+        "inconsistency.inc": 12.0,
+    }

@@ -1,0 +1,496 @@
+"""Knowledge refinement (section 3.4, Eq. 6): prox steps, row restriction, recovery, metrics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aligned_kedro.core.errors import InputError
+from aligned_kedro.core.evaluation.refinement_benchmark import (
+    closure_f1,
+    corrupt,
+    interaction_f1,
+    interaction_scores,
+)
+from aligned_kedro.core.knowledge.deduction import closure, deduce
+from aligned_kedro.core.knowledge.kb import KnowledgeBase, compile_kb
+from aligned_kedro.core.knowledge.refinement.solver import (
+    RefineOptions,
+    RefineProblem,
+    prox_eps,
+    prox_frobenius,
+    prox_soft,
+    refine,
+    relax,
+)
+
+K = 4
+SEEDS = range(6)
+
+
+def small_grn(seed: int, n: int = 40, n_regulators: int = 8, per_regulator: int = 5):
+    """Layered GRN: regulator i targets genes after it, a third of the edges inhibitory."""
+    rng = np.random.default_rng(seed)
+    genes = [f"g{i:02d}" for i in range(n)]
+    rows = []
+    for reg in range(n_regulators):
+        for target in rng.choice(np.arange(reg + 1, n), size=per_regulator, replace=False):
+            rows.append((genes[reg], genes[target], -1 if rng.random() < 1 / 3 else 1))
+    edges = pd.DataFrame(rows, columns=["regulator", "target", "sign"])
+    return compile_kb(edges, genes)
+
+
+def knockouts(kb: KnowledgeBase, seed: int, doubles: int = 6) -> sp.csr_matrix:
+    """Single knockouts (x = -1) of every regulator plus a few double knockouts."""
+    rng = np.random.default_rng(seed)
+    regs = kb.regulators
+    rows, cols = list(range(len(regs))), list(regs)
+    for i in range(doubles):
+        rows += [len(regs) + i] * 2
+        cols += rng.choice(regs, size=2, replace=False).tolist()
+    return sp.csr_matrix(
+        (-np.ones(len(rows)), (rows, cols)), shape=(len(regs) + doubles, kb.n_genes)
+    )
+
+
+def edge_set(kb: KnowledgeBase) -> set[tuple[str, str, int]]:
+    table = kb.edges()
+    return set(zip(table["regulator"], table["target"], table["sign"], strict=True))
+
+
+@pytest.fixture(scope="module")
+def recovery_runs():
+    runs = []
+    for seed in SEEDS:
+        true = small_grn(seed)
+        X = knockouts(true, seed)
+        Y = deduce(true, X, K)
+        noisy = corrupt(true, 0.2, seed)
+        runs.append((true, noisy, refine(noisy, X, Y, k=K)))
+    return runs
+
+
+# --- proximal operators --------------------------------------------------------------
+
+
+def test_relax_values():
+    x = torch.tensor([0.0, 0.01, 1.0])
+    assert torch.allclose(
+        relax(x, 100.0), torch.tensor([0.0, 1 - math.exp(-1), 1 - math.exp(-100)])
+    )
+
+
+def test_soft_threshold_and_projection():
+    v = torch.tensor([3.0, -3.0, 0.5, -0.5, -3.0, -0.2])
+    lower = torch.tensor([-10.0, -10.0, -10.0, -10.0, -1.0, 0.0])
+    out = prox_soft(v, 1.0, lower)
+    assert torch.allclose(out, torch.tensor([2.0, -2.0, 0.0, 0.0, -1.0, 0.0]))
+
+
+def test_frobenius_shrink_and_projection():
+    v = torch.tensor([3.0, -3.0, -3.0])
+    lower = torch.tensor([-10.0, -10.0, -0.5])
+    out = prox_frobenius(v, 1.0, lower)
+    assert torch.allclose(out, torch.tensor([1.0, -1.0, -0.5]))
+
+
+def test_exact_prox_hand_cases():
+    lower = torch.tensor([-1.0, -1.0, -1.0, -1.0, 0.0])
+    v = torch.tensor([2.0, 0.5, 1.5, -2.0, -2.0])
+    out = prox_eps(v, 1.0, 100.0, lower).double()
+    # hard threshold at |v| = sqrt(2a): 0.5 stays at 0, 1.5 and 2 move (by ~a t0 e^-t0|v|)
+    assert out[0].item() == pytest.approx(2.0, abs=1e-9)
+    assert out[1].item() == 0.0
+    assert out[2].item() == pytest.approx(1.5, abs=1e-9)
+    # the bound R̄ >= 0: d = -1 for an existing edge, d = 0 for an absent one
+    assert out[3].item() == -1.0
+    assert out[4].item() == 0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    v=st.floats(-3, 3),
+    a=st.floats(1e-4, 2.0),
+    t0=st.sampled_from([1.0, 10.0, 100.0]),
+    lower=st.sampled_from([0.0, -1.0]),
+)
+def test_exact_prox_matches_grid_search(v, a, t0, lower):
+    grid = np.concatenate([np.linspace(lower, 4.0, 400_001), [0.0, lower]])
+    h = 0.5 * (grid - v) ** 2 + a * (1 - np.exp(-t0 * np.abs(grid)))
+    d = prox_eps(torch.tensor([v], dtype=torch.float64), a, t0, torch.tensor([lower])).item()
+    value = 0.5 * (d - v) ** 2 + a * (1 - math.exp(-t0 * abs(d)))
+    assert d >= lower
+    assert value <= h.min() + 1e-6
+
+
+# --- row restriction against a dense n x n reference -----------------------------------
+
+
+def dense_loss(rp0, rn0, X, Y, k, tk, relaxation):
+    p, q = rp0, rn0
+    for _ in range(k):
+        p, q = rp0 @ p + rn0 @ q, rp0 @ q + rn0 @ p
+    if relaxation == "difference":
+        d = p - q
+        pred = torch.sign(d) * (1 - torch.exp(-tk * d.abs()))
+    else:
+        pred = torch.exp(-tk * q) - torch.exp(-tk * p)
+    return ((X @ pred - Y) ** 2).sum()
+
+
+@pytest.mark.parametrize("relaxation", ["separate", "difference"])
+def test_row_restriction_equals_dense_reference(relaxation):
+    rng = np.random.default_rng(3)
+    true = small_grn(3, n=12, n_regulators=4, per_regulator=3)
+    X = knockouts(true, 3, doubles=2).toarray()
+    X[0, 11] = 1.0
+    Y = deduce(true, X, 2).astype(np.float64)
+    noisy = corrupt(true, 0.3, 1)
+    problem = RefineProblem(
+        noisy, X, Y, k=2, tk=0.3, relaxation=relaxation, dtype=torch.float64, batch_size=3
+    )
+    n = noisy.n_genes
+    assert 11 in problem.rows
+    wp = problem.r_pos + torch.as_tensor(rng.random(problem.r_pos.shape) * 0.5)
+    wn = problem.r_neg + torch.as_tensor(rng.random(problem.r_neg.shape) * 0.5)
+    r = problem.r
+    wp[torch.arange(r), torch.arange(r)] = 1.0
+    fcol, gp, gn = problem.data_term(wp, wn)
+
+    rp0 = problem.to_dense(wp, n)
+    rp0[np.arange(n), np.arange(n)] = 1.0
+    rp0.requires_grad_(True)
+    rn0 = problem.to_dense(wn, n).requires_grad_(True)
+    loss = dense_loss(rp0, rn0, torch.as_tensor(X), torch.as_tensor(Y), 2, 0.3, relaxation)
+    loss.backward()
+    rows = torch.as_tensor(problem.rows)
+    layout = torch.as_tensor(problem.layout)
+    assert float(fcol.sum()) == pytest.approx(loss.item(), rel=1e-10)
+    assert torch.allclose(gn, rn0.grad[rows][:, layout], atol=1e-9)
+    off = torch.ones_like(gp, dtype=torch.bool)
+    off[torch.arange(r), torch.arange(r)] = False
+    assert torch.allclose(gp[off], rp0.grad[rows][:, layout][off], atol=1e-9)
+
+
+def test_batching_does_not_change_the_data_term():
+    true = small_grn(1)
+    X = knockouts(true, 1)
+    Y = deduce(true, X, K)
+    whole = RefineProblem(true, X, Y, k=K, tk=0.2, dtype=torch.float64)
+    split = RefineProblem(true, X, Y, k=K, tk=0.2, dtype=torch.float64, batch_size=2)
+    assert len(split.blocks) > 1
+    a, ga, _ = whole.data_term(whole.r_pos, whole.r_neg)
+    b, gb, _ = split.data_term(split.r_pos, split.r_neg)
+    assert torch.allclose(a, b)
+    assert torch.allclose(ga, gb)
+
+
+# --- recovery on a small synthetic GRN -------------------------------------------------
+
+
+def test_refinement_recovers_removed_and_drops_false_edges(recovery_runs):
+    recovered = removed = dropped = added = lost = kept = spurious = candidates = 0
+    for true, noisy, result in recovery_runs:
+        t, c, r = edge_set(true), edge_set(noisy), edge_set(result.kb)
+        recovered += len((t - c) & r)
+        removed += len(t - c)
+        dropped += len((c - t) - r)
+        added += len(c - t)
+        lost += len((t & c) - r)
+        kept += len(t & c)
+        spurious += len(r - t - c)
+        signed_pairs = 2 * len(true.regulators) * (true.n_genes - 1)
+        candidates += signed_pairs - len(t | c)
+    chance = spurious / candidates
+    assert recovered / removed > 0.4 and recovered / removed > 20 * chance
+    assert dropped / added > 0.75
+    assert lost / kept < 0.05
+
+
+def test_direct_f1_improves(recovery_runs):
+    before = [interaction_f1(noisy, true) for true, noisy, _ in recovery_runs]
+    after = [interaction_f1(result.kb, true) for true, _, result in recovery_runs]
+    assert np.mean(after) > np.mean(before) + 0.05
+    assert sum(a > b for a, b in zip(after, before, strict=True)) >= len(before) - 2
+
+
+def test_inhibitory_edges_survive(recovery_runs):
+    n_true = n_after = n_kept = n_both = 0
+    for true, noisy, result in recovery_runs:
+        negative = {e for e in edge_set(true) & edge_set(noisy) if e[2] == -1}
+        after = {e for e in edge_set(result.kb) if e[2] == -1}
+        assert after
+        n_true += sum(e[2] == -1 for e in edge_set(true))
+        n_after += len(after)
+        n_both += len(negative)
+        n_kept += len(negative & after)
+    assert abs(n_after - n_true) <= 0.25 * n_true
+    assert n_kept >= 0.95 * n_both
+
+
+def test_objective_never_increases(recovery_runs):
+    for _, _, result in recovery_runs:
+        steps = np.diff(result.loss)
+        assert (steps <= 1e-6 * max(1.0, result.loss[0])).all()
+
+
+def test_result_edge_table_and_summary(recovery_runs):
+    _, noisy, result = recovery_runs[0]
+    table = result.edges
+    identity = ["regulator", "target", "sign"]
+    assert list(table.columns) == [*identity, "score", "status", "support", "inputs_reaching"]
+    assert set(table["status"]) <= {"kept", "added", "removed"}
+    summary = result.summary
+    for status in ("kept", "added", "removed"):
+        chosen = table["status"] == status
+        assert summary[f"edges_{status}"] == int(chosen.sum())
+        assert summary[f"edges_{status}_pos"] + summary[f"edges_{status}_neg"] == chosen.sum()
+    before = edge_set(noisy)
+    listed = table[table["status"] != "added"]
+    assert set(zip(listed["regulator"], listed["target"], listed["sign"], strict=True)) == before
+    present = table[table["status"] != "removed"]
+    assert set(zip(present["regulator"], present["target"], present["sign"], strict=True)) == (
+        edge_set(result.kb)
+    )
+    assert (table.loc[table["status"] == "removed", "score"] <= 0.5).all()
+    assert (table.loc[table["status"] == "added", "score"] > 0.5).all()
+    assert result.iterations == len(result.loss) - 1
+    assert result.seconds > 0
+
+
+@pytest.mark.parametrize("penalty", ["l1", "frobenius"])
+@pytest.mark.parametrize("relaxation", ["separate", "difference"])
+def test_true_kb_with_its_own_data_stays(penalty, relaxation):
+    changed = total = 0
+    for seed in range(3):
+        true = small_grn(seed)
+        X = knockouts(true, seed)
+        Y = deduce(true, X, K)
+        result = refine(
+            true, X, Y, RefineOptions(penalty=penalty, relaxation=relaxation, max_iter=20), k=K
+        )
+        changed += result.summary["edges_added"] + result.summary["edges_removed"]
+        total += len(true.edges())
+    assert changed <= 0.05 * total
+
+
+def test_soft_prox_runs_and_keeps_true_kb():
+    true = small_grn(2)
+    X = knockouts(true, 2)
+    Y = deduce(true, X, K)
+    result = refine(true, X, Y, RefineOptions(prox="soft", max_iter=10), k=K)
+    assert result.summary["edges_removed"] <= 2
+
+
+def test_no_iterations_returns_the_input_kb_with_both_signs():
+    genes = ["a", "b", "c"]
+    edges = pd.DataFrame(
+        {"regulator": ["a", "a", "b"], "target": ["b", "b", "c"], "sign": [1, -1, -1]}
+    )
+    kb = compile_kb(edges, genes, conflict="both")
+    X = np.array([[-1, 0, 0]])
+    result = refine(kb, X, deduce(kb, X, 2), RefineOptions(max_iter=0), k=2)
+    assert edge_set(result.kb) == edge_set(kb)
+    assert set(result.edges["status"]) == {"kept"}
+    assert result.loss and result.iterations == 0
+
+
+def test_edge_support_hand_case():
+    genes = [f"g{i}" for i in range(8)]
+    true_edges = [("g0", "g1", "+"), ("g0", "g2", "-"), ("g1", "g3", "+"), ("g4", "g5", "+")]
+    columns = ["regulator", "target", "sign"]
+    true = compile_kb(pd.DataFrame(true_edges, columns=columns), genes)
+    kb = compile_kb(pd.DataFrame([*true_edges, ("g0", "g6", "+")], columns=columns), genes)
+    X = np.zeros((2, 8))
+    X[0, 0] = X[1, 1] = -1
+    result = refine(kb, X, deduce(true, X, 2), RefineOptions(lam=1e6), k=2)
+    table = result.edges.set_index(["regulator", "target"])
+    assert set(table["status"]) == {"kept"}
+    for pair in (("g0", "g1"), ("g0", "g2"), ("g1", "g3")):
+        assert table.loc[pair, "support"] > 0.5
+    assert table.loc[("g0", "g6"), "support"] < -0.5
+    assert table.loc[("g4", "g5"), "support"] == 0.0
+    assert table.loc[("g4", "g5"), "inputs_reaching"] == 0
+    assert table.loc[("g1", "g3"), "inputs_reaching"] == 2
+    assert table.loc[("g0", "g1"), "inputs_reaching"] == 1
+    summary = result.summary
+    assert (summary["edges_kept_supported"], summary["edges_kept_contradicted"]) == (3, 1)
+    assert (summary["edges_kept_no_evidence"], summary["edges_kept_untested"]) == (1, 1)
+
+
+def _within(kb: KnowledgeBase, start: np.ndarray, k: int) -> set[int]:
+    """Genes reached from `start` by at most k direct edges (breadth-first search)."""
+    adjacency = (kb.r_pos + kb.r_neg).tocsr()
+    seen, frontier = set(start.tolist()), set(start.tolist())
+    for _ in range(k):
+        frontier = {int(t) for g in frontier for t in adjacency[g].indices} - seen
+        seen |= frontier
+    return seen
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 3))
+def test_edge_support_matches_brute_force(seed, k):
+    """Support of a leaf-target edge = f_j(entry 0) - f_j(entry 1) by direct evaluation, and
+    inputs_reaching = inputs whose perturbed genes reach the regulator within k edges."""
+    true = small_grn(seed, n=20, n_regulators=5, per_regulator=3)
+    noisy = corrupt(true, 0.3, seed)
+    X = knockouts(true, seed, doubles=3)
+    Y = deduce(true, X, k)
+    result = refine(noisy, X, Y, RefineOptions(max_iter=0), k=k)
+    problem = RefineProblem(noisy, X, Y, k=k, tk=1.0)
+    column = {int(g): c for c, g in enumerate(problem.layout)}
+    row = {int(g): i for i, g in enumerate(problem.rows)}
+    regulators = set(noisy.regulators.tolist())
+    dense = X.toarray()
+    for edge in result.edges.itertuples():
+        reg, tgt = noisy.index[edge.regulator], noisy.index[edge.target]
+        reached = sum(reg in _within(noisy, np.flatnonzero(x), k) for x in dense)
+        assert edge.inputs_reaching == reached
+        if tgt in regulators:
+            continue
+        errors = []
+        for value in (0.0, 1.0):
+            wp, wn = problem.r_pos.clone(), problem.r_neg.clone()
+            (wp if edge.sign == 1 else wn)[row[reg], column[tgt]] = value
+            errors.append(float(problem.data_term(wp, wn, grad=False)[0][column[tgt]]))
+        assert edge.support == pytest.approx(errors[0] - errors[1], abs=1e-4)
+
+
+# --- validation ----------------------------------------------------------------------
+
+
+def test_bad_inputs_raise():
+    kb = small_grn(0, n=10, n_regulators=2, per_regulator=2)
+    X = np.zeros((3, 10))
+    X[0, 0] = -1
+    Y = np.zeros((3, 10))
+    with pytest.raises(InputError, match="9 columns .* 10 genes"):
+        refine(kb, X[:, :9], Y, k=2)
+    with pytest.raises(InputError, match="Y_bar has 11 columns"):
+        refine(kb, X, np.zeros((3, 11)), k=2)
+    with pytest.raises(InputError, match="3 rows .* 2"):
+        refine(kb, X, Y[:2], k=2)
+    with pytest.raises(InputError, match="values must be in"):
+        refine(kb, X * 2, Y, k=2)
+    with pytest.raises(InputError, match="values must be in"):
+        refine(kb, X, Y + 0.5, k=2)
+    with pytest.raises(InputError, match="penalty"):
+        refine(kb, X, Y, RefineOptions(penalty="l2"), k=2)
+    with pytest.raises(InputError, match="k must be"):
+        refine(kb, X, Y, k=-1)
+    with pytest.raises(InputError, match="lam"):
+        refine(kb, X, Y, RefineOptions(lam=-1.0), k=2)
+    with pytest.raises(InputError, match="noise"):
+        corrupt(kb, 1.5, 0)
+
+
+# --- metrics and corruption ----------------------------------------------------------
+
+
+def test_interaction_f1_hand_case():
+    genes = ["a", "b", "c", "d"]
+    true = compile_kb(
+        pd.DataFrame({"regulator": ["a", "a", "b"], "target": ["b", "c", "d"], "sign": [1, -1, 1]}),
+        genes,
+    )
+    pred = compile_kb(
+        pd.DataFrame(
+            {
+                "regulator": ["a", "a", "c", "d"],
+                "target": ["b", "c", "d", "d"],
+                "sign": [1, 1, 1, -1],
+            }
+        ),
+        genes,
+    )
+    # tp = a->b; fp = a->c(+), c->d; fn = a->c(-), b->d; the self-edge is ignored
+    assert interaction_f1(pred, true) == pytest.approx(2 / (2 + 2 + 2))
+    assert interaction_scores(pred, true) == pytest.approx(
+        {"precision": 1 / 3, "recall": 1 / 3, "f1": 1 / 3}
+    )
+    assert interaction_f1(true, true) == 1.0
+
+
+def test_closure_f1_matches_dense_closure():
+    true = small_grn(4, n=15, n_regulators=5, per_regulator=3)
+    noisy = corrupt(true, 0.4, 2)
+
+    def signs(kb):
+        p, q = closure(kb, 3, dense_threshold=0.0)
+        s = np.sign(np.asarray(p) - np.asarray(q))
+        np.fill_diagonal(s, 0)
+        return s
+
+    t, p = signs(true), signs(noisy)
+    tp = int(((t == p) & (t != 0)).sum())
+    expected = 2 * tp / (2 * tp + (np.count_nonzero(p) - tp) + (np.count_nonzero(t) - tp))
+    assert closure_f1(noisy, true, 3) == pytest.approx(expected)
+    assert closure_f1(true, true, 3) == 1.0
+
+
+def test_corrupt_counts_and_constraints():
+    true = small_grn(5, n=60, n_regulators=10, per_regulator=6)
+    noisy = corrupt(true, 0.25, 7)
+    t, c = edge_set(true), edge_set(noisy)
+    n_change = round(0.25 * len(t))
+    assert len(t - c) == n_change
+    assert len(c - t) == n_change
+    regulators = {true.genes[i] for i in true.regulators}
+    true_pairs = {(a, b) for a, b, _ in t}
+    for reg, tgt, _ in c - t:
+        assert reg in regulators and reg != tgt and (reg, tgt) not in true_pairs
+    assert corrupt(true, 0.25, 7).edges().equals(noisy.edges())
+    assert edge_set(corrupt(true, 0.0, 7)) == t
+
+
+def test_corrupt_samples_absent_pairs_uniformly():
+    n, n_reg = 400, 40
+    genes = [f"g{i:03d}" for i in range(n)]
+    rng = np.random.default_rng(0)
+    rows = [
+        (genes[r], genes[(r + 1 + j) % n], 1 if rng.random() < 0.7 else -1)
+        for r in range(n_reg)
+        for j in range(10)
+    ]
+    kb = compile_kb(pd.DataFrame(rows, columns=["regulator", "target", "sign"]), genes)
+    noisy = corrupt(kb, 0.5, 3)
+    added = pd.DataFrame(sorted(edge_set(noisy) - edge_set(kb)), columns=["r", "t", "s"])
+    targets = added["t"].str[1:].astype(int)
+    regs = added["r"].str[1:].astype(int)
+    assert len(added) == 200
+    assert (targets < n // 10).mean() < 0.25
+    assert 0.35 < targets.mean() / n < 0.65
+    assert regs.nunique() > n_reg // 2
+    assert (regs < n_reg // 4).mean() < 0.5
+    share = (added["s"] == -1).mean()
+    assert 0.15 < share < 0.5
+
+
+@pytest.mark.parametrize(("lam", "removed"), [(0.9, True), (1.1, False)])
+def test_a_saturated_false_edge_is_removed_exactly_when_its_removal_beats_lambda(lam, removed):
+    # One false edge a -> b, saturated at tk = 1 (ε(5) = 0.993, gradient ~ e^-5): removing it
+    # lowers f by ε(5)² = 0.987 (b's label is 0), so it goes exactly when λ < 0.987.
+    edge = pd.DataFrame([("a", "b", 1)], columns=["regulator", "target", "sign"])
+    kb = compile_kb(edge, ["a", "b"])
+    X = np.array([[-1, 0]])
+    Y = np.array([[-1, 0]])
+    result = refine(kb, X, Y, RefineOptions(tk=1.0, lam=lam), k=4)
+    status = result.edges.set_index(["regulator", "target"])["status"]
+    assert status[("a", "b")] == ("removed" if removed else "kept")
+
+
+def test_refine_options_from_params_takes_the_parameters_dict_and_refuses_unknown_keys():
+    options = RefineOptions.from_params({"rounds": 2, "lam": 3.0, "max_iter": 5})
+    assert (options.lam, options.max_iter, options.penalty) == (3.0, 5, "l1")
+    with pytest.raises(InputError, match="refinement.max_iters"):
+        RefineOptions.from_params({"max_iters": 5})
+    with pytest.raises(InputError, match="max_iter must be"):
+        RefineOptions.from_params({"max_iter": 2.5})
