@@ -1,13 +1,13 @@
 # Set-up is automatic: every target below creates .venv and installs the pinned
-# dependencies first if needed. Servers bind to 127.0.0.1.
+# dependencies first if needed. Servers bind to 127.0.0.1 unless ALIGNED_HOST says otherwise.
+# For a CPU-only torch, pass pip's standard options, e.g.
+#   make install PIP_OPTIONS="--extra-index-url https://download.pytorch.org/whl/cpu"
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# A CPU build of torch==2.13.0 may lie in a local wheel folder; use it when present.
-WHEELS := $(firstword $(wildcard /opt/wheels))
-FIND_LINKS := $(if $(WHEELS),--find-links $(WHEELS),)
-HOST ?= 127.0.0.1
+PIP_OPTIONS ?=
+ALIGNED_HOST ?= 127.0.0.1
 
 .PHONY: install run test lint format bench viz viz-build mlflow clean
 
@@ -15,7 +15,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet $(FIND_LINKS) -e ".[dev]"
+	$(BIN)/python -m pip install --progress-bar off $(PIP_OPTIONS) -e ".[dev]"
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -37,13 +37,13 @@ bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 viz: $(STAMP)
-	$(BIN)/kedro viz run --host $(HOST) --port 4141 --no-browser
+	$(BIN)/kedro viz run --host $(ALIGNED_HOST) --port 4141 --no-browser
 
 viz-build: $(STAMP)
 	$(BIN)/kedro viz build
 
 mlflow: $(STAMP)
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host $(HOST) --port 5000 --workers 1
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host $(ALIGNED_HOST) --port 5000 --workers 1
 
 clean:
-	rm -rf $(VENV) build-viz mlruns mlflow.db
+	rm -rf $(VENV) build mlruns mlflow.db
