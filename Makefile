@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PIP_OPTIONS ?=
 ALIGNED_HOST ?= 127.0.0.1
 
-.PHONY: install run test lint format bench viz viz-build mlflow clean
+.PHONY: install run test reference lint format bench viz viz-build mlflow clean
 
 install: $(STAMP)
 
@@ -24,6 +24,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The default run's non-timing metrics against tests/reference (about 2 minutes).
+reference: $(STAMP)
+	$(BIN)/python scripts/reference_metrics.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
