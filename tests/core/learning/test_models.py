@@ -18,8 +18,6 @@ from aligned_kedro.core.learning.models import (
     MLPModel,
     ModelConfig,
     build_model,
-    check_perturbations,
-    check_ternary,
     kb_edge_index,
     resolve_device,
 )
@@ -121,27 +119,6 @@ def test_model_config_checks() -> None:
         ModelConfig.from_dict({"model_type": "mlp", "n_genes": 3, "width": 4})
     config = ModelConfig("gnn", 5, dropout=0.1)
     assert ModelConfig.from_dict(config.to_dict()) == config
-
-
-def test_perturbation_errors_name_the_row() -> None:
-    good = np.zeros((3, N))
-    good[:, 0] = -1
-    assert check_perturbations(good, N).dtype == np.float32
-    with pytest.raises(InputError, match="X has 7 columns but the model has 8 genes"):
-        check_perturbations(good[:, :7], N)
-    with pytest.raises(InputError, match=r"2-d m x n matrix, got shape \(8,\)"):
-        check_perturbations(good[0], N)
-    bad = good.copy()
-    bad[2, 5] = 2
-    with pytest.raises(InputError, match=r"X holds 2.0 at column 5.*row 2"):
-        check_perturbations(bad, N)
-    empty = good.copy()
-    empty[1] = 0
-    with pytest.raises(InputError, match="X row 1 perturbs no gene"):
-        check_perturbations(empty, N)
-    with pytest.raises(InputError, match=r"Y has shape \(3, 8\), expected \(2, 8\)"):
-        check_ternary(good, (2, N), name="Y")
-    assert check_perturbations(sp.csr_matrix(good), N).shape == (3, N)
 
 
 def test_resolve_device() -> None:

@@ -11,6 +11,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from aligned_kedro.core._checks import check_positive_int
 from aligned_kedro.core.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -409,12 +410,7 @@ def harmonise_gene_graph(
             )
     else:
         importance = pd.Series(1.0, index=raw.index)
-    if top_k is not None and (not isinstance(top_k, (int, np.integer)) or top_k < 1):
-        raise InputError(
-            f"top_k must be a positive integer or null, got {top_k!r}",
-            source="parameters",
-            column="top_k",
-        )
+    check_positive_int(top_k, "top_k", source="parameters", allow_none=True)
     resolver = name_resolver(genes, synonyms, aliases)
     measured = set(universe)
     table = pd.DataFrame(

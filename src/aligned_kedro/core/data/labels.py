@@ -16,6 +16,7 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from scipy import special, stats
 
+from aligned_kedro.core._checks import check_probabilities
 from aligned_kedro.core.errors import InputError
 
 DESIGN_COLUMNS: tuple[str, ...] = (
@@ -344,8 +345,9 @@ def log_cpm(
 def benjamini_hochberg(p: np.ndarray | Sequence[float]) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values: q_(i) = min_{k >= i} min(1, m p_(k) / k)."""
     p = np.asarray(p, dtype=float)
-    if p.ndim != 1 or np.isnan(p).any() or (p < 0).any() or (p > 1).any():
+    if p.ndim != 1:
         raise InputError("p-values must be a 1-d array of numbers in [0, 1]", source="p-values")
+    check_probabilities(p, "p-values")
     m = p.size
     if m == 0:
         return p.copy()

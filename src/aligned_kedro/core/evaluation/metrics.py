@@ -8,26 +8,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aligned_kedro.core._checks import check_probability, check_ternary
 from aligned_kedro.core.errors import InputError
 
 LABELS: tuple[int, int, int] = (-1, 0, 1)
 LABEL_NAMES: dict[int, str] = {-1: "down", 0: "none", 1: "up"}
 DEFAULT_GAMMA = 5.0
-
-
-def _labels_array(values: Any, name: str, source: str) -> np.ndarray:
-    array = np.asarray(values)
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
-        raise InputError(f"{name} must be numeric labels in {{-1, 0, 1}}", source=source)
-    outside = ~np.isin(array, LABELS)
-    if outside.any():
-        position = tuple(int(i) for i in np.argwhere(outside)[0])
-        raise InputError(
-            f"{name} holds {array[position]!r} at {position}; labels must be -1, 0 or 1",
-            source=source,
-            row=position,
-        )
-    return array.astype(np.int64).ravel()
+LABELS_HINT = "labels must be -1, 0 or 1"
 
 
 def confusion_matrix(y_true: Any, y_pred: Any, *, source: str = "labels") -> np.ndarray:
@@ -40,8 +27,10 @@ def confusion_matrix(y_true: Any, y_pred: Any, *, source: str = "labels") -> np.
         )
     if true.size == 0:
         raise InputError("cannot score empty label arrays", source=source)
-    true = _labels_array(true, "y_true", source) + 1
-    pred = _labels_array(pred, "y_pred", source) + 1
+    true, pred = (
+        check_ternary(values, name, source=source, hint=LABELS_HINT, dtype=np.int64).ravel() + 1
+        for values, name in ((true, "y_true"), (pred, "y_pred"))
+    )
     return np.bincount(3 * true + pred, minlength=9).reshape(3, 3)
 
 
@@ -103,9 +92,8 @@ def balanced_f1(f1_data: float, f1_kb: float, gamma: float = DEFAULT_GAMMA) -> f
     """
     if not gamma > 1:
         raise InputError(f"gamma must be > 1, got {gamma}", source="balanced F1")
-    for name, value in (("f1_data", f1_data), ("f1_kb", f1_kb)):
-        if not 0 <= value <= 1:
-            raise InputError(f"{name} must lie in [0, 1], got {value}", source="balanced F1")
+    check_probability(f1_data, "f1_data", source="balanced F1")
+    check_probability(f1_kb, "f1_kb", source="balanced F1")
     if f1_data == 0 or f1_kb == 0:
         return 0.0
     low = min(f1_data, f1_kb)

@@ -14,7 +14,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from aligned_kedro.core.errors import TERNARY_HINT, InputError, require_ternary
+from aligned_kedro.core._checks import check_label_matrix, check_ternary
+from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.evaluation.metrics import DEFAULT_GAMMA, balanced_f1, class_f1
 
 DEFAULT_C_L = 5.0
@@ -55,18 +56,11 @@ def weight_vector(
     into the adaptor's prior. X_train is used only to check that the three matrices match.
     """
     source = "weight vector"
+    Y = check_label_matrix(Y_train, "Y_train", source=source)
     X = np.asarray(X_train)
-    Y = np.asarray(Y_train)
-    delta = np.asarray(kb_pred_train)
-    if Y.ndim != 2 or Y.shape[0] == 0:
-        raise InputError(f"Y_train must be a non-empty m x n matrix, got {Y.shape}", source=source)
-    for name, matrix in (("X_train", X), ("kb_pred_train", delta)):
-        if matrix.shape != Y.shape:
-            raise InputError(
-                f"{name} has shape {matrix.shape} but Y_train has shape {Y.shape}", source=source
-            )
-    require_ternary(Y, "Y_train", TERNARY_HINT, source)
-    require_ternary(delta, "kb_pred_train", TERNARY_HINT, source)
+    if X.shape != Y.shape:
+        raise InputError(f"X_train has shape {X.shape}, expected {Y.shape}", source=source)
+    delta = check_ternary(kb_pred_train, "kb_pred_train", shape=Y.shape, source=source)
     n = Y.shape[1]
     prior = []
     for name, values in (("kb_degree", kb_degree), ("go_count", go_count)):
@@ -112,18 +106,9 @@ def balanced_routing(
     training rows with `y_neural` predicted out of fold; ties keep the current choice.
     """
     source = "balanced routing"
-    Y = np.asarray(Y)
-    arrays = {"y_neural": np.asarray(y_neural), "kb_pred": np.asarray(kb_pred)}
-    if Y.ndim != 2 or Y.shape[0] == 0:
-        raise InputError(f"Y must be a non-empty m x n matrix, got {Y.shape}", source=source)
-    require_ternary(Y, "Y", TERNARY_HINT, source)
-    for name, matrix in arrays.items():
-        if matrix.shape != Y.shape:
-            raise InputError(
-                f"{name} has shape {matrix.shape} but Y has shape {Y.shape}", source=source
-            )
-        require_ternary(matrix, name, TERNARY_HINT, source)
-    H, K = arrays["y_neural"], arrays["kb_pred"]
+    Y = check_label_matrix(Y, "Y", source=source)
+    H = check_ternary(y_neural, "y_neural", shape=Y.shape, source=source)
+    K = check_ternary(kb_pred, "kb_pred", shape=Y.shape, source=source)
     data = (_gene_confusions(Y, H), _gene_confusions(Y, K))
     knowledge = (_gene_confusions(K, H), _gene_confusions(K, K))
     w = np.zeros(Y.shape[1], dtype=bool)

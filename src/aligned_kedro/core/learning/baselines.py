@@ -8,9 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from aligned_kedro.core._checks import (
+    check_label_matrix,
+    check_perturbations,
+    check_positive_int,
+)
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.evaluation.metrics import macro_f1
-from aligned_kedro.core.learning.models import check_perturbations, check_ternary
 
 N_THRESHOLDS = 200
 
@@ -32,10 +36,7 @@ class LinearBaseline:
     """
 
     def __init__(self, n_components: int = 10, ridge: float = 0.1) -> None:
-        if n_components < 1:
-            raise InputError(
-                f"n_components must be >= 1, got {n_components}", source="linear baseline"
-            )
+        check_positive_int(n_components, "n_components", source="linear baseline")
         if ridge < 0:
             raise InputError(f"ridge must be >= 0, got {ridge}", source="linear baseline")
         self.n_components = int(n_components)
@@ -53,13 +54,10 @@ class LinearBaseline:
 
     def fit(self, X_l: Any, Y_l: Any) -> LinearBaseline:
         """Fit G, W, b and τ on the labelled data."""
-        shape = np.shape(Y_l)
-        if len(shape) != 2 or shape[0] == 0:
-            raise InputError(
-                f"Y_l must be a non-empty m x n matrix, got shape {shape}", source="Y_l"
-            )
-        X = check_perturbations(X_l, shape[1], name="X_l").astype(np.float64)
-        Y = check_ternary(Y_l, X.shape, name="Y_l").astype(np.float64)
+        Y = check_label_matrix(Y_l, "Y_l", dtype=np.float64)
+        X = check_perturbations(X_l, Y.shape[1], name="X_l").astype(np.float64)
+        if X.shape != Y.shape:
+            raise InputError(f"Y_l has shape {Y.shape}, expected {X.shape}", source="Y_l")
         self.bias = Y.mean(axis=0)
         centred = (Y - self.bias).T
         U, sv, _ = np.linalg.svd(centred, full_matrices=False)

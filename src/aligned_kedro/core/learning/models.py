@@ -21,7 +21,8 @@ import torch
 from torch import nn
 from torch_geometric.nn import SGConv
 
-from aligned_kedro.core.errors import TERNARY_HINT, InputError, require_ternary
+from aligned_kedro.core._checks import check_positive_int
+from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.learning.adaptor import adaptor_bias
 
 N_CLASSES = 3
@@ -72,9 +73,7 @@ class ModelConfig(DictConfig):
                 f"model_type must be 'mlp' or 'gnn', got {self.model_type!r}", source=source
             )
         for name in ("n_genes", "hidden", "layers", "embedding_dim"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise InputError(f"{name} must be a positive integer, got {value!r}", source=source)
+            check_positive_int(getattr(self, name), name, source=source)
         if self.graph not in GRAPHS:
             raise InputError(
                 f"graph must be one of {list(GRAPHS)}, got {self.graph!r}", source=source
@@ -98,42 +97,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if device not in ("cpu", "cuda"):
         raise InputError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}", source="device")
     return torch.device(device)
-
-
-def check_perturbations(X: Any, n_genes: int, *, name: str = "X") -> np.ndarray:
-    """X as a float32 m x n array; InputError naming the row for a wrong shape, a value
-    outside {-1, 0, 1} or a row with no perturbation (section 2.1)."""
-    array = X.toarray() if sp.issparse(X) else np.asarray(X)
-    if array.ndim != 2:
-        raise InputError(f"{name} must be a 2-d m x n matrix, got shape {array.shape}", source=name)
-    if array.shape[1] != n_genes:
-        raise InputError(
-            f"{name} has {array.shape[1]} columns but the model has {n_genes} genes",
-            source=name,
-        )
-    require_ternary(
-        array,
-        name,
-        "a perturbation is -1 (knockout/knockdown), 0 (untouched) or 1 (overexpression)",
-    )
-    empty = np.flatnonzero(~array.any(axis=1))
-    if len(empty):
-        raise InputError(
-            f"{name} row {int(empty[0])} perturbs no gene; an empty input cannot be predicted"
-            f" ({len(empty)} such row(s))",
-            source=name,
-            row=int(empty[0]),
-        )
-    return array.astype(np.float32)
-
-
-def check_ternary(values: Any, shape: tuple[int, ...], *, name: str) -> np.ndarray:
-    """Labels or deductions in {-1, 0, 1} with the given shape, as int64."""
-    array = values.toarray() if sp.issparse(values) else np.asarray(values)
-    if array.shape != tuple(shape):
-        raise InputError(f"{name} has shape {array.shape}, expected {tuple(shape)}", source=name)
-    require_ternary(array, name, TERNARY_HINT)
-    return array.astype(np.int64)
 
 
 def check_edge_index(edge_index: Any, n_genes: int) -> torch.Tensor:

@@ -17,6 +17,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from aligned_kedro.core._checks import (
+    check_non_negative_int,
+    check_perturbations,
+    check_positive_int,
+    check_probabilities,
+    check_ternary,
+)
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.learning.adaptor import (
     combine,
@@ -35,8 +42,6 @@ from aligned_kedro.core.learning.models import (
     build_model,
     check_edge_index,
     check_edge_weight,
-    check_perturbations,
-    check_ternary,
     graph_summary,
     resolve_device,
 )
@@ -95,10 +100,7 @@ class TrainConfig(DictConfig):
 
     def __post_init__(self) -> None:
         source = "train config"
-        if not isinstance(self.epochs, (int, np.integer)) or self.epochs < 0:
-            raise InputError(
-                f"epochs must be a non-negative integer, got {self.epochs!r}", source=source
-            )
+        check_non_negative_int(self.epochs, "epochs", source=source)
         if not self.lr > 0:
             raise InputError(f"lr must be positive, got {self.lr}", source=source)
         for name in ("weight_decay", "c", "c_l", "c_w", "theta_share", "shared_grad_scale"):
@@ -106,12 +108,8 @@ class TrainConfig(DictConfig):
                 raise InputError(
                     f"{name} must be non-negative, got {getattr(self, name)}", source=source
                 )
-        if self.log_every < 1:
-            raise InputError(f"log_every must be >= 1, got {self.log_every}", source=source)
-        if self.num_threads is not None and self.num_threads < 1:
-            raise InputError(
-                f"num_threads must be >= 1 or None, got {self.num_threads}", source=source
-            )
+        check_positive_int(self.log_every, "log_every", source=source)
+        check_positive_int(self.num_threads, "num_threads", source=source, allow_none=True)
         if self.batch_size is not None and self.batch_size < 2:
             raise InputError(
                 f"batch_size must be >= 2 (the REINFORCE baseline is a batch mean) or None, "
@@ -153,20 +151,6 @@ def class_weights(Y: np.ndarray) -> np.ndarray:
     return weights
 
 
-def _check_w(w: Any, n: int) -> np.ndarray:
-    vector = np.asarray(w, dtype=np.float64)
-    if vector.shape != (n,):
-        raise InputError(f"w has shape {vector.shape}, expected ({n},)", source="weight vector")
-    bad = ~np.isfinite(vector) | (vector < 0) | (vector > 1)
-    if bad.any():
-        raise InputError(
-            f"w must lie in [0, 1]; gene index {int(np.flatnonzero(bad)[0])} has "
-            f"{vector[bad][0].item()!r}",
-            source="weight vector",
-        )
-    return vector
-
-
 @dataclass
 class _Batches:
     """Training inputs on the device: X_l rows first, then X_u rows."""
@@ -197,19 +181,21 @@ def _prepare(
             f"X_l has {shape[1]} columns but model_config.n_genes is {n}", source="X_l"
         )
     X_l_arr = check_perturbations(X_l, n, name="X_l")
-    Y_l_arr = check_ternary(Y_l, X_l_arr.shape, name="Y_l")
+    Y_l_arr = check_ternary(Y_l, "Y_l", shape=X_l_arr.shape, dtype=np.int64)
     X_u_arr = np.zeros((0, n), dtype=np.float32)
     w_arr = kb = w_t = None
     if adaptor:
         if w is None or kb_pred_l is None:
             raise InputError("training with the adaptor needs w and kb_pred_l", source="adaptor")
-        w_arr = _check_w(w, n)
-        kb_parts = [check_ternary(kb_pred_l, X_l_arr.shape, name="kb_pred_l")]
+        w_arr = check_probabilities(w, "w", shape=(n,), source="weight vector")
+        kb_parts = [check_ternary(kb_pred_l, "kb_pred_l", shape=X_l_arr.shape, dtype=np.int64)]
         if X_u is not None and np.shape(X_u)[0] > 0:
             X_u_arr = check_perturbations(X_u, n, name="X_u")
             if kb_pred_u is None:
                 raise InputError("X_u is given without kb_pred_u", source="kb_pred_u")
-            kb_parts.append(check_ternary(kb_pred_u, X_u_arr.shape, name="kb_pred_u"))
+            kb_parts.append(
+                check_ternary(kb_pred_u, "kb_pred_u", shape=X_u_arr.shape, dtype=np.int64)
+            )
         kb = torch.as_tensor(np.vstack(kb_parts), device=device)
         w_t = torch.as_tensor(w_arr, dtype=torch.float32, device=device)
     weights = class_weights(Y_l_arr) if train_config.class_weighting else np.ones(3)
@@ -440,7 +426,7 @@ def predict(trained: TrainedModel, X: Any, kb_pred: Any = None) -> dict[str, np.
         return {"y_hat": y_hat, "a": np.zeros_like(y_hat), "y_bar": y_hat.copy(), "p_a": p_a}
     if kb_pred is None:
         raise InputError("predict with an adaptor model needs kb_pred", source="kb_pred")
-    kb = check_ternary(kb_pred, X_arr.shape, name="kb_pred").astype(np.int8)
+    kb = check_ternary(kb_pred, "kb_pred", shape=X_arr.shape, dtype=np.int8)
     a = (p_a > 0.5).astype(np.int8)
     return {"y_hat": y_hat, "a": a, "y_bar": combine(a, y_hat, kb).astype(np.int8), "p_a": p_a}
 
