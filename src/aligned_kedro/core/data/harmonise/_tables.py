@@ -1,0 +1,80 @@
+"""Column checks, value parsing and the drop report that every GRN format shares."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from aligned_kedro.core.errors import InputError
+
+REPORT_COLUMNS = ["action", "reason", "rows"]
+
+
+def require_columns(table: pd.DataFrame, columns: Sequence[str], source: str) -> None:
+    """InputError naming the first of `columns` missing from `table`."""
+    for column in columns:
+        if column not in table.columns:
+            raise InputError(
+                f"missing column; expected {list(columns)}, found {list(table.columns)}",
+                source=source,
+                column=column,
+            )
+
+
+def truthy(column: pd.Series, source: str) -> pd.Series:
+    """0/1, true/false (any case) as booleans; anything else raises naming the row."""
+    text = column.astype(str).str.strip().str.lower()
+    known = text.isin(["1", "0", "true", "false", "1.0", "0.0"])
+    if not known.all():
+        row = int(np.flatnonzero(~known.to_numpy())[0])
+        raise InputError(
+            f"expected 0/1 or true/false, found {column.iloc[row]!r}",
+            source=source,
+            column=str(column.name),
+            row=row,
+        )
+    return text.isin(["1", "true", "1.0"])
+
+
+def effect_from_sign(values: pd.Series, source: str, gene: pd.Series) -> pd.Series:
+    """``+`` / ``-`` / ``?`` by the sign of numeric `values`; a non-number raises naming its
+    row and its regulator (`gene`)."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.isna().any():
+        row = int(np.flatnonzero(numbers.isna().to_numpy())[0])
+        raise InputError(
+            f"non-numeric sign {values.iloc[row]!r}",
+            source=source,
+            column=str(values.name),
+            row=row,
+            gene=str(gene.iloc[row]),
+        )
+    return pd.Series(np.select([numbers > 0, numbers < 0], ["+", "-"], "?"), index=values.index)
+
+
+def effect_table(regulator: pd.Series, target: pd.Series, effect: object) -> pd.DataFrame:
+    """The normalised ``regulator, target, effect`` table every format produces."""
+    return pd.DataFrame({"regulator": regulator, "target": target, "effect": effect})
+
+
+class Report:
+    """Rows ``action, reason, rows`` telling what a harmonisation step dropped, merged or
+    expanded."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str, int]] = []
+
+    def add(self, action: str, reason: str, rows: int) -> None:
+        self.lines.append((action, reason, int(rows)))
+
+    def keep(self, mask: pd.Series, reason: str, table: pd.DataFrame) -> pd.DataFrame:
+        """The rows of `table` where `mask` holds; the others are counted under `reason`."""
+        n = int((~mask).sum())
+        if n:
+            self.add("dropped", reason, n)
+        return table[mask.to_numpy()]
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.lines, columns=REPORT_COLUMNS)

@@ -1,0 +1,44 @@
+"""OmniPath interactions: ``source, target, is_directed`` and the stimulation / inhibition
+flags (``consensus_*`` or the curated ``is_*``); gene symbols when the table has them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from aligned_kedro.core.data.harmonise._tables import (
+    Report,
+    effect_table,
+    require_columns,
+    truthy,
+)
+
+
+def omnipath_effects(
+    raw: pd.DataFrame,
+    source: str,
+    report: Report,
+    *,
+    undirected: Literal["drop", "keep"],
+    consensus: bool,
+) -> pd.DataFrame:
+    """``regulator, target, effect``: stimulation ``+``, inhibition ``-``, both ``+-``,
+    neither ``?``; undirected rows are dropped and counted in `report`, or kept as
+    directed. ``source_genesymbol`` / ``target_genesymbol`` name the genes when present."""
+    require_columns(raw, ["source", "target", "is_directed"], source)
+    prefix = "consensus_" if consensus else "is_"
+    columns = [f"{prefix}stimulation", f"{prefix}inhibition"]
+    require_columns(raw, columns, source)
+    directed = truthy(raw["is_directed"], source)
+    if undirected == "drop":
+        raw = report.keep(directed, "undirected interaction", raw)
+    stimulation = truthy(raw[columns[0]], source).to_numpy()
+    inhibition = truthy(raw[columns[1]], source).to_numpy()
+    effect = np.select([stimulation & inhibition, stimulation, inhibition], ["+-", "+", "-"], "?")
+    names = [
+        f"{side}_genesymbol" if f"{side}_genesymbol" in raw.columns else side
+        for side in ("source", "target")
+    ]
+    return effect_table(raw[names[0]], raw[names[1]], effect)
