@@ -3,7 +3,8 @@
 - `aligned_kedro.core.data`: labels, cells, design, splits, validation, GRN harmonisation;
 - `aligned_kedro.core.knowledge`: the KB, its closure and deduction, refinement;
 - `aligned_kedro.core.learning`: f_y, the adaptor f_a, training, baselines;
-- `aligned_kedro.core.evaluation`: metrics, analyses, plots, report, refinement benchmark.
+- `aligned_kedro.core.evaluation`: metrics, analyses, plots, report, refinement benchmark;
+- `aligned_kedro.core.rounds`: Algorithm 1, rounds of align and refine, the adaptor's prior.
 
 Everything here takes arrays and tables and knows nothing of Kedro, so a notebook can
 use it directly::
@@ -71,17 +72,37 @@ from aligned_kedro.core.learning import (
     train_neural_only,
     weight_vector,
 )
+from aligned_kedro.core.rounds import (
+    AlignResult,
+    Prior,
+    RefineRoundResult,
+    RoundData,
+    RoundSettings,
+    adaptor_prior,
+    align_round,
+    refine_round,
+    score_stage,
+    stage_name,
+    stage_names,
+)
 
 __all__ = [
+    "AlignResult",
     "InputError",
     "KnowledgeBase",
     "LinearBaseline",
     "ModelConfig",
+    "Prior",
     "RefineOptions",
     "RefineResult",
+    "RefineRoundResult",
+    "RoundData",
+    "RoundSettings",
     "TrainConfig",
     "TrainedModel",
+    "adaptor_prior",
     "aggregate_seeds",
+    "align_round",
     "balanced_f1",
     "balanced_routing",
     "build_model",
@@ -115,8 +136,12 @@ __all__ = [
     "random_split",
     "read_edge_table",
     "refine",
+    "refine_round",
     "resolve_perturbations",
+    "score_stage",
     "select_conditions",
+    "stage_name",
+    "stage_names",
     "summarise_sweep",
     "ternary_labels",
     "to_state",
