@@ -6,17 +6,15 @@ plus a per-gene test, Benjamini-Hochberg FDR across genes within the condition.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
-from scipy import special, stats
 
-from aligned_kedro.core._checks import check_probabilities
+from aligned_kedro.core.data.statistics import benjamini_hochberg, moderated_t, welch_t
 from aligned_kedro.core.errors import InputError
 
 DESIGN_COLUMNS: tuple[str, ...] = (
@@ -170,6 +168,7 @@ def _conditions(table: pd.DataFrame, source: str, *, check_controls: bool) -> li
 
 
 def _check_rows(table: pd.DataFrame, expression_samples: pd.Index | None, source: str) -> None:
+    """Known roles, unique non-empty sample ids present in the expression, then each row."""
     unknown_roles = table.loc[~table["role"].isin(ROLES)]
     if len(unknown_roles):
         row = unknown_roles.iloc[0]
@@ -207,45 +206,51 @@ def _check_rows(table: pd.DataFrame, expression_samples: pd.Index | None, source
                 row=absent[0],
             )
     for row in table.itertuples(index=False):
-        sample = row.sample_id
-        if row.condition == "" or row.control_group == "":
-            column = "condition" if row.condition == "" else "control_group"
+        _check_row(row, source)
+
+
+def _check_row(row: Any, source: str) -> None:
+    """One design row: condition and control group named, known perturbation types, and
+    for a perturbed sample its genes with one type each or one for all."""
+    sample = row.sample_id
+    if row.condition == "" or row.control_group == "":
+        column = "condition" if row.condition == "" else "control_group"
+        raise InputError(
+            f"empty {column} for sample {sample!r}", source=source, column=column, row=sample
+        )
+    types = _split_plus(row.perturbation_type)
+    for kind in types:
+        if kind not in PERTURBATION_SIGN:
             raise InputError(
-                f"empty {column} for sample {sample!r}", source=source, column=column, row=sample
-            )
-        types = _split_plus(row.perturbation_type)
-        for kind in types:
-            if kind not in PERTURBATION_SIGN:
-                raise InputError(
-                    f"unknown perturbation_type {kind!r} for sample {sample!r} of condition "
-                    f"{row.condition!r} (perturbation {row.perturbation!r}); expected one of "
-                    f"{sorted(PERTURBATION_SIGN)}",
-                    source=source,
-                    column="perturbation_type",
-                    row=sample,
-                    gene=row.perturbation or None,
-                )
-        if row.role == "control":
-            continue
-        genes = _split_plus(row.perturbation)
-        if not genes or "" in genes:
-            raise InputError(
-                f"perturbed sample {sample!r} of condition {row.condition!r} names no "
-                f"perturbed gene ({row.perturbation!r})",
-                source=source,
-                column="perturbation",
-                row=sample,
-            )
-        if not types or len(types) not in (1, len(genes)):
-            raise InputError(
-                f"perturbation_type {row.perturbation_type!r} of sample {sample!r} (condition "
-                f"{row.condition!r}) must be one of {sorted(PERTURBATION_SIGN)} or one per "
-                f"gene of {row.perturbation!r}",
+                f"unknown perturbation_type {kind!r} for sample {sample!r} of condition "
+                f"{row.condition!r} (perturbation {row.perturbation!r}); expected one of "
+                f"{sorted(PERTURBATION_SIGN)}",
                 source=source,
                 column="perturbation_type",
                 row=sample,
-                gene=row.perturbation,
+                gene=row.perturbation or None,
             )
+    if row.role == "control":
+        return
+    genes = _split_plus(row.perturbation)
+    if not genes or "" in genes:
+        raise InputError(
+            f"perturbed sample {sample!r} of condition {row.condition!r} names no "
+            f"perturbed gene ({row.perturbation!r})",
+            source=source,
+            column="perturbation",
+            row=sample,
+        )
+    if not types or len(types) not in (1, len(genes)):
+        raise InputError(
+            f"perturbation_type {row.perturbation_type!r} of sample {sample!r} (condition "
+            f"{row.condition!r}) must be one of {sorted(PERTURBATION_SIGN)} or one per "
+            f"gene of {row.perturbation!r}",
+            source=source,
+            column="perturbation_type",
+            row=sample,
+            gene=row.perturbation,
+        )
 
 
 def validate_design(
@@ -342,148 +347,6 @@ def log_cpm(
     return pd.DataFrame(np.log2(cpm + pseudocount), index=counts.index, columns=counts.columns)
 
 
-def benjamini_hochberg(p: np.ndarray | Sequence[float]) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values: q_(i) = min_{k >= i} min(1, m p_(k) / k)."""
-    p = np.asarray(p, dtype=float)
-    if p.ndim != 1:
-        raise InputError("p-values must be a 1-d array of numbers in [0, 1]", source="p-values")
-    check_probabilities(p, "p-values")
-    m = p.size
-    if m == 0:
-        return p.copy()
-    order = np.argsort(p, kind="stable")
-    scaled = p[order] * m / np.arange(1, m + 1)
-    q_sorted = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
-    q = np.empty(m)
-    q[order] = q_sorted
-    return q
-
-
-def trigamma_inverse(
-    x: np.ndarray | float, *, tol: float = 1e-10, max_iter: int = 100
-) -> np.ndarray:
-    """Solve trigamma(y) = x for y > 0 by Newton's method on 1/trigamma (Smyth 2004).
-
-    1/trigamma(y) is nearly linear (about y - 1/2), so Newton converges in a few steps
-    from y0 = 1/2 + 1/x; very small and very large x use the asymptotes 1/x and 1/sqrt(x).
-    """
-    x = np.asarray(x, dtype=float)
-    if (~np.isfinite(x)).any() or (x <= 0).any():
-        raise InputError("trigamma_inverse needs finite positive values", source="trigamma input")
-    y = 0.5 + 1.0 / x
-    for _ in range(max_iter):
-        tri = special.polygamma(1, y)
-        step = tri * (1.0 - tri / x) / special.polygamma(2, y)
-        y = y + step
-        if np.all(-step / y < tol):
-            break
-    y = np.where(x > 1e7, 1.0 / np.sqrt(x), y)
-    return np.where(x < 1e-6, 1.0 / x, y)
-
-
-def fit_variance_prior(s2: np.ndarray, d: float) -> tuple[float, float]:
-    """Empirical-Bayes prior (d0, s0^2) for gene variances s2 on d degrees of freedom.
-
-    Smyth (2004): s2 | sigma^2 ~ sigma^2 chi2_d / d, 1/sigma^2 ~ chi2_d0 / (d0 s0^2).
-    Moments of e = log s2 - digamma(d/2) + log(d/2) give trigamma(d0/2) = var(e) -
-    trigamma(d/2); d0 = inf when the sampling variance explains var(log s2).
-    Only positive s2 enter the fit (log 0 is undefined).
-    """
-    s2 = np.asarray(s2, dtype=float)
-    s2 = s2[s2 > 0]
-    if s2.size < 2 or d <= 0:
-        raise InputError(
-            f"need at least two genes with positive variance and d > 0 to fit the prior "
-            f"(got {s2.size} genes, d = {d})",
-            source="gene variances",
-        )
-    e = np.log(s2) - special.digamma(d / 2) + np.log(d / 2)
-    e_mean = float(e.mean())
-    e_var = float(e.var(ddof=1)) - float(special.polygamma(1, d / 2))
-    if e_var <= 0:
-        return float("inf"), float(np.exp(e_mean))
-    d0 = 2.0 * float(trigamma_inverse(e_var))
-    s0_2 = float(np.exp(e_mean + special.digamma(d0 / 2) - np.log(d0 / 2)))
-    return d0, s0_2
-
-
-def _two_sided_t_p(t: np.ndarray, df: float | np.ndarray) -> np.ndarray:
-    df = np.broadcast_to(np.asarray(df, dtype=float), t.shape)
-    tail = np.where(
-        np.isinf(df), stats.norm.sf(np.abs(t)), stats.t.sf(np.abs(t), np.minimum(df, 1e300))
-    )
-    return np.minimum(2.0 * tail, 1.0)
-
-
-def _moderated_t(
-    a: np.ndarray, b: np.ndarray, condition: str, source: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    n1, n2 = a.shape[1], b.shape[1]
-    d = n1 + n2 - 2
-    if d <= 0:
-        raise InputError(
-            f"condition {condition!r} has {n1} perturbed and {n2} control sample(s): no "
-            "residual degrees of freedom, so no test can be done",
-            source=source,
-            column="condition",
-            row=condition,
-        )
-    m1, m2 = a.mean(axis=1), b.mean(axis=1)
-    ss = ((a - m1[:, None]) ** 2).sum(axis=1) + ((b - m2[:, None]) ** 2).sum(axis=1)
-    constant = (np.ptp(a, axis=1) == 0) & (np.ptp(b, axis=1) == 0)
-    s2 = np.where(constant, 0.0, ss / d)
-    if (s2 > 0).sum() < 2:
-        raise InputError(
-            f"condition {condition!r} has fewer than two genes with positive variance; "
-            "the variance prior cannot be fitted",
-            source=source,
-            column="condition",
-            row=condition,
-        )
-    d0, s0_2 = fit_variance_prior(s2, d)
-    posterior = s0_2 if np.isinf(d0) else (d0 * s0_2 + d * s2) / (d0 + d)
-    t = (m1 - m2) / np.sqrt(posterior * (1.0 / n1 + 1.0 / n2))
-    df = np.full(t.shape, d + d0)
-    return t, _two_sided_t_p(t, d + d0), df
-
-
-def _welch_t(
-    a: np.ndarray, b: np.ndarray, condition: str, source: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    n1, n2 = a.shape[1], b.shape[1]
-    if n1 + n2 <= 2:
-        raise InputError(
-            f"condition {condition!r} has {n1} perturbed and {n2} control sample(s): no "
-            "residual degrees of freedom, so no test can be done",
-            source=source,
-            column="condition",
-            row=condition,
-        )
-    if min(n1, n2) < 2:
-        warnings.warn(
-            f"condition {condition!r} in {source}: the Welch test needs two samples per group "
-            f"(has {n1} perturbed, {n2} control); all its genes get p = 1",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        nan = np.full(a.shape[0], np.nan)
-        return nan, np.ones(a.shape[0]), nan.copy()
-    v1, v2 = a.var(axis=1, ddof=1) / n1, b.var(axis=1, ddof=1) / n2
-    constant = (np.ptp(a, axis=1) == 0) & (np.ptp(b, axis=1) == 0)
-    t = np.full(a.shape[0], np.nan)
-    p = np.ones(a.shape[0])
-    df = np.full(a.shape[0], np.nan)
-    varying = ~constant
-    if varying.any():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            result = stats.ttest_ind(a[varying], b[varying], axis=1, equal_var=False)
-        t[varying], p[varying] = result.statistic, result.pvalue
-        vs1, vs2 = v1[varying], v2[varying]
-        df[varying] = (vs1 + vs2) ** 2 / (vs1**2 / (n1 - 1) + vs2**2 / (n2 - 1))
-    return t, p, df
-
-
 def _sample_values(
     expression: pd.DataFrame, columns: pd.Index, samples: Sequence[str]
 ) -> np.ndarray:
@@ -521,7 +384,7 @@ def differential_expression(
     conditions = design_conditions(design, source=source_design)
     columns = pd.Index(expression.columns.astype(str))
     genes = np.asarray(expression.index.astype(str))
-    statistic = _moderated_t if test == "moderated" else _welch_t
+    statistic = moderated_t if test == "moderated" else welch_t
     frames = []
     for condition in conditions:
         a = _sample_values(expression, columns, condition.perturbed_samples)

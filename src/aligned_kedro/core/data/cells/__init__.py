@@ -1,0 +1,14 @@
+"""Single-cell perturbation screens as conditions (`conditions`), pseudobulk samples
+(`pooling`) and per-cell labels (`per_cell`).
+
+Cells are read in the GEARS convention (``ctrl``, ``A+ctrl``, ``A+B``) or the
+scPerturb/pertpy one (a configurable column, control label(s) and guide delimiter). The
+default turns cells into pseudobulk samples, so that labels come from the same
+differential-expression test as bulk data (`aligned_kedro.core.data.labels`).
+"""
+
+from aligned_kedro.core.data.cells.conditions import cell_conditions
+from aligned_kedro.core.data.cells.per_cell import per_cell_labels
+from aligned_kedro.core.data.cells.pooling import pseudobulk
+
+__all__ = ["cell_conditions", "per_cell_labels", "pseudobulk"]
