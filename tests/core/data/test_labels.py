@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from aligned_kedro.core.data.design import validate_design
 from aligned_kedro.core.data.labels import (
     differential_expression,
     perturbation_matrix,
     ternary_labels,
-    validate_design,
 )
 from aligned_kedro.core.data.statistics import fit_variance_prior
 from aligned_kedro.core.errors import InputError

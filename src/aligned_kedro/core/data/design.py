@@ -1,18 +1,296 @@
-"""Which conditions can be labelled, and the unlabelled inputs X_u (section 2.1)."""
+"""The design table: its checks against the expression table, its perturbed conditions
+and their perturbation types, which conditions can be labelled, and the unlabelled
+inputs X_u (section 2.1)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
-from aligned_kedro.core.data.labels import PERTURBATION_SIGN
 from aligned_kedro.core.errors import InputError
 
 log = logging.getLogger(__name__)
+
+DESIGN_COLUMNS: tuple[str, ...] = (
+    "sample_id",
+    "condition",
+    "role",
+    "perturbation",
+    "perturbation_type",
+    "control_group",
+)
+ROLES: tuple[str, ...] = ("perturbed", "control")
+PERTURBATION_SIGN: dict[str, int] = {"KO": -1, "KD": -1, "OE": 1}
+PERTURBATION_TYPE_ALIASES: dict[str, str] = {
+    **{name: "KO" for name in ("ko", "knockout", "crispr", "crisprko", "crispr-ko", "deletion")},
+    **{name: "KD" for name in ("kd", "knockdown", "crispri", "shrna", "sirna", "rnai")},
+    **{name: "OE" for name in ("oe", "overexpression", "crispra", "orf", "activation")},
+}
+
+DEFAULT_EXPRESSION_SOURCE = "expression table"
+DEFAULT_DESIGN_SOURCE = "design table"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One perturbed condition: its perturbation and the samples it is compared on."""
+
+    name: str
+    perturbation: tuple[str, ...]
+    perturbation_type: tuple[str, ...]
+    control_group: str
+    perturbed_samples: tuple[str, ...]
+    control_samples: tuple[str, ...]
+
+
+def _text(series: pd.Series) -> pd.Series:
+    return series.fillna("").astype(str).str.strip()
+
+
+def _split_plus(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split("+")) if value else ()
+
+
+def _normalised_design(design: pd.DataFrame, source: str) -> pd.DataFrame:
+    missing = [column for column in DESIGN_COLUMNS if column not in design.columns]
+    if missing:
+        raise InputError(
+            f"design is missing column(s) {missing}; expected {list(DESIGN_COLUMNS)}",
+            source=source,
+            column=missing[0],
+        )
+    return pd.DataFrame({column: _text(design[column]) for column in DESIGN_COLUMNS})
+
+
+def _check_expression_labels(expression: pd.DataFrame, source: str) -> None:
+    samples = pd.Index(expression.columns.astype(str))
+    duplicated = samples[samples.duplicated()].unique()
+    if len(duplicated):
+        raise InputError(
+            f"duplicate sample column {duplicated[0]!r} in expression",
+            source=source,
+            column=str(duplicated[0]),
+        )
+    genes = pd.Index(expression.index.astype(str))
+    duplicated = genes[genes.duplicated()].unique()
+    if len(duplicated):
+        raise InputError(
+            f"duplicate gene {duplicated[0]!r} in expression rows",
+            source=source,
+            row=str(duplicated[0]),
+            gene=str(duplicated[0]),
+        )
+
+
+def _check_expression_values(expression: pd.DataFrame, samples: Sequence[str], source: str) -> None:
+    columns = pd.Index(expression.columns.astype(str))
+    for sample in samples:
+        values = expression.iloc[:, columns.get_loc(sample)]
+        if not is_numeric_dtype(values) or is_bool_dtype(values):
+            coerced = pd.to_numeric(values, errors="coerce")
+            bad = values.index[coerced.isna() & values.notna()]
+            if len(bad):
+                gene = str(bad[0])
+                raise InputError(
+                    f"non-numeric expression value {values.loc[bad[0]]!r} "
+                    f"for gene {gene!r} in sample {sample!r}",
+                    source=source,
+                    column=sample,
+                    row=gene,
+                    gene=gene,
+                )
+            values = coerced
+        finite = np.isfinite(values.to_numpy(dtype=float))
+        if not finite.all():
+            gene = str(values.index[np.argmin(finite)])
+            raise InputError(
+                f"missing or non-finite expression value for gene {gene!r} in sample {sample!r}",
+                source=source,
+                column=sample,
+                row=gene,
+                gene=gene,
+            )
+
+
+def _conditions(table: pd.DataFrame, source: str, *, check_controls: bool) -> list[Condition]:
+    perturbed = table[table["role"] == "perturbed"]
+    controls = table[table["role"] == "control"]
+    shared = sorted(set(perturbed["condition"]) & set(controls["condition"]))
+    if shared:
+        raise InputError(
+            f"condition {shared[0]!r} is used by both perturbed and control samples; "
+            "give controls their own condition id and link them through control_group",
+            source=source,
+            column="condition",
+            row=shared[0],
+        )
+    result: list[Condition] = []
+    for name, rows in perturbed.groupby("condition", sort=False):
+        name = str(name)
+        for column in ("control_group", "perturbation", "perturbation_type"):
+            values = rows[column].unique()
+            if len(values) > 1:
+                raise InputError(
+                    f"condition {name!r} has inconsistent {column} values {sorted(values)}",
+                    source=source,
+                    column=column,
+                    row=name,
+                )
+        first = rows.iloc[0]
+        group = first["control_group"]
+        control_samples = tuple(controls.loc[controls["control_group"] == group, "sample_id"])
+        if check_controls and not control_samples:
+            raise InputError(
+                f"condition {name!r} has no control samples in its control_group {group!r}",
+                source=source,
+                column="control_group",
+                row=name,
+            )
+        result.append(
+            Condition(
+                name=name,
+                perturbation=_split_plus(first["perturbation"]),
+                perturbation_type=_split_plus(first["perturbation_type"]),
+                control_group=group,
+                perturbed_samples=tuple(rows["sample_id"]),
+                control_samples=control_samples,
+            )
+        )
+    return result
+
+
+def _check_rows(table: pd.DataFrame, expression_samples: pd.Index | None, source: str) -> None:
+    """Known roles, unique non-empty sample ids present in the expression, then each row."""
+    unknown_roles = table.loc[~table["role"].isin(ROLES)]
+    if len(unknown_roles):
+        row = unknown_roles.iloc[0]
+        raise InputError(
+            f"unknown role {row['role']!r} for sample {row['sample_id']!r}; expected one of "
+            f"{list(ROLES)}",
+            source=source,
+            column="role",
+            row=row["sample_id"],
+        )
+    empty = table.loc[table["sample_id"] == ""]
+    if len(empty):
+        raise InputError(
+            f"empty sample_id in design row {empty.index[0]!r}",
+            source=source,
+            column="sample_id",
+            row=empty.index[0],
+        )
+    duplicated = table.loc[table["sample_id"].duplicated(), "sample_id"].unique()
+    if len(duplicated):
+        raise InputError(
+            f"duplicate sample {duplicated[0]!r} in design",
+            source=source,
+            column="sample_id",
+            row=duplicated[0],
+        )
+    if expression_samples is not None:
+        known = set(expression_samples)
+        absent = [s for s in table["sample_id"] if s not in known]
+        if absent:
+            raise InputError(
+                f"design sample(s) {absent} are absent from the expression columns",
+                source=source,
+                column="sample_id",
+                row=absent[0],
+            )
+    for row in table.itertuples(index=False):
+        _check_row(row, source)
+
+
+def _check_row(row: Any, source: str) -> None:
+    """One design row: condition and control group named, known perturbation types, and
+    for a perturbed sample its genes with one type each or one for all."""
+    sample = row.sample_id
+    if row.condition == "" or row.control_group == "":
+        column = "condition" if row.condition == "" else "control_group"
+        raise InputError(
+            f"empty {column} for sample {sample!r}", source=source, column=column, row=sample
+        )
+    types = _split_plus(row.perturbation_type)
+    for kind in types:
+        if kind not in PERTURBATION_SIGN:
+            raise InputError(
+                f"unknown perturbation_type {kind!r} for sample {sample!r} of condition "
+                f"{row.condition!r} (perturbation {row.perturbation!r}); expected one of "
+                f"{sorted(PERTURBATION_SIGN)}",
+                source=source,
+                column="perturbation_type",
+                row=sample,
+                gene=row.perturbation or None,
+            )
+    if row.role == "control":
+        return
+    genes = _split_plus(row.perturbation)
+    if not genes or "" in genes:
+        raise InputError(
+            f"perturbed sample {sample!r} of condition {row.condition!r} names no "
+            f"perturbed gene ({row.perturbation!r})",
+            source=source,
+            column="perturbation",
+            row=sample,
+        )
+    if not types or len(types) not in (1, len(genes)):
+        raise InputError(
+            f"perturbation_type {row.perturbation_type!r} of sample {sample!r} (condition "
+            f"{row.condition!r}) must be one of {sorted(PERTURBATION_SIGN)} or one per "
+            f"gene of {row.perturbation!r}",
+            source=source,
+            column="perturbation_type",
+            row=sample,
+            gene=row.perturbation,
+        )
+
+
+def validate_design(
+    expression: pd.DataFrame,
+    design: pd.DataFrame,
+    source_expression: str = DEFAULT_EXPRESSION_SOURCE,
+    source_design: str = DEFAULT_DESIGN_SOURCE,
+) -> None:
+    """Check the expression table (genes x samples) and the design table against each other.
+
+    Expression columns not named in the design are ignored (not checked for values).
+    """
+    table = _normalised_design(design, source_design)
+    _check_expression_labels(expression, source_expression)
+    samples = pd.Index(expression.columns.astype(str))
+    _check_rows(table, samples, source_design)
+    _conditions(table, source_design, check_controls=True)
+    _check_expression_values(expression, list(table["sample_id"]), source_expression)
+
+
+def design_conditions(
+    design: pd.DataFrame, *, source: str = DEFAULT_DESIGN_SOURCE
+) -> list[Condition]:
+    """Perturbed conditions of a design, in order of first appearance."""
+    table = _normalised_design(design, source)
+    _check_rows(table, None, source)
+    return _conditions(table, source, check_controls=False)
+
+
+def perturbation_type(value: object, *, source: str, row: object = None) -> str:
+    """KO, KD or OE from a perturbation type or its usual names: knockout and CRISPR KO are
+    KO (-1), knockdown and CRISPRi are KD (-1), overexpression and CRISPRa are OE (+1)."""
+    found = PERTURBATION_TYPE_ALIASES.get(str(value).strip().lower())
+    if found is None:
+        raise InputError(
+            f"unknown perturbation type {value!r}; expected one of "
+            f"{sorted(PERTURBATION_TYPE_ALIASES)}",
+            source=source,
+            column="perturbation_type",
+            row=row,
+        )
+    return found
 
 
 def select_conditions(

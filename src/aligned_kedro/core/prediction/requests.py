@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from aligned_kedro.core.data.design import PERTURBATION_SIGN, perturbation_type
 from aligned_kedro.core.data.harmonise import resolve_perturbations
-from aligned_kedro.core.data.labels import PERTURBATION_SIGN, perturbation_type
 from aligned_kedro.core.errors import InputError
 
 REQUEST_COLUMNS = ("perturbation", "perturbation_type")

@@ -10,7 +10,7 @@ from typing import Literal
 
 import pandas as pd
 
-from aligned_kedro.core.data.labels import perturbation_type
+from aligned_kedro.core.data.design import perturbation_type
 from aligned_kedro.core.errors import InputError
 
 Convention = Literal["gears", "scperturb"]
