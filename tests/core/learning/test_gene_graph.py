@@ -10,8 +10,10 @@ import torch
 
 from aligned_kedro.core.data.harmonise import harmonise_gene_graph
 from aligned_kedro.core.errors import InputError
+from aligned_kedro.core.learning.inference import predict
 from aligned_kedro.core.learning.models import ModelConfig, build_model, graph_table, graph_tensors
-from aligned_kedro.core.learning.training import TrainConfig, from_state, predict, to_state, train
+from aligned_kedro.core.learning.trained import TrainConfig, from_state, to_state
+from aligned_kedro.core.learning.training import train
 
 GENES = pd.DataFrame(
     {

@@ -3,14 +3,11 @@ and the baselines."""
 
 from aligned_kedro.core.learning.adaptor import balanced_routing, combine, weight_vector
 from aligned_kedro.core.learning.baselines import LinearBaseline
+from aligned_kedro.core.learning.inference import predict
 from aligned_kedro.core.learning.models import ModelConfig, build_model
+from aligned_kedro.core.learning.trained import TrainConfig, TrainedModel, from_state, to_state
 from aligned_kedro.core.learning.training import (
-    TrainConfig,
-    TrainedModel,
-    from_state,
     out_of_fold_predictions,
-    predict,
-    to_state,
     train,
     train_neural_only,
 )

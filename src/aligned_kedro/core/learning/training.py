@@ -1,4 +1,5 @@
-"""Adaptive alignment (Eq. 5): joint training of f_y and f_a, prediction, save and load.
+"""Adaptive alignment (Eq. 5): joint training of f_y and f_a, f_y alone, and f_y's
+out-of-fold predictions.
 
 Stage A of Algorithm 1 (appendix D): cross-entropy of f_y on the labelled data plus
 C x the REINFORCE estimate of L_a (Eq. 4) over labelled and unlabelled inputs.
@@ -10,7 +11,7 @@ import copy
 import logging
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,23 +19,20 @@ import torch
 import torch.nn.functional as F
 
 from aligned_kedro.core._checks import (
-    check_non_negative_int,
     check_perturbations,
-    check_positive_int,
     check_probabilities,
     check_ternary,
 )
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.learning.adaptor import (
-    combine,
     gene_rewards,
     hinge_credit,
     kb_usage,
     normalise_advantages,
     reinforce_loss,
 )
+from aligned_kedro.core.learning.inference import predict, ternary_argmax
 from aligned_kedro.core.learning.models import (
-    DictConfig,
     Encoding,
     GNNModel,
     MLPModel,
@@ -42,95 +40,22 @@ from aligned_kedro.core.learning.models import (
     build_model,
     check_edge_index,
     check_edge_weight,
-    graph_summary,
     resolve_device,
 )
+from aligned_kedro.core.learning.trained import TrainConfig, TrainedModel
 from aligned_kedro.core.threads import torch_threads
 
 __all__ = [
     "TrainConfig",
     "TrainedModel",
     "class_weights",
-    "from_state",
-    "kb_usage",
     "out_of_fold_predictions",
     "predict",
-    "to_state",
     "train",
     "train_neural_only",
 ]
 
 HISTORY_KEYS = ("loss", "ce", "reinforce", "l_a", "kb_usage", "epoch_s")
-PREDICT_CHUNK = 256
-
-
-@dataclass
-class TrainConfig(DictConfig):
-    """Optimisation settings and the coefficients of Eq. 4 (c_l, c_w, theta_share, the
-    ablation switches use_inc, use_len) and Eq. 5 (c); primitives only.
-
-    `batch_size=None` trains full-batch (one Adam step per epoch). `shared_grad_scale`
-    scales the REINFORCE gradient that reaches the layers f_a shares with f_y: 0 (default)
-    lets f_a read the representation f_y learns from data without reshaping it; 1 is the
-    literal Eq. 5 (on the synthetic GRN it cost the GNN about 0.2 macro F1, the noisy
-    REINFORCE signal swamping CE in the shared embeddings). `num_threads` sets torch's
-    intra-op threads during training and restores them afterwards (None leaves them): at
-    E. coli size (m ≈ 200, n ≈ 4,000) a second thread saved about 25% per epoch on an idle
-    2-core host but cost up to 30x when another process held a core, hence 1.
-    """
-
-    label = "train config"
-
-    epochs: int = 150
-    lr: float = 2e-2
-    weight_decay: float = 0.0
-    c: float = 10.0
-    c_l: float = 5.0
-    c_w: float = 10.0
-    theta_share: float = 0.3
-    class_weighting: bool = True
-    seed: int = 0
-    device: str = "auto"
-    use_inc: bool = True
-    use_len: bool = True
-    log_every: int = 25
-    batch_size: int | None = None
-    shared_grad_scale: float = 0.0
-    num_threads: int | None = 1
-
-    def __post_init__(self) -> None:
-        source = "train config"
-        check_non_negative_int(self.epochs, "epochs", source=source)
-        if not self.lr > 0:
-            raise InputError(f"lr must be positive, got {self.lr}", source=source)
-        for name in ("weight_decay", "c", "c_l", "c_w", "theta_share", "shared_grad_scale"):
-            if getattr(self, name) < 0:
-                raise InputError(
-                    f"{name} must be non-negative, got {getattr(self, name)}", source=source
-                )
-        check_positive_int(self.log_every, "log_every", source=source)
-        check_positive_int(self.num_threads, "num_threads", source=source, allow_none=True)
-        if self.batch_size is not None and self.batch_size < 2:
-            raise InputError(
-                f"batch_size must be >= 2 (the REINFORCE baseline is a batch mean) or None, "
-                f"got {self.batch_size}",
-                source=source,
-            )
-
-
-@dataclass
-class TrainedModel:
-    """f_y with its adaptor head, the configs that built and trained it and the per-epoch
-    history (lists: loss, ce, reinforce, l_a, kb_usage, epoch_s). `adaptor` is False for
-    the neural-only baseline (f_a untrained, never used)."""
-
-    model: MLPModel | GNNModel
-    model_config: ModelConfig
-    train_config: TrainConfig
-    adaptor: bool = True
-    history: dict[str, list[float]] = field(default_factory=dict)
-    edge_index: torch.Tensor | None = None
-    edge_weight: torch.Tensor | None = None
 
 
 def seed_everything(seed: int) -> None:
@@ -375,14 +300,6 @@ def train(
     )
 
 
-def ternary_argmax(logits: torch.Tensor) -> torch.Tensor:
-    """argmax over the class axis of m x 3 x n logits as labels in {-1, 0, 1} (the first
-    maximum wins, as in torch.argmax, which is far slower along a middle axis)."""
-    down, none, up = logits.unbind(1)
-    label = torch.where(none > down, 0, -1)
-    return torch.where(up > torch.maximum(down, none), 1, label)
-
-
 def _neural_answer(
     model: MLPModel | GNNModel,
     encoding: Encoding,
@@ -401,34 +318,6 @@ def _neural_answer(
             logits = model.classify(encoding.rows(~labelled)).transpose(1, 2)
             y_hat[~labelled] = ternary_argmax(logits)
     return y_hat
-
-
-@torch.no_grad()
-def predict(trained: TrainedModel, X: Any, kb_pred: Any = None) -> dict[str, np.ndarray]:
-    """Predictions for the rows of X: y_hat (argmax of f_y, in {-1, 0, 1}), p_a (f_a's
-    probability of using the KB), a (p_a > 0.5, 0/1) and y_bar (ȳ = δ where a = 1, ŷ
-    elsewhere). For a neural-only model a = 0, p_a = 0 and y_bar = y_hat; kb_pred may
-    then be None."""
-    n = trained.model_config.n_genes
-    X_arr = check_perturbations(X, n, name="X")
-    model = trained.model
-    model.eval()
-    device = next(model.parameters()).device
-    y_hat = np.empty(X_arr.shape, dtype=np.int8)
-    p_a = np.zeros(X_arr.shape, dtype=np.float32)
-    for begin in range(0, len(X_arr), PREDICT_CHUNK):
-        x = torch.as_tensor(X_arr[begin : begin + PREDICT_CHUNK], device=device)
-        logits, logits_a = model(x)
-        y_hat[begin : begin + len(x)] = ternary_argmax(logits.transpose(1, 2)).cpu().numpy()
-        if trained.adaptor:
-            p_a[begin : begin + len(x)] = torch.sigmoid(logits_a).cpu().numpy()
-    if not trained.adaptor:
-        return {"y_hat": y_hat, "a": np.zeros_like(y_hat), "y_bar": y_hat.copy(), "p_a": p_a}
-    if kb_pred is None:
-        raise InputError("predict with an adaptor model needs kb_pred", source="kb_pred")
-    kb = check_ternary(kb_pred, "kb_pred", shape=X_arr.shape, dtype=np.int8)
-    a = (p_a > 0.5).astype(np.int8)
-    return {"y_hat": y_hat, "a": a, "y_bar": combine(a, y_hat, kb).astype(np.int8), "p_a": p_a}
 
 
 def train_neural_only(
@@ -490,53 +379,3 @@ def out_of_fold_predictions(
         )
         y_out[fold] = predict(trained, X_arr[fold])["y_hat"]
     return y_out
-
-
-def to_state(trained: TrainedModel) -> dict[str, Any]:
-    """Primitives, lists and tensors only (readable by torch.load(weights_only=True)):
-    model_config, train_config, adaptor, history, state_dict, the GNN's graph (edge_index,
-    edge_weight) and its size (`graph`: genes, edges, genes_with_edges, weighted)."""
-    n = trained.model_config.n_genes
-    return {
-        "model_config": trained.model_config.to_dict(),
-        "train_config": trained.train_config.to_dict(),
-        "adaptor": bool(trained.adaptor),
-        "history": {key: [float(v) for v in values] for key, values in trained.history.items()},
-        "state_dict": {k: v.detach().cpu().clone() for k, v in trained.model.state_dict().items()},
-        "edge_index": None if trained.edge_index is None else trained.edge_index.cpu().clone(),
-        "edge_weight": None if trained.edge_weight is None else trained.edge_weight.cpu().clone(),
-        "graph": {
-            "kind": trained.model_config.graph,
-            **graph_summary(trained.edge_index, n, trained.edge_weight),
-        },
-    }
-
-
-def from_state(
-    state: dict[str, Any], edge_index: Any = None, device: str = "cpu", edge_weight: Any = None
-) -> TrainedModel:
-    """Rebuild a TrainedModel from `to_state` output with its saved graph; `edge_index`
-    (with `edge_weight`, else unweighted) replaces the saved graph."""
-    for key in ("model_config", "train_config", "state_dict"):
-        if key not in state:
-            raise InputError(f"saved model state lacks {key!r}", source="model state")
-    model_config = ModelConfig.from_dict(dict(state["model_config"]))
-    train_config = TrainConfig.from_dict(dict(state["train_config"]))
-    if edge_index is None:
-        edge_index, edge_weight = state.get("edge_index"), state.get("edge_weight")
-    if edge_index is not None:
-        edge_index = check_edge_index(edge_index, model_config.n_genes)
-        edge_weight = check_edge_weight(edge_weight, edge_index.shape[1])
-    model = build_model(model_config, edge_index, edge_weight)
-    model.load_state_dict(state["state_dict"])
-    model.to(resolve_device(device))
-    model.eval()
-    return TrainedModel(
-        model=model,
-        model_config=model_config,
-        train_config=train_config,
-        adaptor=bool(state.get("adaptor", True)),
-        history={key: list(values) for key, values in state.get("history", {}).items()},
-        edge_index=edge_index,
-        edge_weight=edge_weight,
-    )
