@@ -242,6 +242,78 @@ def _change_text(r: pd.Series) -> str:
     return text + "."
 
 
+def _consistency_tables(benchmark: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Mean ± sd of the headline metrics per stage, and the per-class means."""
+    main = benchmark[["stage", "method", "stages", "n_seeds"]].copy()
+    for metric in ("data_f1", "kb_f1", "balanced_f1", "kb_f1_current", "kb_usage"):
+        if f"{metric}_mean" in benchmark.columns:
+            main[metric] = mean_sd(benchmark, metric)
+    per_class = [c for c in benchmark.columns if "precision" in c or "recall" in c]
+    per_class = [c for c in per_class if c.endswith("_mean")]
+    detail = benchmark[["stage", *per_class]].rename(columns=lambda c: c.removesuffix("_mean"))
+    return main, detail
+
+
+def _topology_text(topology: pd.DataFrame) -> str:
+    original = _row(topology, "graph", "original")
+    last = topology.iloc[-1]
+    text = (
+        "Topology of the direct interactions (Figure 4b): modularity of the communities "
+        "found on the undirected graph (higher: clearer functional modules), degree "
+        "assortativity (negative in GRNs organised around regulatory hubs) and density. "
+        "Self-loops are left out and an edge with both signs counts once."
+    )
+    if original is not None:
+        text += (
+            f"\n\nThe original GRN has {int(original['n_nodes'])} genes and "
+            f"{int(original['n_edges'])} regulator-target pairs: modularity "
+            f"{original['modularity']:.4f}, assortativity {original['assortativity']:.4f}, "
+            f"density {original['density']:.2e}."
+        )
+        if last["graph"] != "original":
+            text += (
+                f" After {last['graph']}: modularity {last['modularity']:.4f}, assortativity "
+                f"{last['assortativity']:.4f}, density {last['density']:.2e}."
+            )
+    return text
+
+
+def _shortcut_text(shortcuts: pd.DataFrame) -> str:
+    text = (
+        "Each edge a refinement stage added is compared with the ORIGINAL knowledge base "
+        "(appendix F.5, Table 10): direct (an original interaction restored; or the pair of "
+        "an original interaction, with the other sign), indirect "
+        "(the original closure R±(k) already links regulator and target through a path of "
+        "up to k+1 interactions, so the new edge is a shortcut; counted with the same sign, "
+        "and with either sign, which includes the same-sign ones) or new."
+    )
+    if shortcuts.empty or int(shortcuts["n_added"].sum()) == 0:
+        return text + "\n\nNo refinement stage of this run added an edge."
+    for _, r in shortcuts.iterrows():
+        if r["n_added"]:
+            text += (
+                f"\n\n{r['stage']}: {int(r['n_added'])} added; "
+                f"{100 * r['share_indirect_same_sign']:.1f}% were indirect relations of "
+                f"the same sign ({100 * r['share_indirect_any_sign']:.1f}% of either sign), "
+                f"{100 * r['share_direct']:.1f}% direct, "
+                f"{100 * r['share_direct_other_sign']:.1f}% the other sign of a direct "
+                f"interaction, {100 * r['share_new']:.1f}% new."
+            )
+    return text
+
+
+def _usage_text(usage: pd.DataFrame) -> str:
+    text = (
+        "Share of the outputs (condition x gene) for which the adaptor took the KB's "
+        "deduction (a = 1) rather than the neural prediction, on the test conditions "
+        "(Tables 6-7), by the gene's degree in the KB and by its role. The bundled E. coli "
+        "TRN has no evidence levels, so the gene's KB degree stands in for curation effort."
+    )
+    for _, r in usage[usage["grouping"] == "all"].iterrows():
+        text += f" {r['stage']}: {100 * r['kb_usage']:.1f}% of outputs from the KB."
+    return text
+
+
 def run_report_sections(
     benchmark: pd.DataFrame,
     topology: pd.DataFrame,
@@ -252,72 +324,29 @@ def run_report_sections(
 ) -> list[Section]:
     """The report's sections, each with a short explanation written from the numbers.
 
-    ``figures`` holds "consistency", "trajectory", "grn_diff", "topology" and "usage".
-    """
-    main = benchmark[["stage", "method", "stages", "n_seeds"]].copy()
-    for metric in ("data_f1", "kb_f1", "balanced_f1", "kb_f1_current", "kb_usage"):
-        if f"{metric}_mean" in benchmark.columns:
-            main[metric] = mean_sd(benchmark, metric)
-    per_class = [c for c in benchmark.columns if "precision" in c or "recall" in c]
-    per_class = [c for c in per_class if c.endswith("_mean")]
-    detail = benchmark[["stage", *per_class]].rename(columns=lambda c: c.removesuffix("_mean"))
+    Parameters
+    ----------
+    benchmark : pandas.DataFrame
+        `consistency_benchmark`: per stage, ``<metric>_mean`` and ``<metric>_sd``.
+    topology : pandas.DataFrame
+        `grn_topology` rows, the original GRN first.
+    shortcuts : pandas.DataFrame
+        `shortcut_summary` rows, one per refinement stage.
+    usage : pandas.DataFrame
+        `knowledge_usage` tables of the stages, stacked with a ``stage`` column.
+    grn_reports : mapping of str to pandas.DataFrame
+        Per refinement stage, its edge table with ``status`` (kept, added, removed).
+    figures : mapping of str to matplotlib.figure.Figure
+        "consistency", "trajectory", "grn_diff", "topology" and "usage".
 
+    Returns
+    -------
+    list of Section
+        Consistency benchmark, refined GRN, topology, added edges, knowledge usage.
+    """
+    main, detail = _consistency_tables(benchmark)
     changes = _grn_changes(grn_reports)
     change_text = " ".join(_change_text(r) for _, r in changes.iterrows())
-
-    original = _row(topology, "graph", "original")
-    last = topology.iloc[-1]
-    topo_text = (
-        "Topology of the direct interactions (Figure 4b): modularity of the communities "
-        "found on the undirected graph (higher: clearer functional modules), degree "
-        "assortativity (negative in GRNs organised around regulatory hubs) and density. "
-        "Self-loops are left out and an edge with both signs counts once."
-    )
-    if original is not None:
-        topo_text += (
-            f"\n\nThe original GRN has {int(original['n_nodes'])} genes and "
-            f"{int(original['n_edges'])} regulator-target pairs: modularity "
-            f"{original['modularity']:.4f}, assortativity {original['assortativity']:.4f}, "
-            f"density {original['density']:.2e}."
-        )
-        if last["graph"] != "original":
-            topo_text += (
-                f" After {last['graph']}: modularity {last['modularity']:.4f}, assortativity "
-                f"{last['assortativity']:.4f}, density {last['density']:.2e}."
-            )
-
-    short_text = (
-        "Each edge a refinement stage added is compared with the ORIGINAL knowledge base "
-        "(appendix F.5, Table 10): direct (an original interaction restored; or the pair of "
-        "an original interaction, with the other sign), indirect "
-        "(the original closure R±(k) already links regulator and target through a path of "
-        "up to k+1 interactions, so the new edge is a shortcut; counted with the same sign, "
-        "and with either sign, which includes the same-sign ones) or new."
-    )
-    if shortcuts.empty or int(shortcuts["n_added"].sum()) == 0:
-        short_text += "\n\nNo refinement stage of this run added an edge."
-    else:
-        for _, r in shortcuts.iterrows():
-            if r["n_added"]:
-                short_text += (
-                    f"\n\n{r['stage']}: {int(r['n_added'])} added; "
-                    f"{100 * r['share_indirect_same_sign']:.1f}% were indirect relations of "
-                    f"the same sign ({100 * r['share_indirect_any_sign']:.1f}% of either sign), "
-                    f"{100 * r['share_direct']:.1f}% direct, "
-                    f"{100 * r['share_direct_other_sign']:.1f}% the other sign of a direct "
-                    f"interaction, {100 * r['share_new']:.1f}% new."
-                )
-
-    overall = usage[usage["grouping"] == "all"]
-    usage_text = (
-        "Share of the outputs (condition x gene) for which the adaptor took the KB's "
-        "deduction (a = 1) rather than the neural prediction, on the test conditions "
-        "(Tables 6-7), by the gene's degree in the KB and by its role. The bundled E. coli "
-        "TRN has no evidence levels, so the gene's KB degree stands in for curation effort."
-    )
-    for _, r in overall.iterrows():
-        usage_text += f" {r['stage']}: {100 * r['kb_usage']:.1f}% of outputs from the KB."
-
     return [
         Section(
             "Consistency benchmark",
@@ -343,18 +372,18 @@ def run_report_sections(
         ),
         Section(
             "Network topology",
-            topo_text,
+            _topology_text(topology),
             tables=[("Topology of the original and refined GRNs (Figure 4b)", topology)],
             figures=[("Topology of the original and refined GRNs", figures["topology"])],
         ),
         Section(
             "Direct vs indirect added edges",
-            short_text,
+            _shortcut_text(shortcuts),
             tables=[("Added edges against the original KB (Table 10)", shortcuts)],
         ),
         Section(
             "Knowledge vs data usage",
-            usage_text,
+            _usage_text(usage),
             tables=[("Knowledge and data usage by gene group (Table 6)", usage)],
             figures=[("Knowledge usage by gene group", figures["usage"])],
         ),
