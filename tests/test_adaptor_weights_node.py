@@ -1,4 +1,5 @@
-"""The `adaptor_weights` node: each kind of prior w, computed from the training rows only."""
+"""The `adaptor_weights` node: each kind of prior w, computed from the training rows only,
+from the catalog's tables."""
 
 from __future__ import annotations
 
@@ -7,26 +8,48 @@ import pandas as pd
 import pytest
 
 from aligned_kedro.core.errors import InputError
+from aligned_kedro.pipelines._common import round_data, round_settings
 from aligned_kedro.pipelines.training.nodes import adaptor_weights
 
 GENES = ["a", "b", "c"]
+KB = pd.DataFrame({"regulator": ["a"], "target": ["b"], "sign": [1]})
+GENE_TABLE = pd.DataFrame({"gene_id": GENES, "go_count": [0, 0, 0]})
+GRAPH = pd.DataFrame({"source": [], "target": [], "weight": []})
 
 
-def inputs() -> tuple:
+def tables(perturbations: pd.DataFrame | None = None) -> dict:
     rows = ["ko_a", "ko_b", "held_out"]
     labels = pd.DataFrame([[-1, -1, 0], [0, -1, 1], [1, 1, 1]], index=rows, columns=GENES)
     kb_pred = pd.DataFrame([[-1, -1, 0], [0, -1, 0], [0, 0, 0]], index=rows, columns=GENES)
-    perturbations = pd.DataFrame([[-1, 0, 0], [0, -1, 0], [0, 0, -1]], index=rows, columns=GENES)
-    split = {"train": ["ko_a", "ko_b"], "test": ["held_out"]}
-    kb_table = pd.DataFrame({"regulator": ["a"], "target": ["b"], "sign": [1]})
-    universe = pd.DataFrame({"gene_id": GENES})
-    genes = pd.DataFrame({"gene_id": GENES, "go_count": [0, 0, 0]})
-    graph = pd.DataFrame({"source": [], "target": [], "weight": []})
-    return labels, perturbations, kb_pred, split, kb_table, universe, genes, graph
+    if perturbations is None:
+        perturbations = pd.DataFrame(-np.eye(3, dtype=int), index=rows, columns=GENES)
+    return {
+        "labels": labels,
+        "perturbations": perturbations,
+        "kb_predictions": kb_pred,
+        "unlabelled": perturbations.iloc[:1],
+        "split": {"train": ["ko_a", "ko_b"], "test": ["held_out"]},
+        "universe": pd.DataFrame({"gene_id": GENES}),
+    }
 
 
-def params(kind: str) -> dict:
-    return {"adaptor": {"weights": kind}}
+def weights(kind: str, perturbations: pd.DataFrame | None = None, **adaptor: object) -> tuple:
+    training = {
+        "adaptor": {"weights": kind, **adaptor},
+        "model": {"model_type": "mlp", "hidden": 8, "layers": 2, "embedding_dim": 8},
+        "optimiser": {"epochs": 5, "device": "cpu"},
+    }
+    settings = round_settings(
+        pd.DataFrame({"gene_id": GENES}),
+        training,
+        {"variant": "integer", "margin": 0.0},
+        {"rounds": 2},
+        k=2,
+        seed=0,
+        gamma=5.0,
+    )
+    data = round_data(**tables(perturbations))
+    return adaptor_weights(data, settings, KB, GENE_TABLE, GRAPH)
 
 
 @pytest.mark.parametrize(
@@ -38,32 +61,38 @@ def params(kind: str) -> dict:
     ],
 )
 def test_each_kind_of_prior(kind, expected):
-    table, stats = adaptor_weights(*inputs(), params(kind), 0, 5.0)
+    table, stats = weights(kind)
     np.testing.assert_allclose(table["w"], expected)
+    assert table["gene_id"].tolist() == GENES and table["kb_degree"].tolist() == [1, 1, 0]
     assert stats["training.w_mean"] == pytest.approx(np.mean(expected))
 
 
 def test_an_unknown_kind_is_refused_by_name():
     with pytest.raises(InputError, match=r"unknown adaptor weights 'degree'.*training.adaptor"):
-        adaptor_weights(*inputs(), params("degree"), 0, 5.0)
+        weights("degree")
+
+
+def test_tables_whose_rows_disagree_are_refused_by_name():
+    found = tables()
+    found["labels"] = found["labels"].iloc[::-1]
+    with pytest.raises(InputError, match="rows differ.*labels_table"):
+        round_data(**found)
+    found = tables()
+    found["split"] = {"train": ["ko_a", "ko_z"], "test": ["held_out"]}
+    with pytest.raises(InputError, match="train row of the split.*ko_z"):
+        round_data(**found)
 
 
 def test_balanced_prior_routes_by_out_of_fold_predictions():
-    params = {
-        "adaptor": {"weights": "balanced", "folds": 2},
-        "model": {"model_type": "mlp", "hidden": 8, "layers": 2, "embedding_dim": 8},
-        "optimiser": {"epochs": 5, "device": "cpu"},
-    }
-    table, stats = adaptor_weights(*inputs(), params, 0, 5.0)
+    table, stats = weights("balanced", folds=2)
     assert set(table["w"]) <= {0.0, 1.0}
     assert 0.0 <= stats["training.out_of_fold.data_f1"] <= 1.0
     assert stats["training.out_of_fold.folds"] == 2
     assert 0.0 < stats["training.w_balanced_f1_train"] <= 1.0
-    params["adaptor"]["folds"] = 3
-    _, stats = adaptor_weights(*inputs(), params, 0, 5.0)
+    _, stats = weights("balanced", folds=3)
     assert stats["training.out_of_fold.folds"] == 2
     assert stats["training.out_of_fold.folds_requested"] == 3
-    labels, perturbations, *rest = inputs()
-    perturbations.loc["ko_b", "a"] = -1
+    shared = tables()["perturbations"]
+    shared.loc["ko_b", "a"] = -1
     with pytest.raises(InputError, match="cannot make 1 folds from 1 group"):
-        adaptor_weights(labels, perturbations, *rest, params, 0, 5.0)
+        weights("balanced", shared, folds=3)

@@ -15,9 +15,9 @@ from kedro.io.core import DatasetError, Version
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.datasets import AnnDataDataset
 from aligned_kedro.hooks import dataset_parameters, deep_merge
-from aligned_kedro.pipeline_registry import dataset_pipeline
-from aligned_kedro.pipelines import data_processing
+from aligned_kedro.pipeline_registry import build_pipelines
 from aligned_kedro.pipelines.data_processing import nodes
+from aligned_kedro.pipelines.shape import PipelineShape, check_shape
 
 CELLS = {
     "convention": "gears",
@@ -166,14 +166,19 @@ def test_a_dataset_block_overrides_the_defaults_key_by_key():
         dataset_parameters({"datasets": ["x"], "x": 3})
 
 
+def dataset_pipeline(name: str, params: dict):
+    """The namespaced ``aligned`` job of dataset `name`, as the registry builds it."""
+    shape = PipelineShape.from_parameters({"datasets": [name], name: params})
+    return build_pipelines(shape)[name]
+
+
 def test_an_anndata_dataset_reads_its_cells_in_its_own_namespace():
-    job = data_processing.create_pipeline()
-    namespaced = dataset_pipeline(job, "norman", {"data_processing": {"input": "anndata"}})
+    namespaced = dataset_pipeline("norman", {"data_processing": {"input": "anndata"}})
     assert "norman.raw_cells" in namespaced.inputs()
     assert "norman.raw_expression" not in namespaced.inputs()
     assert {"norman.raw_edges", "params:norman.data_processing.edges"} <= namespaced.inputs()
     assert all(n.name.startswith("norman.") for n in namespaced.nodes)
-    bulk = dataset_pipeline(job, "ecoli2", {})
+    bulk = dataset_pipeline("ecoli2", {})
     assert {"ecoli2.raw_expression", "ecoli2.raw_design"} <= bulk.inputs()
 
 
@@ -221,17 +226,16 @@ def test_per_cell_rows_carry_their_condition_inputs_and_split_by_condition(tmp_p
 
 
 def test_per_cell_labels_build_their_own_nodes_and_the_mode_is_checked():
-    job = data_processing.create_pipeline()
     settings = {"data_processing": {"input": "anndata", "cells": {"labels": "per_cell"}}}
-    per_cell = dataset_pipeline(job, "norman", settings)
+    per_cell = dataset_pipeline("norman", settings)
     names = {n.name for n in per_cell.nodes}
     assert {"norman.label_cells", "norman.read_cells", "norman.split_conditions"} <= names
     assert not {"norman.label_conditions", "norman.differential_expression"} & names
     assert "norman.label_rows_table" in per_cell.all_outputs()
     assert "norman.labels_table" in per_cell.all_outputs()
     settings["data_processing"]["cells"]["labels"] = "per_gene"
-    with pytest.raises(InputError, match="unknown label mode 'per_gene'"):
-        dataset_pipeline(job, "norman", settings)
-    cells = h5ad(["ctrl"] * 4 + ["A+ctrl"] * 4)
+    with pytest.raises(InputError, match="unknown label mode 'per_gene' of dataset 'norman'"):
+        dataset_pipeline("norman", settings)
+    pseudobulk = PipelineShape(data_input="anndata")
     with pytest.raises(InputError, match="labels is 'per_cell' but the pipeline was built"):
-        nodes.read_cells(cells, PER_CELL, seed=0)
+        check_shape({}, {}, {"input": "anndata", "cells": PER_CELL}, shape=pseudobulk)

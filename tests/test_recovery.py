@@ -7,6 +7,7 @@ import pytest
 
 from aligned_kedro.pipelines import recovery
 from aligned_kedro.pipelines.recovery import nodes
+from aligned_kedro.pipelines.shape import PipelineShape
 
 
 def by_name(pipe):
@@ -15,8 +16,8 @@ def by_name(pipe):
 
 @pytest.mark.parametrize(("rounds", "replicates"), [(1, 1), (2, 3)])
 def test_each_replicate_runs_the_rounds_on_its_own_corrupted_kb(rounds, replicates):
-    pipe = recovery.create_pipeline(rounds=rounds, replicates=replicates)
-    found = by_name(pipe)
+    shape = PipelineShape(rounds=rounds, recovery_replicates=replicates)
+    found = by_name(recovery.create_pipeline(shape))
     for i in range(replicates):
         ns = f"recovery.replicate_{i}"
         assert "knowledge_base_table" in found[f"{ns}.remove_edges"].inputs
@@ -24,20 +25,14 @@ def test_each_replicate_runs_the_rounds_on_its_own_corrupted_kb(rounds, replicat
             for stage in ("align", "refine"):
                 inputs = found[f"{ns}.round_{r}.{stage}"].inputs
                 assert "knowledge_base_table" not in inputs
-                assert "labels_table" in inputs
+                assert {"round_data", "round_settings"} <= set(inputs)
         first = found[f"{ns}.round_1.align"].inputs
-        assert f"{ns}.corrupted_kb_table" in first and "params:k" in first
+        assert f"{ns}.corrupted_kb_table" in first
         assert f"{ns}.corrupted_kb_table" in found[f"{ns}.adaptor_weights"].inputs
         assert f"{ns}.round_{rounds}.refined_kb_table" in found["recovery_report"].inputs
     assert not [name for name in found if "baseline" in name]
     uses_original = {n for n, node in found.items() if "knowledge_base_table" in node.inputs}
     assert uses_original == {f"recovery.replicate_{i}.remove_edges" for i in range(replicates)}
-
-
-def test_a_run_asking_for_other_replicates_than_built_is_refused():
-    nodes.check_replicates({"replicates": 3}, built=3)
-    with pytest.raises(ValueError, match="parameters_recovery.yml"):
-        nodes.check_replicates({"replicates": 2}, built=3)
 
 
 KB = pd.DataFrame(

@@ -1,30 +1,36 @@
-"""Project pipelines."""
+"""Project pipelines, built from the project's configuration read once."""
 
 from pathlib import Path
+from typing import Any
 
 from kedro.config import OmegaConfigLoader
 from kedro.framework.project import settings
 from kedro.pipeline import Pipeline, pipeline
 
-from aligned_kedro.core.errors import InputError
-from aligned_kedro.hooks import dataset_parameters
 from aligned_kedro.pipelines import (
     data_processing,
     evaluation,
     knowledge_base,
     recovery,
-    refinement,
     refinement_benchmark,
+    rounds,
     training,
     validation,
 )
+from aligned_kedro.pipelines.shape import PipelineShape, guard_pipeline
 
-DEFAULT_ROUNDS = 2
-DEFAULT_RECOVERY_REPLICATES = 3
-DEFAULT_GRAPH = "one_step"
+STAGES = {
+    "data_processing": data_processing,
+    "knowledge_base": knowledge_base,
+    "validation": validation,
+    "training": training,
+    "rounds": rounds,
+    "evaluation": evaluation,
+}
 
 
-def _parameters(project_path: Path | None = None) -> dict:
+def project_parameters(project_path: Path | None = None) -> dict[str, Any]:
+    """The project's parameters (base, then local), as the run will read them."""
     conf = Path(project_path or Path.cwd()) / settings.CONF_SOURCE
     if not conf.is_dir():
         return {}
@@ -32,94 +38,53 @@ def _parameters(project_path: Path | None = None) -> dict:
     return loader["parameters"]
 
 
-def configured_rounds(project_path: Path | None = None) -> int:
-    """``refinement.rounds`` from the project's parameters (base, then local)."""
-    parameters = _parameters(project_path)
-    return int(parameters.get("refinement", {}).get("rounds", DEFAULT_ROUNDS))
+def aligned_job(shape: PipelineShape) -> dict[str, Pipeline]:
+    """The pipelines of one ``aligned`` job of `shape`, each with the ``check_shape``
+    guard: data_processing → knowledge_base → validation → training (round inputs, GNN
+    graph, prior, baselines) → rounds (A-R per round) → evaluation."""
+    guard = guard_pipeline(shape)
+    parts = {name: guard + stage.create_pipeline(shape) for name, stage in STAGES.items()}
+    parts["aligned"] = data_processing.with_cells(sum(parts.values(), Pipeline([])), shape)
+    return parts
 
 
-def configured_recovery_replicates(project_path: Path | None = None) -> int:
-    """``recovery.replicates`` from the project's parameters (base, then local)."""
-    parameters = _parameters(project_path)
-    return int(parameters.get("recovery", {}).get("replicates", DEFAULT_RECOVERY_REPLICATES))
+def build_pipelines(shape: PipelineShape) -> dict[str, Pipeline]:
+    """Every pipeline of a project of `shape`.
 
-
-def gnn_graph(parameters: dict) -> str:
-    """``training.model.graph`` of a parameter tree: the GNN graph's node to build."""
-    return str((parameters.get("training") or {}).get("model", {}).get("graph", DEFAULT_GRAPH))
-
-
-def configured_datasets(project_path: Path | None = None) -> dict[str, dict]:
-    """The ``datasets`` list: one namespaced ``aligned`` per name, with its parameters."""
-    return dataset_parameters(_parameters(project_path))
-
-
-def dataset_pipeline(job: Pipeline, name: str, params: dict) -> Pipeline:
-    """``job`` for dataset ``name``: its catalog entries and parameters are ``<name>.*``;
-    ``input: anndata`` reads cells from ``<name>.raw_cells``, labelled per condition or,
-    with ``cells.labels: per_cell``, per sampled cell (`data_processing.per_cell_pipeline`);
-    ``training.model.graph: gene_graph`` reads the GNN's graph from ``<name>.raw_gene_graph``."""
-    job = training.with_graph(job, gnn_graph(params))
-    data = params.get("data_processing", {})
-    if data.get("input", "table") == "anndata":
-        mode = data.get("cells", {}).get("labels", "pseudobulk")
-        if mode not in data_processing.LABEL_MODES:
-            raise InputError(
-                f"unknown label mode {mode!r} of dataset {name!r}; expected one of "
-                f"{list(data_processing.LABEL_MODES)}",
-                source="parameters",
-                column=f"{name}.data_processing.cells.labels",
-            )
-        per_cell = mode == "per_cell"
-        if per_cell:
-            job = data_processing.per_cell_pipeline(job)
-        cells = data_processing.cells_pipeline(per_cell=per_cell)
-        job = cells + pipeline(job, inputs=data_processing.CELL_INPUTS)
-    return pipeline(job, namespace=name)
+    ``aligned`` is the main job, once for the default data and once, namespaced, per name
+    in the ``datasets`` parameter (``kedro run --pipeline=aligned --namespaces=<name>``);
+    ``validate`` runs up to the validation report. Not part of ``aligned``:
+    ``refinement_benchmark`` (section 4.2) refines noisy copies of the KB; ``recovery``
+    (appendix F.3) reruns the rounds on KBs with edges removed.
+    """
+    pipelines = aligned_job(shape)
+    aligned = pipelines["aligned"]
+    validate = aligned.to_outputs("validation_report") + aligned.only_nodes("check_shape")
+    for name, own in shape.datasets:
+        job = pipeline(aligned_job(own)["aligned"], namespace=name)
+        pipelines[name] = job
+        validate += job.to_outputs(f"{name}.validation_report")
+        validate += job.only_nodes(f"{name}.check_shape")
+        aligned += job
+    pipelines["validate"] = validate
+    pipelines["aligned"] = aligned
+    pipelines["__default__"] = aligned
+    upstream = (
+        data_processing.create_pipeline(shape)
+        + knowledge_base.create_pipeline(shape)
+        + validation.create_pipeline(shape)
+    )
+    benchmark = upstream + refinement_benchmark.create_pipeline(shape)
+    pipelines["refinement_benchmark"] = data_processing.with_cells(benchmark, shape)
+    rerun = guard_pipeline(shape, recovery=True) + upstream + recovery.create_pipeline(shape)
+    pipelines["recovery"] = data_processing.with_cells(rerun, shape)
+    return pipelines
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """``aligned`` is the main job: data_processing → knowledge_base → validation → training
-    (stage A of round 1, baselines) → refinement (R, then A-R rounds) → evaluation; once
-    for the default data and once, namespaced, per name in the ``datasets`` parameter
-    (``kedro run --pipeline=aligned --namespaces=<name>``). ``validate`` runs up to the
-    validation report. Not part of ``aligned``: ``refinement_benchmark`` (section 4.2)
-    refines noisy copies of the KB; ``recovery`` (appendix F.3) reruns the rounds on KBs
-    with edges removed.
+    """The project's pipelines, of the shape its parameters give (`PipelineShape`).
 
     Pipelines are listed explicitly: Kedro 1.7's ``find_pipelines`` loads only the
     pipelines named on the command line, which would leave ``aligned`` empty.
     """
-    rounds = configured_rounds()
-    graph = gnn_graph(_parameters())
-    pipelines = {
-        "data_processing": data_processing.create_pipeline(),
-        "knowledge_base": knowledge_base.create_pipeline(),
-        "validation": validation.create_pipeline(),
-        "training": training.create_pipeline(graph=graph),
-        "refinement": refinement.create_pipeline(rounds=rounds),
-        "evaluation": evaluation.create_pipeline(rounds=rounds),
-    }
-    aligned = sum(pipelines.values(), Pipeline([]))
-    default = aligned
-    validate = aligned.to_outputs("validation_report")
-    for name, params in configured_datasets().items():
-        rounds_here = int(params.get("refinement", {}).get("rounds", rounds))
-        if rounds_here != rounds:
-            raise ValueError(
-                f"dataset {name!r} sets refinement.rounds = {rounds_here}; every dataset "
-                f"runs the project's {rounds} rounds"
-            )
-        job = dataset_pipeline(default, name, params)
-        pipelines[name] = job
-        validate += job.to_outputs(f"{name}.validation_report")
-        aligned += job
-    pipelines["validate"] = validate
-    pipelines["aligned"] = aligned
-    pipelines["__default__"] = pipelines["aligned"]
-    upstream = pipelines["data_processing"] + pipelines["knowledge_base"] + pipelines["validation"]
-    pipelines["refinement_benchmark"] = upstream + refinement_benchmark.create_pipeline()
-    pipelines["recovery"] = upstream + recovery.create_pipeline(
-        rounds=rounds, replicates=configured_recovery_replicates(), graph=graph
-    )
-    return pipelines
+    return build_pipelines(PipelineShape.from_parameters(project_parameters()))

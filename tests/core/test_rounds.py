@@ -4,18 +4,16 @@ two rounds of align and refine on a small synthetic GRN, without Kedro."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rounds_problem import GENES, K, non_timing, problem, round_settings
 
 from aligned_kedro.core import (
     InputError,
     RoundData,
-    RoundSettings,
     adaptor_prior,
     align_round,
-    compile_kb,
     deduce,
     refine_round,
     stage_name,
@@ -23,67 +21,6 @@ from aligned_kedro.core import (
 )
 from aligned_kedro.core.evaluation.refinement_benchmark import corrupt
 from aligned_kedro.core.rounds import kb_degree
-
-GENES = [f"g{i}" for i in range(10)]
-EDGES = pd.DataFrame(
-    [
-        ("g0", "g3", 1),
-        ("g0", "g4", -1),
-        ("g1", "g5", 1),
-        ("g1", "g6", 1),
-        ("g2", "g7", -1),
-        ("g3", "g8", 1),
-    ],
-    columns=["regulator", "target", "sign"],
-)
-KNOCKOUTS = [["g0"], ["g1"], ["g2"], ["g3"], ["g0", "g1"], ["g1", "g2"]]
-K = 2
-
-
-def perturb(sets: list[list[str]], value: int = -1) -> np.ndarray:
-    X = np.zeros((len(sets), len(GENES)), dtype=np.int8)
-    for row, genes in enumerate(sets):
-        X[row, [GENES.index(g) for g in genes]] = value
-    return X
-
-
-def problem() -> tuple[RoundData, object]:
-    """Labels deduced from the GRN with g2's edge missing from the KB and one label flipped."""
-    truth = compile_kb(EDGES, GENES)
-    kb = compile_kb(EDGES.iloc[[0, 1, 2, 3, 5]], GENES)
-    X = perturb(KNOCKOUTS)
-    Y = deduce(truth, X, K)
-    Y[0, 9] = 1
-    data = RoundData(
-        X=X,
-        Y=Y,
-        kb_pred=deduce(kb, X, K),
-        X_u=np.vstack([perturb([["g0"], ["g3"]], 1), perturb([["g0", "g3"]])]),
-        train=np.array([0, 1, 2, 3]),
-        test=np.array([4, 5]),
-        genes=GENES,
-        rows=[f"ko_{'_'.join(s)}" for s in KNOCKOUTS],
-    )
-    return data, kb
-
-
-TRAINING = {
-    "model": {"model_type": "mlp", "hidden": 8, "layers": 2, "embedding_dim": 8},
-    "optimiser": {"epochs": 3, "device": "cpu", "log_every": 1},
-    "adaptor": {"weights": "agreement", "folds": 2, "random_kb": False},
-}
-
-
-def round_settings(**adaptor: object) -> RoundSettings:
-    return RoundSettings.from_params(
-        training={**TRAINING, "adaptor": {**TRAINING["adaptor"], **adaptor}},
-        knowledge_base={"variant": "integer", "margin": 0.0},
-        refinement={"rounds": 2, "max_iter": 3},
-        k=K,
-        seed=0,
-        gamma=5.0,
-        n_genes=len(GENES),
-    )
 
 
 def test_stage_names_are_the_baselines_then_align_and_refine_of_each_round():
@@ -115,7 +52,7 @@ def test_round_data_refuses_bad_labels_and_rows_outside_the_matrix():
         RoundData(**fields, train=[0], test=[6])
     with pytest.raises(InputError, match="10 columns but there are 9 genes"):
         RoundData(**{**fields, "genes": GENES[:-1]}, train=[0], test=[1])
-    assert data.rows[0] == "ko_g0" and RoundData(**fields, train=[0], test=[1]).rows[5] == 5
+    assert data.rows[0] == "g0" and RoundData(**fields, train=[0], test=[1]).rows[5] == 5
 
 
 def test_settings_take_the_adaptor_options_out_of_the_training_config():
@@ -172,10 +109,6 @@ def test_round_one_starts_fresh_and_later_rounds_continue():
         align_round(1, data, kb, w, chosen, previous=first.model)
     with pytest.raises(InputError, match="round 2 needs the previous"):
         align_round(2, data, kb, w, chosen)
-
-
-def non_timing(metrics: dict) -> dict:
-    return {k: v for k, v in metrics.items() if not k.endswith(("seconds", "epoch_s"))}
 
 
 def test_two_rounds_align_refine_align_refine():

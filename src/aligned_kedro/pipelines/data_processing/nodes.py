@@ -12,6 +12,7 @@ from aligned_kedro.core.data import cells as cells_core
 from aligned_kedro.core.data import design as design_core
 from aligned_kedro.core.data import harmonise, labels, splits
 from aligned_kedro.core.errors import InputError
+from aligned_kedro.pipelines._common import synonym_table
 
 if TYPE_CHECKING:
     import anndata
@@ -26,35 +27,6 @@ FORMAT_OPTIONS = (
     "go_as",
     "go_min_importance",
 )
-
-
-def synonym_table(synonyms: pd.DataFrame | dict | None) -> pd.DataFrame | None:
-    """A synonym table; a catalog ``MemoryDataset`` with ``data: {}`` means none."""
-    if synonyms is None or isinstance(synonyms, pd.DataFrame):
-        return synonyms
-    return pd.DataFrame(synonyms, columns=["name", "genes"]) if synonyms else None
-
-
-LABEL_MODES = ("pseudobulk", "per_cell")
-
-
-def _label_mode(params: dict[str, Any], expected: str) -> None:
-    """The label mode picks the pipeline's nodes (`dataset_pipeline`), so it must come from
-    the parameters files the pipeline is built from, not from ``--params``."""
-    mode = params.get("labels", "pseudobulk")
-    if mode not in LABEL_MODES:
-        raise InputError(
-            f"unknown label mode {mode!r}; expected one of {list(LABEL_MODES)}",
-            source="parameters",
-            column="data_processing.cells.labels",
-        )
-    if mode != expected:
-        raise InputError(
-            f"labels is {mode!r} but the pipeline was built for {expected!r}: set "
-            "data_processing.cells.labels in the dataset's parameters file, not with --params",
-            source="parameters",
-            column="data_processing.cells.labels",
-        )
 
 
 def _cell_table(
@@ -137,7 +109,6 @@ def read_cells(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """A single-cell screen as pseudobulk samples: expression (genes x samples, log2),
     design table, gene table (``gene_id, gene_name, go_count``) and a per-condition report."""
-    _label_mode(params, "pseudobulk")
     return _pseudobulk(cells, params, seed, _cell_table(cells, params))
 
 
@@ -148,7 +119,6 @@ def read_cells_per_cell(
     (rows x all genes) and their rows (condition, cell, matched control cell, batch). The
     pseudobulk samples still give the gene universe, the conditions and their checks; the
     report gains ``n_sampled``."""
-    _label_mode(params, "per_cell")
     read = _cell_table(cells, params)
     expression, design, genes, report = _pseudobulk(cells, params, seed, read)
     _, table, replicates, matrix = read

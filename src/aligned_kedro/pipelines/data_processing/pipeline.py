@@ -1,5 +1,7 @@
 from kedro.pipeline import Node, Pipeline, node, pipeline
 
+from aligned_kedro.pipelines.shape import DEFAULT_SHAPE, PipelineShape
+
 from . import nodes
 
 CELL_INPUTS = {
@@ -9,76 +11,106 @@ CELL_INPUTS = {
 }
 
 
-PER_CELL_REPLACES = (
-    "expression_values",
-    "differential_expression",
-    "label_conditions",
-    "split_conditions",
-    "dataset_statistics",
-)
-
-
 def cells_pipeline(per_cell: bool = False) -> Pipeline:
     """``input: anndata``: cells of ``raw_cells`` pooled into the samples, design and gene
     table that the rest of the job reads where bulk data give ``raw_expression``,
     ``raw_design`` and ``raw_genes`` (see `CELL_INPUTS`); with ``per_cell`` also the
-    per-cell labels that `per_cell_pipeline` reads."""
+    per-cell labels that `per_cell_labels` reads."""
+    inputs = {"cells": "raw_cells", "params": "params:data_processing.cells", "seed": "params:seed"}
     if per_cell:
-        return pipeline(
-            [
-                node(
-                    nodes.read_cells_per_cell,
-                    ["raw_cells", "params:data_processing.cells", "params:seed"],
-                    [*CELL_INPUTS.values(), "cells_report", "cell_labels_table", "cell_rows_table"],
-                    name="read_cells",
-                )
-            ]
-        )
-    return pipeline(
-        [
-            node(
-                nodes.read_cells,
-                ["raw_cells", "params:data_processing.cells", "params:seed"],
-                [*CELL_INPUTS.values(), "cells_report"],
-                name="read_cells",
-            )
-        ]
-    )
+        outputs = [*CELL_INPUTS.values(), "cells_report", "cell_labels_table", "cell_rows_table"]
+        read = node(nodes.read_cells_per_cell, inputs, outputs, name="read_cells")
+    else:
+        outputs = [*CELL_INPUTS.values(), "cells_report"]
+        read = node(nodes.read_cells, inputs, outputs, name="read_cells")
+    return pipeline([read])
 
 
-def _split_node(*extra: str) -> Node:
+def _split_node(rows: str | None = None) -> Node:
     """`nodes.split_conditions`; per-cell jobs add ``label_rows_table``."""
-    inputs = ["perturbations_table", "universe_table", "params:data_processing.split"]
+    inputs = {
+        "perturbations": "perturbations_table",
+        "universe": "universe_table",
+        "params": "params:data_processing.split",
+        "seed": "params:seed",
+    }
     return node(
         nodes.split_conditions,
-        [*inputs, "params:seed", *extra],
+        {**inputs, "rows": rows} if rows else inputs,
         "proposed_split",
         name="split_conditions",
     )
 
 
-def _statistics_node(*extra: str) -> Node:
+def _statistics_node(rows: str | None = None) -> Node:
     """`nodes.dataset_statistics`; per-cell jobs add ``label_rows_table``."""
-    inputs = ["labels_table", "universe_table", "proposed_split", "unlabelled_table"]
+    inputs = {
+        "labels_table": "labels_table",
+        "universe": "universe_table",
+        "split": "proposed_split",
+        "unlabelled": "unlabelled_table",
+        "conditions_report": "conditions_report",
+    }
     return node(
         nodes.dataset_statistics,
-        [*inputs, "conditions_report", *extra],
+        {**inputs, "rows": rows} if rows else inputs,
         "dataset_metrics",
         name="dataset_statistics",
     )
 
 
-def per_cell_pipeline(job: Pipeline) -> Pipeline:
-    """``cells.labels: per_cell``: ``job`` with one labelled row per sampled cell. The DE
-    test (and its log expression) and the condition labels give way to `nodes.label_cells`;
-    the split and the statistics also read ``label_rows_table``, so all cells of a condition
-    share a side."""
-    replaced = job.only_nodes(*PER_CELL_REPLACES)
-    return (job - replaced) + pipeline(
+def condition_labels() -> Pipeline:
+    """One labelled row per condition: log expression, the DE test against the matched
+    controls, the ternary labels and the split of the conditions."""
+    return pipeline(
+        [
+            node(
+                nodes.expression_values,
+                {"expression": "raw_expression", "params": "params:data_processing.expression"},
+                "log_expression",
+                name="expression_values",
+            ),
+            node(
+                nodes.differential_expression,
+                {
+                    "expression": "log_expression",
+                    "design": "design_table",
+                    "params": "params:data_processing.differential_expression",
+                },
+                "differential_expression_table",
+                name="differential_expression",
+            ),
+            node(
+                nodes.label_conditions,
+                {
+                    "de_table": "differential_expression_table",
+                    "design": "design_table",
+                    "universe": "universe_table",
+                    "params": "params:data_processing.differential_expression",
+                },
+                ["labels_table", "perturbations_table"],
+                name="label_conditions",
+            ),
+            _split_node(),
+            _statistics_node(),
+        ]
+    )
+
+
+def per_cell_labels() -> Pipeline:
+    """``cells.labels: per_cell``: one labelled row per sampled cell, its condition's
+    inputs as X; the split and the statistics also read ``label_rows_table``, so all
+    cells of a condition share a side."""
+    return pipeline(
         [
             node(
                 nodes.label_cells,
-                ["cell_labels_table", "cell_rows_table", "design_table", "universe_table"],
+                {
+                    "cell_labels": "cell_labels_table",
+                    "rows": "cell_rows_table",
+                    "design": "design_table",
+                    "universe": "universe_table",
+                },
                 ["labels_table", "perturbations_table", "label_rows_table"],
                 name="label_cells",
             ),
@@ -88,78 +120,65 @@ def per_cell_pipeline(job: Pipeline) -> Pipeline:
     )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    return pipeline(
+def create_pipeline(shape: PipelineShape = DEFAULT_SHAPE, **kwargs) -> Pipeline:
+    """The GRN on gene IDs, the gene universe, the conditions matched to their controls,
+    the labels (per condition, or per cell for ``shape.per_cell``), the split and X_u."""
+    job = pipeline(
         [
             node(
                 nodes.harmonise_edges,
-                [
-                    "raw_edges",
-                    "raw_genes",
-                    "raw_synonyms",
-                    "params:data_processing.edges",
-                    "params:data_processing.genes",
-                ],
+                {
+                    "raw_edges": "raw_edges",
+                    "genes": "raw_genes",
+                    "synonyms": "raw_synonyms",
+                    "params": "params:data_processing.edges",
+                    "gene_params": "params:data_processing.genes",
+                },
                 ["harmonised_edges_table", "edge_harmonisation_report"],
                 name="harmonise_edges",
             ),
             node(
                 nodes.build_universe,
-                [
-                    "raw_expression",
-                    "raw_genes",
-                    "harmonised_edges_table",
-                    "params:data_processing.universe",
-                ],
+                {
+                    "expression": "raw_expression",
+                    "genes": "raw_genes",
+                    "edges": "harmonised_edges_table",
+                    "params": "params:data_processing.universe",
+                },
                 ["universe_table", "kb_edges_table", "gene_universe_report"],
                 name="build_universe",
             ),
             node(
                 nodes.select_conditions,
-                [
-                    "raw_design",
-                    "raw_genes",
-                    "raw_synonyms",
-                    "params:data_processing.conditions",
-                    "params:data_processing.genes",
-                ],
+                {
+                    "design": "raw_design",
+                    "genes": "raw_genes",
+                    "synonyms": "raw_synonyms",
+                    "params": "params:data_processing.conditions",
+                    "gene_params": "params:data_processing.genes",
+                },
                 ["design_table", "conditions_report"],
                 name="select_conditions",
             ),
             node(
-                nodes.expression_values,
-                ["raw_expression", "params:data_processing.expression"],
-                "log_expression",
-                name="expression_values",
-            ),
-            node(
-                nodes.differential_expression,
-                [
-                    "log_expression",
-                    "design_table",
-                    "params:data_processing.differential_expression",
-                ],
-                "differential_expression_table",
-                name="differential_expression",
-            ),
-            node(
-                nodes.label_conditions,
-                [
-                    "differential_expression_table",
-                    "design_table",
-                    "universe_table",
-                    "params:data_processing.differential_expression",
-                ],
-                ["labels_table", "perturbations_table"],
-                name="label_conditions",
-            ),
-            _split_node(),
-            node(
                 nodes.unlabelled_inputs,
-                ["universe_table", "perturbations_table", "params:data_processing.unlabelled"],
+                {
+                    "universe": "universe_table",
+                    "perturbations": "perturbations_table",
+                    "params": "params:data_processing.unlabelled",
+                },
                 "unlabelled_table",
                 name="unlabelled_inputs",
             ),
-            _statistics_node(),
         ]
     )
+    return job + (per_cell_labels() if shape.per_cell else condition_labels())
+
+
+def with_cells(job: Pipeline, shape: PipelineShape) -> Pipeline:
+    """``job`` for ``shape.data_input``: as it is for ``table``; for ``anndata`` after
+    `cells_pipeline`, whose outputs it reads where bulk data give ``raw_expression``,
+    ``raw_design`` and ``raw_genes``."""
+    if shape.data_input != "anndata":
+        return job
+    return cells_pipeline(per_cell=shape.per_cell) + pipeline(job, inputs=CELL_INPUTS)

@@ -2,18 +2,21 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from aligned_kedro.core.rounds import round_namespace
+
 from . import nodes
 
 
-def _rounds(pattern: str, rounds: int) -> list[str]:
-    return [pattern.format(r=r) for r in range(1, rounds + 1)]
+def _rounds(dataset: str, rounds: int) -> list[str]:
+    """``round_<r>.<dataset>`` of rounds 1..``rounds``."""
+    return [f"{round_namespace(r)}.{dataset}" for r in range(1, rounds + 1)]
 
 
-def create_pipeline(rounds: int = 2) -> Pipeline:
+def create_pipeline(rounds: int) -> Pipeline:
     """Tables (``*_analysis``), figures (``*_plot``) and the HTML report of a run."""
-    refined_kbs = _rounds("round_{r}.refined_kb_table", rounds)
-    grn_reports = _rounds("round_{r}.refined_grn_report", rounds)
-    predictions = _rounds("round_{r}.align_predictions_table", rounds)
+    refined_kbs = _rounds("refined_kb_table", rounds)
+    grn_reports = _rounds("refined_grn_report", rounds)
+    predictions = _rounds("align_predictions_table", rounds)
     analyses = "consistency_benchmark_analysis"
     return pipeline(
         [

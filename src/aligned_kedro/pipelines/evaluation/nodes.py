@@ -7,27 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import mlflow
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from aligned_kedro.core import compile_kb
-from aligned_kedro.core.evaluation import analysis, metrics, plots, report
+from aligned_kedro.core.evaluation import analysis, plots, report
+from aligned_kedro.core.rounds import round_namespace, stage_name
+from aligned_kedro.pipelines._common import gene_ids, kb_from_table
 
 log = logging.getLogger(__name__)
-
-
-def no_change_baseline(
-    labels_table: pd.DataFrame, kb_predictions: pd.DataFrame, split: dict[str, Any], gamma: float
-) -> dict[str, float]:
-    """Predict "no change" everywhere: the floor every method must clear."""
-    test = split["test"]
-    y = labels_table.loc[test].to_numpy()
-    scores = metrics.consistency_scores(
-        y, np.zeros_like(y), kb_predictions.loc[test].to_numpy(), gamma
-    )
-    scores["kb_usage"] = 0.0
-    return {f"baseline.no_change.{name}": value for name, value in scores.items()}
 
 
 def run_summary(stages: list[str], *stage_metrics: dict[str, float]) -> pd.DataFrame:
@@ -53,8 +40,12 @@ def consistency_benchmark(summary: pd.DataFrame) -> pd.DataFrame:
     return analysis.consistency_benchmark(summary)
 
 
-def _rounds(tables: tuple[pd.DataFrame, ...]) -> dict[str, pd.DataFrame]:
-    return {f"round_{r}": table for r, table in enumerate(tables, start=1)}
+def _rounds(tables: tuple[pd.DataFrame, ...]) -> dict[int, pd.DataFrame]:
+    return dict(enumerate(tables, start=1))
+
+
+def _refine_stages(grn_reports: tuple[pd.DataFrame, ...]) -> dict[str, pd.DataFrame]:
+    return {stage_name("refine", r): grn for r, grn in _rounds(grn_reports).items()}
 
 
 def grn_topology(
@@ -62,7 +53,8 @@ def grn_topology(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Figure 4b: topology of the original GRN and of every round's refined GRN, and the
     in/out-degree of every gene in each."""
-    graphs = {"original": kb_table, **_rounds(refined_kbs)}
+    graphs = {"original": kb_table}
+    graphs.update({round_namespace(r): kb for r, kb in _rounds(refined_kbs).items()})
     rows, degrees = [], []
     done: dict[frozenset, dict[str, float]] = {}
     for name, edges in graphs.items():
@@ -84,11 +76,9 @@ def shortcut_edges(
     """Table 10: every edge a refinement stage added, classified against the ORIGINAL KB
     as direct, indirect (a shortcut of a path of up to k+1 interactions, same or either
     sign) or new; and the counts per stage."""
-    original = compile_kb(
-        kb_table, universe["gene_id"].tolist(), conflict="both", source="knowledge base"
-    )
+    original = kb_from_table(kb_table, universe)
     summaries, edges = [], []
-    for stage, grn in _rounds(grn_reports).items():
+    for stage, grn in _refine_stages(grn_reports).items():
         added = grn[grn["status"] == "added"]
         classified = analysis.classify_added_edges(original, added, k)
         names = grn.drop_duplicates(["regulator", "target"]).set_index(["regulator", "target"])
@@ -96,10 +86,8 @@ def shortcut_edges(
             if column in names.columns:
                 keys = pd.MultiIndex.from_frame(classified[["regulator", "target"]])
                 classified[column] = names[column].reindex(keys).to_numpy()
-        edges.append(classified.assign(stage=f"{stage}.refine"))
-        summaries.append(
-            {"stage": f"{stage}.refine", "k": k, **analysis.shortcut_summary(classified)}
-        )
+        edges.append(classified.assign(stage=stage))
+        summaries.append({"stage": stage, "k": k, **analysis.shortcut_summary(classified)})
     table = pd.concat(edges, ignore_index=True) if edges else pd.DataFrame()
     return pd.DataFrame(summaries), table
 
@@ -118,13 +106,14 @@ def knowledge_usage(
     regulator, target and effect), so the curation-effort breakdown of Table 6 is replaced
     by the degree of the gene in the KB.
     """
-    groups = analysis.degree_groups(kb_table, universe["gene_id"].tolist(), params["degree_bins"])
+    groups = analysis.degree_groups(kb_table, gene_ids(universe), params["degree_bins"])
     frames = []
-    for stage, table in _rounds(predictions).items():
+    for r, table in _rounds(predictions).items():
+        source = f"{round_namespace(r)} predictions"
         usage = analysis.knowledge_usage(
-            table, split[params["split"]], groups, ["degree_bin", "role"], f"{stage} predictions"
+            table, split[params["split"]], groups, ["degree_bin", "role"], source
         )
-        frames.append(usage.assign(stage=f"{stage}.align"))
+        frames.append(usage.assign(stage=stage_name("align", r)))
     out = pd.concat(frames, ignore_index=True)
     return out[["stage", *[c for c in out.columns if c != "stage"]]]
 
@@ -142,8 +131,7 @@ def topology_plot(topology: pd.DataFrame) -> Figure:
 
 
 def grn_diff_plot(params: dict[str, Any], *grn_reports: pd.DataFrame) -> Figure:
-    reports = {f"{s}.refine": r for s, r in _rounds(grn_reports).items()}
-    return plots.grn_diff(reports, top=params["top_regulators"])
+    return plots.grn_diff(_refine_stages(grn_reports), top=params["top_regulators"])
 
 
 def knowledge_usage_plot(usage: pd.DataFrame) -> Figure:
@@ -162,7 +150,7 @@ def run_report(
 ) -> tuple[str, str]:
     """The run's self-contained HTML report, twice: at a stable path and as a versioned
     copy. Names the active MLflow run."""
-    reports = {f"{s}.refine": r for s, r in _rounds(grn_reports).items()}
+    reports = _refine_stages(grn_reports)
     figures = {
         "consistency": plots.consistency_bars(benchmark),
         "trajectory": plots.stage_trajectory(benchmark),

@@ -2,28 +2,33 @@ from functools import partial, update_wrapper
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from aligned_kedro.core.rounds import BASELINES, stage_names
+from aligned_kedro.pipelines.shape import DEFAULT_SHAPE, PipelineShape
+
 from . import analyses, nodes
 
-BASELINES = ["no_change", "kb_only", "linear", "neural_only"]
+
+def metrics_dataset(stage: str) -> str:
+    """The metrics dataset of a stage: ``<name>_baseline_metrics`` of ``baseline.<name>``,
+    ``round_<r>.<step>_metrics`` of a round's stage."""
+    kind, _, name = stage.partition(".")
+    if kind == "baseline" and name in BASELINES:
+        return f"{name}_baseline_metrics"
+    return f"{stage}_metrics"
 
 
-def create_pipeline(rounds: int = 2, **kwargs) -> Pipeline:
-    """The no-change baseline and the run summary (one row per baseline and A/R stage),
-    then the analyses, plots and report of the run."""
-    stages = [f"baseline.{name}" for name in BASELINES]
-    metrics = [f"{name}_baseline_metrics" for name in BASELINES]
-    for r in range(1, rounds + 1):
-        stages += [f"round_{r}.align", f"round_{r}.refine"]
-        metrics += [f"round_{r}.align_metrics", f"round_{r}.refine_metrics"]
+def create_pipeline(shape: PipelineShape = DEFAULT_SHAPE, **kwargs) -> Pipeline:
+    """The run summary (one row per baseline and A/R stage), then the analyses, plots and
+    report of the run."""
+    stages = stage_names(shape.rounds)
     summary = update_wrapper(partial(nodes.run_summary, stages), nodes.run_summary)
     return pipeline(
         [
             node(
-                nodes.no_change_baseline,
-                ["labels_table", "kb_predictions_table", "conditions_split", "params:gamma"],
-                "no_change_baseline_metrics",
-                name="no_change_baseline",
-            ),
-            node(summary, metrics, "run_summary_report", name="run_summary"),
+                summary,
+                [metrics_dataset(stage) for stage in stages],
+                "run_summary_report",
+                name="run_summary",
+            )
         ]
-    ) + analyses.create_pipeline(rounds)
+    ) + analyses.create_pipeline(shape.rounds)

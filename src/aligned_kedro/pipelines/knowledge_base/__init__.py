@@ -1,4 +1,4 @@
-"""Compile the signed GRN, deduce (Eq. 1), measure inconsistency (Eq. 2), KB-only baseline."""
+"""Compile the signed GRN, deduce (Eq. 1), measure inconsistency (Eq. 2)."""
 
 from .pipeline import create_pipeline
 

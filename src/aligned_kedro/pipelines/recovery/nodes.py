@@ -8,18 +8,9 @@ from typing import Any
 import pandas as pd
 
 from aligned_kedro.core.evaluation import analysis
+from aligned_kedro.pipelines._common import gene_names
 
 log = logging.getLogger(__name__)
-
-
-def check_replicates(params: dict[str, Any], built: int) -> None:
-    """The pipeline's replicates are fixed when it is built; refuse a run that asks for others."""
-    if int(params["replicates"]) != built:
-        raise ValueError(
-            f"recovery.replicates is {params['replicates']} but the pipeline was built with "
-            f"{built} replicates; set it in conf/base/parameters_recovery.yml (or conf/local) "
-            "instead of passing it with --params"
-        )
 
 
 def remove_edges(
@@ -58,7 +49,7 @@ def recovery_report(
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
     """Recovered/total per replicate and their mean (Table 8), every removed edge with
     its fate, and the counts as metrics. Inputs alternate: removed edges, final refined KB."""
-    names = universe.set_index("gene_id")["gene_name"]
+    names = gene_names(universe)
     per_replicate = {}
     for i in range(0, len(removed_and_refined), 2):
         removed, refined = removed_and_refined[i], removed_and_refined[i + 1]

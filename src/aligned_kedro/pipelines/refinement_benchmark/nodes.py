@@ -8,9 +8,10 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from aligned_kedro.core import RefineOptions, compile_kb
+from aligned_kedro.core import RefineOptions
 from aligned_kedro.core.evaluation import plots
 from aligned_kedro.core.evaluation.refinement_benchmark import noise_sweep, summarise_sweep
+from aligned_kedro.pipelines._common import kb_from_table
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ def refinement_benchmark(
     Returns every case, the mean/sd per penalty and noise level, and metrics named
     `refinement_benchmark.<penalty>.noise_<percent>.<score>` (means over seeds).
     """
-    true_kb = compile_kb(kb_table, universe["gene_id"].tolist(), conflict="both")
+    true_kb = kb_from_table(kb_table, universe)
     options = RefineOptions.from_params({**refine_params, **(params.get("refine") or {})})
     table = noise_sweep(
         true_kb,

@@ -1,5 +1,17 @@
-"""Neural predictors, the adaptor's weights, the alignment stage "A" and its baselines."""
+"""The round inputs, the GNN's graph, the adaptor's prior w and the baselines."""
 
-from .pipeline import align_stage, create_pipeline, graph_pipeline, with_graph
+from .pipeline import (
+    baselines_pipeline,
+    create_pipeline,
+    graph_pipeline,
+    inputs_pipeline,
+    prior_pipeline,
+)
 
-__all__ = ["align_stage", "create_pipeline", "graph_pipeline", "with_graph"]
+__all__ = [
+    "baselines_pipeline",
+    "create_pipeline",
+    "graph_pipeline",
+    "inputs_pipeline",
+    "prior_pipeline",
+]

@@ -1,0 +1,85 @@
+"""Thin nodes over aligned_kedro.core.rounds: the align and refine stages of a round."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from aligned_kedro.core import (
+    RoundData,
+    RoundSettings,
+    align_round,
+    from_state,
+    refine_round,
+    to_state,
+)
+from aligned_kedro.pipelines._common import gene_names, graph_arrays, kb_from_table
+
+log = logging.getLogger(__name__)
+
+OUTPUTS = ("y_hat", "a", "y_bar")
+
+
+def prediction_table(outputs: dict[str, np.ndarray], data: RoundData) -> pd.DataFrame:
+    """Long table of ŷ, a and ȳ for every labelled row and gene with a non-trivial entry."""
+    frames = [
+        pd.DataFrame(outputs[name], index=list(data.rows), columns=list(data.genes))
+        .stack()
+        .rename(name)
+        for name in OUTPUTS
+    ]
+    table = pd.concat(frames, axis=1).reset_index()
+    table.columns = ["condition", "gene_id", *OUTPUTS]
+    return table[(table[list(OUTPUTS)] != 0).any(axis=1)].reset_index(drop=True)
+
+
+def align(
+    data: RoundData,
+    settings: RoundSettings,
+    kb: pd.DataFrame,
+    graph: pd.DataFrame,
+    weights: pd.DataFrame,
+    previous: dict[str, Any] | None = None,
+    *,
+    round_number: int,
+) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
+    """Stage A of the round (`align_round`): the model, its predictions and metrics."""
+    edges = graph_arrays(graph, data.genes, settings.model)
+    result = align_round(
+        round_number,
+        data,
+        kb_from_table(kb, data.genes),
+        weights["w"].to_numpy(),
+        settings,
+        previous=None if previous is None else from_state(previous, **edges),
+        **edges,
+        logger=log,
+    )
+    return to_state(result.model), prediction_table(result.outputs, data), result.metrics
+
+
+def refine(
+    data: RoundData,
+    settings: RoundSettings,
+    kb: pd.DataFrame,
+    model: dict[str, Any],
+    universe: pd.DataFrame,
+    *,
+    round_number: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Stage R of the round (`refine_round`): the refined KB's edges, the refined GRN
+    against the round's KB (every edge with its status and support, genes named) and the
+    stage's metrics."""
+    result = refine_round(
+        round_number, data, kb_from_table(kb, data.genes), from_state(model), settings, logger=log
+    )
+    edges = result.refined.edges
+    names = gene_names(universe)
+    grn = edges.assign(
+        regulator_name=edges["regulator"].map(names), target_name=edges["target"].map(names)
+    )
+    refined = edges[edges["status"].ne("removed")].reset_index(drop=True)
+    return refined, grn, result.metrics
