@@ -38,7 +38,7 @@ def test_scperturb_labels_with_a_guide_delimiter_and_two_control_labels():
     assert table.loc["cell3", "perturbation_type"] == "KD"
 
 
-def test_types_per_cell_follow_the_section_1_signs():
+def test_types_per_cell_follow_the_section_2_1_signs():
     table = cell_conditions(
         obs(["ctrl", "A+ctrl", "B+ctrl", "C+ctrl"], kind=["", "knockout", "CRISPRi", "CRISPRa"]),
         type_column="kind",

@@ -307,6 +307,24 @@ def select_conditions(
     freedom (perturbed + control samples >= 3). ``require_background_match`` also drops
     conditions whose controls come from another strain background. Each drop is allowed
     by a parameter, logged and listed in the returned report; otherwise it raises.
+
+    Parameters
+    ----------
+    design : pandas.DataFrame
+        The design table; ``background_matched`` is optional.
+    missing_control, untestable : {"error", "drop"}
+        What a condition without controls, or without a residual degree of freedom, does.
+    require_background_match : bool
+    source : str
+        Named in errors.
+
+    Returns
+    -------
+    design : pandas.DataFrame
+        The rows of the kept conditions and of the control groups they use.
+    report : pandas.DataFrame
+        Per perturbed condition: ``condition, perturbation, control_group, n_perturbed,
+        n_control, status``.
     """
     for column in ("sample_id", "condition", "role", "control_group"):
         if column not in design.columns:
@@ -381,7 +399,24 @@ def unlabelled_inputs(
     *,
     perturbation_type: str = "KO",
 ) -> pd.DataFrame:
-    """X_u: one single-gene input per KB regulator not perturbed in the labelled data."""
+    """X_u: one single-gene input per KB regulator not perturbed in the labelled data.
+
+    Parameters
+    ----------
+    genes : sequence of str
+        The n gene IDs of the columns.
+    regulators : sequence of str
+        The KB's regulators (gene IDs among `genes`).
+    labelled : pandas.DataFrame
+        The labelled inputs X (conditions x genes).
+    perturbation_type : {"KO", "KD", "OE"}
+        The type of every unlabelled input.
+
+    Returns
+    -------
+    pandas.DataFrame, shape (m_u, n), int8
+        X_u, one row ``unlabelled__<gene>`` per regulator no labelled condition perturbs.
+    """
     if perturbation_type not in PERTURBATION_SIGN:
         raise InputError(
             f"unknown perturbation type; expected one of {sorted(PERTURBATION_SIGN)}",

@@ -1,4 +1,4 @@
-"""Ternary response labels y in {-1, 0, 1}^n from expression (notes section 1 and 8).
+"""Ternary response labels y in {-1, 0, 1}^n from expression.
 
 Each perturbed condition is tested against its matched control samples: log2 fold change
 plus a per-gene test, Benjamini-Hochberg FDR across genes within the condition.
@@ -30,7 +30,25 @@ DEFAULT_DE_SOURCE = "differential expression table"
 def perturbation_matrix(
     design: pd.DataFrame, genes: Sequence[str], *, source: str = DEFAULT_DESIGN_SOURCE
 ) -> tuple[list[str], np.ndarray]:
-    """Inputs x in {-1, 0, 1}^n per condition: -1 for KO/KD, +1 for OE, multi-hot (section 1)."""
+    """Inputs x in {-1, 0, 1}^n per condition: -1 for KO/KD, +1 for OE, multi-hot (section 2.1).
+
+    Parameters
+    ----------
+    design : pandas.DataFrame
+        The design table (``sample_id, condition, role, perturbation, perturbation_type,
+        control_group``).
+    genes : sequence of str
+        The n gene IDs of the columns, unique.
+    source : str
+        Named in errors.
+
+    Returns
+    -------
+    conditions : list of str
+        The m perturbed conditions, in order of first appearance.
+    x : numpy.ndarray, shape (m, n), int8
+        -1 for a knocked-out or knocked-down gene, 1 for an overexpressed one, else 0.
+    """
     gene_index = pd.Index([str(g) for g in genes])
     if gene_index.has_duplicates:
         gene = str(gene_index[gene_index.duplicated()][0])
@@ -94,7 +112,7 @@ def differential_expression(
     source_expression: str = DEFAULT_EXPRESSION_SOURCE,
     source_design: str = DEFAULT_DESIGN_SOURCE,
 ) -> pd.DataFrame:
-    """Per-condition differential expression against matched controls (notes section 8).
+    """Per-condition differential expression against matched controls.
 
     Returns a long table with columns condition, gene, log2fc (perturbed mean - control
     mean), t, p, q (Benjamini-Hochberg across genes within the condition) and df.
@@ -109,6 +127,21 @@ def differential_expression(
     "welch": scipy's Welch t-test. Its statistic is undefined for genes constant in both
     groups and for every gene of a condition with a single sample in a group (that case
     also warns); these are reported with t = NaN, df = NaN, p = 1, so never called.
+
+    Parameters
+    ----------
+    expression : pandas.DataFrame
+        genes x samples, log2 scale.
+    design : pandas.DataFrame
+        The design table, checked against `expression` (`validate_design`).
+    test : {"moderated", "welch"}
+    source_expression, source_design : str
+        Named in errors.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (perturbed condition, gene): ``condition, gene, log2fc, t, p, q, df``.
     """
     if test not in ("moderated", "welch"):
         raise InputError(f"unknown test {test!r}; expected 'moderated' or 'welch'")
@@ -147,8 +180,25 @@ def ternary_labels(
     fdr: float = 0.05,
     source: str = DEFAULT_DE_SOURCE,
 ) -> pd.DataFrame:
-    """Labels y in {-1, 0, 1} (section 1): sign(log2fc) where |log2fc| > lfc_threshold and
-    q < fdr, else 0. Returns conditions x genes, int8, in order of first appearance."""
+    """Labels y in {-1, 0, 1} (section 2.1): sign(log2fc) where |log2fc| > lfc_threshold and
+    q < fdr, else 0. Returns conditions x genes, int8, in order of first appearance.
+
+    Parameters
+    ----------
+    de_table : pandas.DataFrame
+        `differential_expression` output (``condition, gene, log2fc, q`` at least).
+    lfc_threshold : float
+        >= 0.
+    fdr : float
+        In (0, 1].
+    source : str
+        Named in errors.
+
+    Returns
+    -------
+    pandas.DataFrame, shape (m conditions, n genes), int8
+        y in {-1, 0, 1}.
+    """
     missing = [c for c in ("condition", "gene", "log2fc", "q") if c not in de_table.columns]
     if missing:
         raise InputError(f"missing column(s) {missing}", source=source, column=missing[0])

@@ -37,7 +37,23 @@ def random_split(
     source: str = DEFAULT_SOURCE,
 ) -> dict[str, list[str]]:
     """Shuffle conditions with the seed; the first round(test_fraction * n) (at least one,
-    at most n - 1) go to test. Both lists keep the input order."""
+    at most n - 1) go to test. Both lists keep the input order.
+
+    Parameters
+    ----------
+    conditions : sequence of str
+        The n condition names, unique.
+    test_fraction : float
+        In (0, 1).
+    seed : int
+    source : str
+        Named in errors.
+
+    Returns
+    -------
+    dict
+        ``train`` and ``test``: lists of condition names.
+    """
     _check_fraction(test_fraction, source)
     conditions = [str(c) for c in conditions]
     _check_unique(conditions, source)
@@ -95,6 +111,21 @@ def group_folds(
     The groups of `perturbation_groups` are shuffled with the seed and each joins the part
     with the fewest conditions so far, so every part is an unseen-perturbation hold-out of
     the rest. Fewer groups than folds raises InputError.
+
+    Parameters
+    ----------
+    perturbations : mapping of str to sequence of str
+        Condition -> its perturbed genes.
+    n_folds : int
+        At least 2.
+    seed : int
+    source : str
+        Named in errors.
+
+    Returns
+    -------
+    list of list of str
+        `n_folds` sorted lists of conditions.
     """
     groups = perturbation_groups(perturbations)
     if n_folds < 2 or len(groups) < n_folds:
@@ -123,6 +154,21 @@ def unseen_perturbation_split(
     the seed; a group joins test while test stays within round(test_fraction * n)
     conditions (at least one, at most n - 1). Lists are sorted. An empty split raises
     InputError.
+
+    Parameters
+    ----------
+    perturbations : mapping of str to sequence of str
+        Condition -> its perturbed genes.
+    test_fraction : float
+        In (0, 1).
+    seed : int
+    source : str
+        Named in errors.
+
+    Returns
+    -------
+    dict
+        ``train`` and ``test``: sorted lists of condition names.
     """
     _check_fraction(test_fraction, source)
     keys = [str(c) for c in perturbations]
@@ -177,6 +223,24 @@ def combo_split(
     (default ``test_fraction``) of the doubles of two seen genes. ``train`` is the rest;
     ``test`` the union of the four subsets. Lists are sorted; conditions of three or more
     genes stay in training unless they touch an unseen gene, then they are ``held_out``.
+
+    Parameters
+    ----------
+    perturbations : mapping of str to sequence of str
+        Condition -> its perturbed genes (one or two; more stay in training).
+    test_fraction : float
+        In (0, 1): the share of single genes held out.
+    seed : int
+    combo_seen2_fraction : float, optional
+        The share of doubles of two seen genes held out.
+    source : str
+        Named in errors.
+
+    Returns
+    -------
+    dict
+        ``train``, ``test``, ``unseen_single``, ``combo_seen0``, ``combo_seen1``,
+        ``combo_seen2``, ``held_out`` (sorted condition names) and ``unseen_genes``.
     """
     _check_fraction(test_fraction, source)
     keys = [str(c) for c in perturbations]
@@ -236,7 +300,27 @@ def fixed_split(
     """A given list of test perturbations (e.g. paper table 5), written as gene names
     joined by ``+`` (``"UBASH3B + OSR2"``); order and case do not matter, and ``names``
     maps gene IDs to names. Entries matching no condition raise, or are dropped and
-    counted with ``missing: drop``. Repeated entries count once."""
+    counted with ``missing: drop``. Repeated entries count once.
+
+    Parameters
+    ----------
+    perturbations : mapping of str to sequence of str
+        Condition -> its perturbed gene IDs.
+    test : sequence of str
+        The test perturbations, genes joined by ``+``.
+    names : mapping of str to str, optional
+        Gene ID -> gene name, so names match too.
+    missing : {"error", "drop"}
+        What an entry matching no condition does.
+    source : str
+        Named in errors.
+
+    Returns
+    -------
+    dict
+        ``train`` and ``test`` (sorted condition names) and ``missing`` (entries that
+        matched nothing).
+    """
 
     def key(members: Sequence[str]) -> frozenset[str]:
         return frozenset(str(m).strip().lower() for m in members)

@@ -53,6 +53,19 @@ def macro_f1(y_true: Any, y_pred: Any, *, source: str = "labels") -> dict[str, A
     occurs, and F1 = 2 tp / (2 tp + fp + fn) is 0 when that denominator is 0. A class absent
     from both y_true and y_pred therefore scores 0 and pulls the macro F1 down (it is not
     dropped). Returns f1 and per-class precision, recall, f1_per_class and support.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like, same shape (e.g. (m, n))
+        Labels in {-1, 0, 1}.
+    source : str
+        Named in errors.
+
+    Returns
+    -------
+    dict
+        ``f1`` (float) and, per label -1, 0, 1, ``precision``, ``recall``,
+        ``f1_per_class`` and ``support``.
     """
     counts = confusion_matrix(y_true, y_pred, source=source)
     tp = np.diag(counts).astype(float)
@@ -75,13 +88,39 @@ def macro_f1(y_true: Any, y_pred: Any, *, source: str = "labels") -> dict[str, A
 
 
 def data_consistency(y: Any, y_pred: Any) -> dict[str, Any]:
-    """Data consistency F1(y, f(x)) of Eq. 3."""
+    """Data consistency F1(y, f(x)) of Eq. 3.
+
+    Parameters
+    ----------
+    y : array-like, shape (m, n)
+        Observed labels in {-1, 0, 1}.
+    y_pred : array-like, shape (m, n)
+        Predictions f(x) in {-1, 0, 1}.
+
+    Returns
+    -------
+    dict
+        As `macro_f1`.
+    """
     return macro_f1(y, y_pred, source="data labels")
 
 
 def knowledge_consistency(kb_pred: Any, y_pred: Any) -> dict[str, Any]:
     """Knowledge consistency F1(delta_KB(x), f(x)) of Eq. 3; kb_pred is the deduction of
-    the ORIGINAL knowledge base."""
+    the ORIGINAL knowledge base.
+
+    Parameters
+    ----------
+    kb_pred : array-like, shape (m, n)
+        δ_KB(x) in {-1, 0, 1}.
+    y_pred : array-like, shape (m, n)
+        Predictions f(x) in {-1, 0, 1}.
+
+    Returns
+    -------
+    dict
+        As `macro_f1`.
+    """
     return macro_f1(kb_pred, y_pred, source="knowledge base deduction")
 
 
@@ -89,6 +128,18 @@ def balanced_f1(f1_data: float, f1_kb: float, gamma: float = DEFAULT_GAMMA) -> f
     """Balanced consistency (0.5 F1_data^-gamma + 0.5 F1_KB^-gamma)^(-1/gamma), Eq. 3.
 
     Returns 0.0, the limit, when either score is 0. gamma must exceed 1.
+
+    Parameters
+    ----------
+    f1_data, f1_kb : float
+        In [0, 1].
+    gamma : float
+        γ > 1; the larger, the closer to the minimum of the two.
+
+    Returns
+    -------
+    float
+        In [0, 1].
     """
     if not gamma > 1:
         raise InputError(f"gamma must be > 1, got {gamma}", source="balanced F1")
@@ -105,7 +156,23 @@ def consistency_scores(
     y: Any, y_pred: Any, kb_pred: Any, gamma: float = DEFAULT_GAMMA
 ) -> dict[str, float]:
     """Flat metric dict: data_f1, kb_f1, balanced_f1 (Eq. 3) and per-class
-    {data,kb}_{precision,recall}_{down,none,up}."""
+    {data,kb}_{precision,recall}_{down,none,up}.
+
+    Parameters
+    ----------
+    y : array-like, shape (m, n)
+        Observed labels in {-1, 0, 1}.
+    y_pred : array-like, shape (m, n)
+        Predictions f(x).
+    kb_pred : array-like, shape (m, n)
+        δ_KB(x) of the original KB.
+    gamma : float
+        γ of Eq. 3.
+
+    Returns
+    -------
+    dict of str to float
+    """
     data = data_consistency(y, y_pred)
     kb = knowledge_consistency(kb_pred, y_pred)
     scores = {
@@ -121,7 +188,17 @@ def consistency_scores(
 
 
 def aggregate_seeds(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof=1; 0.0 for one value) over seeds."""
+    """Mean and sample standard deviation (ddof=1; 0.0 for one value) over seeds.
+
+    Parameters
+    ----------
+    values : sequence of float, length s >= 1
+        One finite value per seed.
+
+    Returns
+    -------
+    mean, sd : float
+    """
     array = np.asarray(values, dtype=float)
     if array.ndim != 1 or array.size == 0:
         raise InputError("need a non-empty 1-d sequence of values", source="seed results")

@@ -54,6 +54,25 @@ def weight_vector(
     weight, w = share of training samples with y_g == δ_g. Pass ONLY the training split:
     the reference implementation computed the first term on test labels, which leaks them
     into the adaptor's prior. X_train is used only to check that the three matrices match.
+
+    Parameters
+    ----------
+    X_train : array-like, shape (m, n)
+        Training inputs x.
+    Y_train : array-like, shape (m, n)
+        Their labels y in {-1, 0, 1}.
+    kb_pred_train : array-like, shape (m, n)
+        δ_KB(x) of the training inputs, in {-1, 0, 1}.
+    kb_degree : array-like, shape (n,)
+        Each gene's degree in the KB, >= 0.
+    go_count : array-like, shape (n,), optional
+        GO annotations per gene, >= 0.
+    terms : {"e3", "agreement"}
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,), float64
+        w in [0, 1].
     """
     source = "weight vector"
     Y = check_label_matrix(Y_train, "Y_train", source=source)
@@ -104,6 +123,25 @@ def balanced_routing(
     after `max_passes`: data consistency is scored against Y, knowledge consistency against
     δ, both by per-gene confusion counts, so one pass costs O(n). Pass the labelled
     training rows with `y_neural` predicted out of fold; ties keep the current choice.
+
+    Parameters
+    ----------
+    Y : array-like, shape (m, n)
+        Labels y in {-1, 0, 1}.
+    y_neural : array-like, shape (m, n)
+        ŷ of f_y, in {-1, 0, 1}, predicted out of fold.
+    kb_pred : array-like, shape (m, n)
+        δ_KB(x), in {-1, 0, 1}.
+    gamma : float
+        γ of Eq. 3, > 1.
+    max_passes : int
+
+    Returns
+    -------
+    w : numpy.ndarray, shape (n,), float64
+        1.0 where gene g takes δ, else 0.0.
+    score : float
+        F1_balance of the routing on these rows.
     """
     source = "balanced routing"
     Y = check_label_matrix(Y, "Y", source=source)
@@ -140,7 +178,22 @@ def adaptor_bias(w: Array) -> np.ndarray:
 
 
 def combine(a: Array, y_hat: Array, kb_pred: Array) -> Array:
-    """ȳ (section 3.3): δ_KB(x) where a = 1, ŷ where a = 0."""
+    """ȳ (section 3.3): δ_KB(x) where a = 1, ŷ where a = 0.
+
+    Parameters
+    ----------
+    a : array-like or torch.Tensor, shape (..., n)
+        1 where the KB answers.
+    y_hat : array-like or torch.Tensor, shape (..., n)
+        ŷ, the neural prediction.
+    kb_pred : array-like or torch.Tensor, shape (..., n)
+        δ_KB(x).
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor, shape (..., n)
+        ȳ, of `kb_pred`'s dtype; a tensor when any input is one.
+    """
     if _is_torch(a, y_hat, kb_pred):
         kb_pred = torch.as_tensor(kb_pred)
         y_hat = torch.as_tensor(y_hat, device=kb_pred.device)
@@ -187,6 +240,7 @@ def adaptor_loss(
     `use_inc` / `use_len` switch the Inc and L_len terms off for ablations.
     """
     theta = theta_share * np.shape(a)[-1]
+    # Eq. 4: L_a = Inc + C_l L_len + C_w L_weight
     loss = c_w * weight_penalty(a, w)
     if use_inc:
         loss = loss + inconsistency(a, y_hat, kb_pred)
@@ -217,6 +271,8 @@ def gene_rewards(
     """
     a = a.float()
     w = w.float()
+    # Eq. 4 per gene: C_w (w_g (1 - a_g) + (1 - w_g) a_g), Inc's [a_g = 0, ŷ_g != δ_g],
+    # and L_len's hinge share
     reward = c_w * w + a * (c_w * (1 - 2 * w))
     if use_inc:
         reward = reward + (1 - a) * (y_hat != kb_pred)

@@ -33,6 +33,13 @@ class LinearBaseline:
     combinations, still embed. W (K x K) is the closed-form ridge solution
     W = (GᵀG + λI)⁻¹ Gᵀ (Y_l − b)ᵀ P (PᵀP + λI)⁻¹ and b the per-gene mean of Y_l. The
     continuous score is cut at the τ that maximises macro F1 on the training data.
+
+    Parameters
+    ----------
+    n_components : int
+        K, the number of principal components, >= 1 (fewer when Y_l has lower rank).
+    ridge : float
+        λ >= 0.
     """
 
     def __init__(self, n_components: int = 10, ridge: float = 0.1) -> None:
@@ -53,7 +60,20 @@ class LinearBaseline:
         return self.gene_embedding.shape[0]
 
     def fit(self, X_l: Any, Y_l: Any) -> LinearBaseline:
-        """Fit G, W, b and τ on the labelled data."""
+        """Fit G, W, b and τ on the labelled data.
+
+        Parameters
+        ----------
+        X_l : array-like, shape (m, n)
+            Inputs x in {-1, 0, 1}.
+        Y_l : array-like, shape (m, n)
+            Labels y in {-1, 0, 1}.
+
+        Returns
+        -------
+        LinearBaseline
+            self, fitted.
+        """
         Y = check_label_matrix(Y_l, "Y_l", dtype=np.float64)
         X = check_perturbations(X_l, Y.shape[1], name="X_l").astype(np.float64)
         if X.shape != Y.shape:
@@ -91,9 +111,27 @@ class LinearBaseline:
         return best_tau
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """Continuous scores G W p(x)ᵀ + b, m x n."""
+        """Continuous scores G W p(x)ᵀ + b, m x n.
+
+        Parameters
+        ----------
+        X : array-like, shape (m, n)
+
+        Returns
+        -------
+        numpy.ndarray, shape (m, n), float64
+        """
         return self._scores(check_perturbations(X, self.n_genes, name="X").astype(np.float64))
 
     def predict(self, X: Any) -> np.ndarray:
-        """Ternary predictions in {-1, 0, 1}, m x n int8."""
+        """Ternary predictions in {-1, 0, 1}, m x n int8.
+
+        Parameters
+        ----------
+        X : array-like, shape (m, n)
+
+        Returns
+        -------
+        numpy.ndarray, shape (m, n), int8
+        """
         return ternary(self.decision_function(X), self.tau)

@@ -29,7 +29,21 @@ def predict(trained: TrainedModel, X: Any, kb_pred: Any = None) -> dict[str, np.
     """Predictions for the rows of X: y_hat (argmax of f_y, in {-1, 0, 1}), p_a (f_a's
     probability of using the KB), a (p_a > 0.5, 0/1) and y_bar (ȳ = δ where a = 1, ŷ
     elsewhere). For a neural-only model a = 0, p_a = 0 and y_bar = y_hat; kb_pred may
-    then be None."""
+    then be None.
+
+    Parameters
+    ----------
+    trained : TrainedModel
+    X : array-like or scipy.sparse matrix, shape (m, n)
+        Inputs x in {-1, 0, 1}, each perturbing at least one gene.
+    kb_pred : array-like, shape (m, n), optional
+        δ_KB(x); required for a model with an adaptor.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray, each shape (m, n)
+        ``y_hat``, ``a`` and ``y_bar`` (int8) and ``p_a`` (float32).
+    """
     n = trained.model_config.n_genes
     X_arr = check_perturbations(X, n, name="X")
     model = trained.model

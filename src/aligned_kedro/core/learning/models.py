@@ -52,6 +52,21 @@ class ModelConfig(DictConfig):
     `graph` names the graph the caller builds edge_index from (informational): the KB's
     ``one_step`` R±(0) or ``closure`` R±(k), or an unsigned ``gene_graph`` such as GEARS'
     GO graph; `adaptor_span` bounds the sample-specific part of f_a's logits (see `adapt`).
+
+    Parameters
+    ----------
+    model_type : {"mlp", "gnn"}
+    n_genes : int
+        n, the width of x and of every output.
+    hidden, layers, embedding_dim : int
+        Width and depth of the trunk; the GNN's gene-embedding size d.
+    dropout : float
+        In [0, 1).
+    graph : {"one_step", "closure", "gene_graph"}
+    seed : int
+        Seeds the initial weights.
+    adaptor_span : float
+        > 0.
     """
 
     label = "model config"
@@ -376,7 +391,22 @@ def build_model(
 ) -> MLPModel | GNNModel:
     """f_y with its adaptor head, initialised from `config.seed` (torch's global RNG is
     left as it was). The GNN needs its graph `edge_index` (the KB's, `kb_edge_index`, or
-    a gene graph's, `graph_tensors`) and takes optional `edge_weight`s."""
+    a gene graph's, `graph_tensors`) and takes optional `edge_weight`s.
+
+    Parameters
+    ----------
+    config : ModelConfig
+    edge_index : array-like or torch.Tensor, shape (2, E), optional
+        Gene indices in [0, n), messages flowing row 0 -> row 1; required for the GNN.
+    edge_weight : array-like, shape (E,), optional
+        Finite weights >= 0.
+
+    Returns
+    -------
+    MLPModel or GNNModel
+        f_y with its adaptor head; calling it on x (m x n) gives f_y's logits (m x n x 3)
+        and f_a's (m x n).
+    """
     if config.model_type == "gnn" and edge_index is None:
         raise InputError(
             "model_type 'gnn' needs edge_index, its graph (kb_edge_index or graph_tensors)",

@@ -40,6 +40,29 @@ class TrainConfig(DictConfig):
     intra-op threads during training and restores them afterwards (None leaves them): at
     E. coli size (m ≈ 200, n ≈ 4,000) a second thread saved about 25% per epoch on an idle
     2-core host but cost up to 30x when another process held a core, hence 1.
+
+    Parameters
+    ----------
+    epochs : int
+        >= 0.
+    lr, weight_decay : float
+        Adam's.
+    c : float
+        C of Eq. 5, the weight of the REINFORCE term.
+    c_l, c_w, theta_share : float
+        C_l, C_w and θ / n of Eq. 4.
+    class_weighting : bool
+        Inverse class frequency in the cross-entropy.
+    seed : int
+    device : {"auto", "cpu", "cuda"}
+    use_inc, use_len : bool
+        Keep Inc and L_len in L_a (the ablations switch them off).
+    log_every : int
+    batch_size : int, optional
+        >= 2, or None for full batch.
+    shared_grad_scale : float
+        >= 0.
+    num_threads : int, optional
     """
 
     label = "train config"
@@ -85,7 +108,20 @@ class TrainConfig(DictConfig):
 class TrainedModel:
     """f_y with its adaptor head, the configs that built and trained it and the per-epoch
     history (lists: loss, ce, reinforce, l_a, kb_usage, epoch_s). `adaptor` is False for
-    the neural-only baseline (f_a untrained, never used)."""
+    the neural-only baseline (f_a untrained, never used).
+
+    Attributes
+    ----------
+    model : MLPModel or GNNModel
+    model_config : ModelConfig
+    train_config : TrainConfig
+    adaptor : bool
+    history : dict of str to list of float
+        One value per epoch of each key.
+    edge_index : torch.Tensor, shape (2, E), optional
+        The GNN's graph.
+    edge_weight : torch.Tensor, shape (E,), optional
+    """
 
     model: MLPModel | GNNModel
     model_config: ModelConfig
@@ -99,7 +135,18 @@ class TrainedModel:
 def to_state(trained: TrainedModel) -> dict[str, Any]:
     """Primitives, lists and tensors only (readable by torch.load(weights_only=True)):
     model_config, train_config, adaptor, history, state_dict, the GNN's graph (edge_index,
-    edge_weight) and its size (`graph`: genes, edges, genes_with_edges, weighted)."""
+    edge_weight) and its size (`graph`: genes, edges, genes_with_edges, weighted).
+
+    Parameters
+    ----------
+    trained : TrainedModel
+
+    Returns
+    -------
+    dict
+        ``model_config, train_config, adaptor, history, state_dict, edge_index,
+        edge_weight, graph``.
+    """
     n = trained.model_config.n_genes
     return {
         "model_config": trained.model_config.to_dict(),
@@ -120,7 +167,21 @@ def from_state(
     state: dict[str, Any], edge_index: Any = None, device: str = "cpu", edge_weight: Any = None
 ) -> TrainedModel:
     """Rebuild a TrainedModel from `to_state` output with its saved graph; `edge_index`
-    (with `edge_weight`, else unweighted) replaces the saved graph."""
+    (with `edge_weight`, else unweighted) replaces the saved graph.
+
+    Parameters
+    ----------
+    state : dict
+        `to_state` output.
+    edge_index : array-like, shape (2, E), optional
+    device : {"cpu", "cuda", "auto"}
+    edge_weight : array-like, shape (E,), optional
+
+    Returns
+    -------
+    TrainedModel
+        In eval mode, on `device`.
+    """
     for key in ("model_config", "train_config", "state_dict"):
         if key not in state:
             raise InputError(f"saved model state lacks {key!r}", source="model state")

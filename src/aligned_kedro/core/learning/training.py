@@ -149,6 +149,7 @@ def _step(
     logits = None
     ce = encoding.sample.sum() * 0.0
     if bool(labelled.any()):
+        # Eq. 5, first term: CE(f_y(x), y) on the labelled rows
         logits = model.classify(encoding.rows(labelled)).transpose(1, 2)
         ce = F.cross_entropy(logits, data.targets[idx[labelled]], weight=data.class_weight)
     terms = {"ce": float(ce.detach()), "reinforce": 0.0, "l_a": 0.0, "kb_usage": 0.0}
@@ -158,6 +159,7 @@ def _step(
     y_hat = _neural_answer(model, encoding, labelled, logits)
     kb = data.kb[idx]
     logits_a = model.adapt(encoding, tc.shared_grad_scale)
+    # a ~ Bernoulli(f_a(x)); L_a of Eq. 4, credited per gene
     a = torch.bernoulli(torch.sigmoid(logits_a.detach()), generator=generator)
     rewards = gene_rewards(
         a, y_hat, kb, data.w, tc.c_l, tc.c_w, tc.theta_share, tc.use_inc, use_len=False
@@ -168,6 +170,7 @@ def _step(
         rewards = rewards + tc.c_l * hinge_credit(a, theta)
         l_a = l_a + tc.c_l * torch.clamp(a.sum(-1) - theta, min=0.0)
     rl = reinforce_loss(logits_a, a, normalise_advantages(rewards))
+    # Eq. 5: CE + C x the REINFORCE estimate of the gradient of E[L_a]
     loss = ce + tc.c * rl
     terms.update(
         loss=float(loss.detach()),
@@ -253,6 +256,34 @@ def train(
     used when `model_config` is None; Adam restarts); f_a's bias is set from w only when
     f_a was not trained before. History covers this call only. The GNN's graph is
     `edge_index` with optional `edge_weight` (one per edge), else the init model's.
+
+    Parameters
+    ----------
+    X_l : array-like, shape (m_l, n)
+        Labelled inputs x in {-1, 0, 1}, each perturbing at least one gene.
+    Y_l : array-like, shape (m_l, n)
+        Their labels y in {-1, 0, 1}.
+    kb_pred_l : array-like, shape (m_l, n)
+        δ_KB(x) of X_l (None with `adaptor=False`).
+    X_u : array-like, shape (m_u, n), optional
+        Unlabelled inputs.
+    kb_pred_u : array-like, shape (m_u, n), optional
+        δ_KB(x) of X_u.
+    w : array-like, shape (n,)
+        The prior of Eq. 4 in [0, 1] (None with `adaptor=False`).
+    model_config : ModelConfig or None
+    train_config : TrainConfig
+    edge_index : array-like, shape (2, E), optional
+    edge_weight : array-like, shape (E,), optional
+    logger : logging.Logger, optional
+        Receives a progress line every `log_every` epochs.
+    adaptor : bool
+    init : TrainedModel, optional
+
+    Returns
+    -------
+    TrainedModel
+        In eval mode, with the per-epoch history.
     """
     if init is not None:
         model_config = model_config or init.model_config
@@ -329,7 +360,21 @@ def train_neural_only(
     edge_weight: Any = None,
     logger: logging.Logger | None = None,
 ) -> TrainedModel:
-    """f_y alone, by class-weighted cross-entropy on (X, Y): the paper's "GNN only"."""
+    """f_y alone, by class-weighted cross-entropy on (X, Y): the paper's "GNN only".
+
+    Parameters
+    ----------
+    X : array-like, shape (m, n)
+    Y : array-like, shape (m, n)
+        Labels in {-1, 0, 1}.
+    model_config, train_config, edge_index, edge_weight, logger
+        As for `train`.
+
+    Returns
+    -------
+    TrainedModel
+        With ``adaptor=False``.
+    """
     return train(
         X,
         Y,
@@ -358,7 +403,23 @@ def out_of_fold_predictions(
 ) -> np.ndarray:
     """Out-of-fold ŷ for every row of X: the rows of each fold (row indices) are predicted
     by an f_y trained by cross-entropy alone on the other folds' rows. Every row must be in
-    exactly one fold."""
+    exactly one fold.
+
+    Parameters
+    ----------
+    X : array-like, shape (m, n)
+    Y : array-like, shape (m, n)
+        Labels in {-1, 0, 1}.
+    folds : list of numpy.ndarray
+        Row indices; together every row exactly once.
+    model_config, train_config, edge_index, edge_weight, logger
+        As for `train`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (m, n), int8
+        ŷ in {-1, 0, 1}.
+    """
     X_arr = np.asarray(X)
     count = np.zeros(len(X_arr), dtype=np.int64)
     for fold in folds:

@@ -168,7 +168,7 @@ def per_cell_labels(
     source: str = "cells",
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Per-cell labels y = sign(x_cell - x_control) where |x_cell - x_control| > threshold,
-    else 0 (section 1 labels; the reference implementation's per-cell labels use no
+    else 0 (the labels of section 2.1; the reference implementation's per-cell labels use no
     threshold): one row per sampled perturbed cell, x on the log2 scale.
 
     ``n_cells`` cells of each condition are drawn with the seed (all of a smaller one;
