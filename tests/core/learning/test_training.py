@@ -19,10 +19,11 @@ from aligned_kedro.core.evaluation.metrics import consistency_scores, macro_f1
 from aligned_kedro.core.knowledge.deduction import deduce
 from aligned_kedro.core.knowledge.kb import compile_kb
 from aligned_kedro.core.learning.adaptor import balanced_routing, combine, kb_usage, weight_vector
+from aligned_kedro.core.learning.batches import class_weights
 from aligned_kedro.core.learning.inference import predict
 from aligned_kedro.core.learning.models import ModelConfig, kb_edge_index
 from aligned_kedro.core.learning.trained import TrainConfig, TrainedModel, from_state, to_state
-from aligned_kedro.core.learning.training import class_weights, out_of_fold_predictions, train
+from aligned_kedro.core.learning.training import out_of_fold_predictions, train
 
 N_GENES, N_REGULATORS, UNSEEN = 60, 12, 11
 EPOCHS = 150

@@ -11,18 +11,12 @@ import copy
 import logging
 import random
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from aligned_kedro.core._checks import (
-    check_perturbations,
-    check_probabilities,
-    check_ternary,
-)
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.learning.adaptor import (
     gene_rewards,
@@ -31,6 +25,7 @@ from aligned_kedro.core.learning.adaptor import (
     normalise_advantages,
     reinforce_loss,
 )
+from aligned_kedro.core.learning.batches import Batches, prepare_batches
 from aligned_kedro.core.learning.inference import predict, ternary_argmax
 from aligned_kedro.core.learning.models import (
     Encoding,
@@ -48,7 +43,6 @@ from aligned_kedro.core.threads import torch_threads
 __all__ = [
     "TrainConfig",
     "TrainedModel",
-    "class_weights",
     "out_of_fold_predictions",
     "predict",
     "train",
@@ -65,79 +59,9 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def class_weights(Y: np.ndarray) -> np.ndarray:
-    """Inverse class frequency of (-1, 0, 1) in Y, normalised to mean 1 over the classes
-    present (absent classes get 1; they never occur as a target)."""
-    counts = np.array([np.count_nonzero(np.equal(Y, c)) for c in (-1, 0, 1)], dtype=np.float64)
-    present = counts > 0
-    weights = np.ones(3)
-    weights[present] = counts.sum() / counts[present]
-    weights[present] /= weights[present].mean()
-    return weights
-
-
-@dataclass
-class _Batches:
-    """Training inputs on the device: X_l rows first, then X_u rows."""
-
-    X: torch.Tensor
-    m_l: int
-    targets: torch.Tensor
-    kb: torch.Tensor | None
-    w: torch.Tensor | None
-    class_weight: torch.Tensor
-
-
-def _prepare(
-    X_l: Any,
-    Y_l: Any,
-    kb_pred_l: Any,
-    X_u: Any,
-    kb_pred_u: Any,
-    w: Any,
-    n: int,
-    adaptor: bool,
-    train_config: TrainConfig,
-    device: torch.device,
-) -> tuple[_Batches, np.ndarray | None]:
-    shape = np.shape(X_l)
-    if len(shape) == 2 and shape[1] != n:
-        raise InputError(
-            f"X_l has {shape[1]} columns but model_config.n_genes is {n}", source="X_l"
-        )
-    X_l_arr = check_perturbations(X_l, n, name="X_l")
-    Y_l_arr = check_ternary(Y_l, "Y_l", shape=X_l_arr.shape, dtype=np.int64)
-    X_u_arr = np.zeros((0, n), dtype=np.float32)
-    w_arr = kb = w_t = None
-    if adaptor:
-        if w is None or kb_pred_l is None:
-            raise InputError("training with the adaptor needs w and kb_pred_l", source="adaptor")
-        w_arr = check_probabilities(w, "w", shape=(n,), source="weight vector")
-        kb_parts = [check_ternary(kb_pred_l, "kb_pred_l", shape=X_l_arr.shape, dtype=np.int64)]
-        if X_u is not None and np.shape(X_u)[0] > 0:
-            X_u_arr = check_perturbations(X_u, n, name="X_u")
-            if kb_pred_u is None:
-                raise InputError("X_u is given without kb_pred_u", source="kb_pred_u")
-            kb_parts.append(
-                check_ternary(kb_pred_u, "kb_pred_u", shape=X_u_arr.shape, dtype=np.int64)
-            )
-        kb = torch.as_tensor(np.vstack(kb_parts), device=device)
-        w_t = torch.as_tensor(w_arr, dtype=torch.float32, device=device)
-    weights = class_weights(Y_l_arr) if train_config.class_weighting else np.ones(3)
-    batches = _Batches(
-        X=torch.as_tensor(np.vstack([X_l_arr, X_u_arr]), device=device),
-        m_l=len(X_l_arr),
-        targets=torch.as_tensor(Y_l_arr + 1, device=device),
-        kb=kb,
-        w=w_t,
-        class_weight=torch.as_tensor(weights, dtype=torch.float32, device=device),
-    )
-    return batches, w_arr
-
-
 def _step(
     model: MLPModel | GNNModel,
-    data: _Batches,
+    data: Batches,
     idx: torch.Tensor,
     tc: TrainConfig,
     adaptor: bool,
@@ -183,7 +107,7 @@ def _step(
 
 def _epochs(
     model: MLPModel | GNNModel,
-    data: _Batches,
+    data: Batches,
     tc: TrainConfig,
     adaptor: bool,
     optimiser: torch.optim.Optimizer,
@@ -226,6 +150,22 @@ def _epochs(
     return history
 
 
+def _starting_model(
+    model_config: ModelConfig,
+    init: TrainedModel | None,
+    edge_index: torch.Tensor | None,
+    edge_weight: torch.Tensor | None,
+) -> MLPModel | GNNModel:
+    """A copy of `init`'s model on the given graph, or a fresh one from `model_config`."""
+    if init is None:
+        return build_model(model_config, edge_index, edge_weight)
+    model = copy.deepcopy(init.model)
+    if isinstance(model, GNNModel) and edge_index is not None:
+        model.edge_index = edge_index
+        model.edge_weight = edge_weight
+    return model
+
+
 def train(
     X_l: Any,
     Y_l: Any,
@@ -259,26 +199,18 @@ def train(
 
     Parameters
     ----------
-    X_l : array-like, shape (m_l, n)
-        Labelled inputs x in {-1, 0, 1}, each perturbing at least one gene.
-    Y_l : array-like, shape (m_l, n)
-        Their labels y in {-1, 0, 1}.
-    kb_pred_l : array-like, shape (m_l, n)
-        δ_KB(x) of X_l (None with `adaptor=False`).
-    X_u : array-like, shape (m_u, n), optional
-        Unlabelled inputs.
-    kb_pred_u : array-like, shape (m_u, n), optional
-        δ_KB(x) of X_u.
+    X_l, Y_l, kb_pred_l : array-like, shape (m_l, n)
+        Labelled inputs x (each perturbing a gene), their labels y and δ_KB(x), all in
+        {-1, 0, 1}; `kb_pred_l` may be None with `adaptor=False`.
+    X_u, kb_pred_u : array-like, shape (m_u, n), optional
+        Unlabelled inputs and their δ_KB(x).
     w : array-like, shape (n,)
         The prior of Eq. 4 in [0, 1] (None with `adaptor=False`).
-    model_config : ModelConfig or None
-    train_config : TrainConfig
-    edge_index : array-like, shape (2, E), optional
-    edge_weight : array-like, shape (E,), optional
+    model_config, train_config, adaptor, init
+        As above.
+    edge_index, edge_weight : array-like, shapes (2, E) and (E,), optional
     logger : logging.Logger, optional
         Receives a progress line every `log_every` epochs.
-    adaptor : bool
-    init : TrainedModel, optional
 
     Returns
     -------
@@ -297,17 +229,13 @@ def train(
         raise InputError("need a model_config (or an init model)", source="model config")
     n = model_config.n_genes
     device = resolve_device(train_config.device)
-    data, w_arr = _prepare(X_l, Y_l, kb_pred_l, X_u, kb_pred_u, w, n, adaptor, train_config, device)
+    data, w_arr = prepare_batches(
+        X_l, Y_l, kb_pred_l, X_u, kb_pred_u, w, n, adaptor, train_config, device
+    )
     if edge_index is not None:
         edge_index = check_edge_index(edge_index, n)
         edge_weight = check_edge_weight(edge_weight, edge_index.shape[1])
-    if init is not None:
-        model = copy.deepcopy(init.model)
-        if isinstance(model, GNNModel) and edge_index is not None:
-            model.edge_index = edge_index
-            model.edge_weight = edge_weight
-    else:
-        model = build_model(model_config, edge_index, edge_weight)
+    model = _starting_model(model_config, init, edge_index, edge_weight)
     if adaptor and (init is None or not init.adaptor):
         model.init_adaptor(w_arr)
     model.to(device)
