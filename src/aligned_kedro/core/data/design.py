@@ -293,6 +293,29 @@ def perturbation_type(value: object, *, source: str, row: object = None) -> str:
     return found
 
 
+SELECTION_COLUMNS = (
+    "condition",
+    "perturbation",
+    "control_group",
+    "n_perturbed",
+    "n_control",
+    "status",
+)
+
+
+def _status(samples: pd.DataFrame, n_control: int, require_background_match: bool) -> str:
+    """Whether a perturbed condition (its design rows) can be tested against its
+    `n_control` control samples, or why not."""
+    matched = samples.get("background_matched", pd.Series(["True"])).astype(str).iloc[0]
+    if n_control == 0:
+        return "no control samples"
+    if len(samples) + n_control < 3:
+        return "no residual degree of freedom"
+    if require_background_match and matched.lower() not in ("true", "1"):
+        return "controls of another strain background"
+    return "kept"
+
+
 def select_conditions(
     design: pd.DataFrame,
     *,
@@ -332,20 +355,18 @@ def select_conditions(
     groups = design["control_group"].fillna("").astype(str)
     controls = design[design["role"].eq("control")].groupby(groups)["sample_id"].size()
     perturbed = design[design["role"].eq("perturbed")]
+    policies = {
+        "no control samples": missing_control,
+        "no residual degree of freedom": untestable,
+        "controls of another strain background": "drop",
+        "kept": "keep",
+    }
     rows = []
     for condition, samples in perturbed.groupby("condition", sort=True):
         group = str(groups[samples.index[0]])
         n_control = int(controls.get(group, 0)) if group else 0
-        matched = samples.get("background_matched", pd.Series(["True"])).astype(str).iloc[0]
-        if n_control == 0:
-            status, policy = "no control samples", missing_control
-        elif len(samples) + n_control < 3:
-            status, policy = "no residual degree of freedom", untestable
-        elif require_background_match and matched.lower() not in ("true", "1"):
-            status, policy = "controls of another strain background", "drop"
-        else:
-            status, policy = "kept", "keep"
-        if policy == "error":
+        status = _status(samples, n_control, require_background_match)
+        if policies[status] == "error":
             raise InputError(
                 f"condition cannot be tested: {status}",
                 source=source,
@@ -353,27 +374,9 @@ def select_conditions(
                 row=condition,
                 gene=str(samples["perturbation"].iloc[0]) if "perturbation" in samples else None,
             )
-        rows.append(
-            (
-                condition,
-                samples.get("perturbation", pd.Series([""])).iloc[0],
-                group,
-                len(samples),
-                n_control,
-                status,
-            )
-        )
-    report = pd.DataFrame(
-        rows,
-        columns=[
-            "condition",
-            "perturbation",
-            "control_group",
-            "n_perturbed",
-            "n_control",
-            "status",
-        ],
-    )
+        perturbation = samples.get("perturbation", pd.Series([""])).iloc[0]
+        rows.append((condition, perturbation, group, len(samples), n_control, status))
+    report = pd.DataFrame(rows, columns=list(SELECTION_COLUMNS))
     kept = report.loc[report["status"].eq("kept"), "condition"]
     used_groups = report.loc[report["status"].eq("kept"), "control_group"]
     selected = design[
