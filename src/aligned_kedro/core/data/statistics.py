@@ -86,6 +86,20 @@ def _two_sided_t_p(t: np.ndarray, df: float | np.ndarray) -> np.ndarray:
     return np.minimum(2.0 * tail, 1.0)
 
 
+def _residual_df(a: np.ndarray, b: np.ndarray, condition: str, source: str) -> tuple[int, int]:
+    """The group sizes n1, n2; a two-group test needs n1 + n2 > 2."""
+    n1, n2 = a.shape[1], b.shape[1]
+    if n1 + n2 <= 2:
+        raise InputError(
+            f"condition {condition!r} has {n1} perturbed and {n2} control sample(s): no "
+            "residual degrees of freedom, so no test can be done",
+            source=source,
+            column="condition",
+            row=condition,
+        )
+    return n1, n2
+
+
 def moderated_t(
     a: np.ndarray, b: np.ndarray, condition: str, source: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -96,16 +110,8 @@ def moderated_t(
     (d0, s0^2) is fitted across the genes with s^2 > 0 and the posterior variance
     (d0 s0^2 + d s^2) / (d0 + d) gives t on d + d0 degrees of freedom.
     """
-    n1, n2 = a.shape[1], b.shape[1]
+    n1, n2 = _residual_df(a, b, condition, source)
     d = n1 + n2 - 2
-    if d <= 0:
-        raise InputError(
-            f"condition {condition!r} has {n1} perturbed and {n2} control sample(s): no "
-            "residual degrees of freedom, so no test can be done",
-            source=source,
-            column="condition",
-            row=condition,
-        )
     m1, m2 = a.mean(axis=1), b.mean(axis=1)
     ss = ((a - m1[:, None]) ** 2).sum(axis=1) + ((b - m2[:, None]) ** 2).sum(axis=1)
     constant = (np.ptp(a, axis=1) == 0) & (np.ptp(b, axis=1) == 0)
@@ -131,15 +137,7 @@ def welch_t(
     """Welch's t of `a` (genes x n1) against `b` (genes x n2): (t, two-sided p, df). Genes
     constant in both groups, and every gene when a group has one sample (with a warning),
     get t = NaN, df = NaN, p = 1."""
-    n1, n2 = a.shape[1], b.shape[1]
-    if n1 + n2 <= 2:
-        raise InputError(
-            f"condition {condition!r} has {n1} perturbed and {n2} control sample(s): no "
-            "residual degrees of freedom, so no test can be done",
-            source=source,
-            column="condition",
-            row=condition,
-        )
+    n1, n2 = _residual_df(a, b, condition, source)
     if min(n1, n2) < 2:
         warnings.warn(
             f"condition {condition!r} in {source}: the Welch test needs two samples per group "

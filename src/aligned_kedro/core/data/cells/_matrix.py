@@ -17,6 +17,17 @@ from aligned_kedro.core.errors import InputError
 log = logging.getLogger(__name__)
 
 Scale = Literal["counts", "log1p", "log2"]
+SCALES: tuple[str, ...] = ("counts", "log1p", "log2")
+
+
+def check_scale(scale: str) -> None:
+    """The expression scale is one `pooling` and `per_cell` know."""
+    if scale not in SCALES:
+        raise InputError(
+            f"unknown scale {scale!r}; expected counts, log1p or log2",
+            source="parameters",
+            column="scale",
+        )
 
 
 def checked_matrix(

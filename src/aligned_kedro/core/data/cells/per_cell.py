@@ -11,7 +11,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from aligned_kedro.core.data.cells._matrix import Scale, checked_matrix, condition_sizes
+from aligned_kedro.core.data.cells._matrix import (
+    Scale,
+    check_scale,
+    checked_matrix,
+    condition_sizes,
+)
 from aligned_kedro.core.data.cells.conditions import CONTROL_GROUP
 from aligned_kedro.core.errors import InputError
 
@@ -132,12 +137,7 @@ def pair_rows(
 
 
 def _check_per_cell_options(scale: str, threshold: float, n_cells: int | None) -> None:
-    if scale not in ("counts", "log1p", "log2"):
-        raise InputError(
-            f"unknown scale {scale!r}; expected counts, log1p or log2",
-            source="parameters",
-            column="scale",
-        )
+    check_scale(scale)
     if not threshold >= 0:
         raise InputError(
             f"threshold must be >= 0, got {threshold}", source="parameters", column="threshold"

@@ -10,9 +10,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from aligned_kedro.core.data.cells._matrix import Scale, checked_matrix, condition_sizes
+from aligned_kedro.core.data.cells._matrix import (
+    Scale,
+    check_scale,
+    checked_matrix,
+    condition_sizes,
+)
 from aligned_kedro.core.data.cells.conditions import CONTROL_GROUP
-from aligned_kedro.core.errors import InputError
 
 
 def _groups(
@@ -51,15 +55,8 @@ def _pool(
     if scale == "counts":
         library = summed.sum(axis=1, keepdims=True)
         library[library == 0] = 1.0
-        values = np.log2(summed / library * 1e6 + pseudocount)
-    elif scale in ("log1p", "log2"):
-        values = summed / n_cells[:, None] / (np.log(2) if scale == "log1p" else 1.0)
-    else:
-        raise InputError(
-            f"unknown scale {scale!r}; expected counts, log1p or log2",
-            source="parameters",
-            column="scale",
-        )
+        return samples, np.log2(summed / library * 1e6 + pseudocount), n_cells
+    values = summed / n_cells[:, None] / (np.log(2) if scale == "log1p" else 1.0)
     return samples, values, n_cells
 
 
@@ -128,6 +125,7 @@ def pseudobulk(
     report : pandas.DataFrame
         Per condition: ``condition, n_cells, status, n_samples``.
     """
+    check_scale(scale)
     matrix = checked_matrix(X, genes, cells, source)
     sizes, small = condition_sizes(cells, min_cells, too_few_cells, source, "pseudobulk")
     keep = ~cells["condition"].isin(small.index).to_numpy()
