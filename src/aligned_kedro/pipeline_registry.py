@@ -11,6 +11,7 @@ from aligned_kedro.pipelines import (
     data_processing,
     evaluation,
     knowledge_base,
+    predict,
     recovery,
     refinement_benchmark,
     rounds,
@@ -44,6 +45,7 @@ def aligned_job(shape: PipelineShape) -> dict[str, Pipeline]:
     graph, prior, baselines) → rounds (A-R per round) → evaluation."""
     guard = guard_pipeline(shape)
     parts = {name: guard + stage.create_pipeline(shape) for name, stage in STAGES.items()}
+    parts["predictor"] = guard + predict.bundle_pipeline(shape)
     parts["aligned"] = data_processing.with_cells(sum(parts.values(), Pipeline([])), shape)
     return parts
 
@@ -69,6 +71,7 @@ def build_pipelines(shape: PipelineShape) -> dict[str, Pipeline]:
     pipelines["validate"] = validate
     pipelines["aligned"] = aligned
     pipelines["__default__"] = aligned
+    pipelines["predict"] = predict.create_pipeline()
     upstream = (
         data_processing.create_pipeline(shape)
         + knowledge_base.create_pipeline(shape)

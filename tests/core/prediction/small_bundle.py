@@ -1,12 +1,14 @@
-"""A small trained bundle: the appendix B.2 GRN plus genes outside the KB, a GNN trained for
-a few epochs on knockouts labelled by δ_KB with some changes, and a refined KB that drops
-one edge and adds another."""
+"""A small trained bundle, made once per process: the appendix B.2 GRN plus genes outside
+the KB, a GNN trained for a few epochs on knockouts labelled by δ_KB with some changes, and
+a refined KB that drops one edge and adds another. (Not a conftest.py: tests import the
+top-level conftest by name.)"""
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import pandas as pd
-import pytest
 
 from aligned_kedro.core import compile_kb, deduce, train
 from aligned_kedro.core.learning import ModelConfig, TrainConfig, to_state
@@ -79,16 +81,12 @@ def make_state(k: int = K) -> dict:
     )
 
 
-@pytest.fixture(name="make_state", scope="session")
-def make_state_fixture():
-    return make_state
+@cache
+def state(k: int = K) -> dict:
+    """The bundle's state, made once per k."""
+    return make_state(k)
 
 
-@pytest.fixture(scope="session")
-def state() -> dict:
-    return make_state()
-
-
-@pytest.fixture(scope="session")
-def bundle(state: dict) -> Bundle:
-    return Bundle.from_state(state)
+@cache
+def bundle() -> Bundle:
+    return Bundle.from_state(state())

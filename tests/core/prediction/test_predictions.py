@@ -7,6 +7,7 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
+import small_bundle
 
 from aligned_kedro.core import deduce, predict
 from aligned_kedro.core.errors import InputError
@@ -23,6 +24,11 @@ from aligned_kedro.core.prediction import (
     to_anndata,
 )
 from aligned_kedro.core.prediction.predictions import observed
+
+
+@pytest.fixture(name="bundle")
+def bundle_fixture() -> Bundle:
+    return small_bundle.bundle()
 
 
 def ask(bundle: Bundle, perturbations):
@@ -71,7 +77,7 @@ def test_the_long_table_has_every_gene_of_every_request(bundle: Bundle):
     assert (table["prediction"] == prediction.y_bar.ravel()).all()
 
 
-def test_a_measured_perturbation_with_disagreeing_conditions_has_no_observed_label(bundle):
+def test_a_measured_perturbation_with_disagreeing_conditions_has_no_observed_label(bundle: Bundle):
     table = prediction_table(bundle, ask(bundle, "fnr"))
     assert table["split"].eq("train").all()
     dps = table.set_index("gene_name").loc["dps"]
@@ -123,7 +129,8 @@ def test_explain_marks_edges_refinement_added(bundle: Bundle):
     assert gade.delta_kb == -1 and gade.delta_kb_original == 0
 
 
-def test_a_mismatching_k_or_kb_is_refused_naming_both_values(state: dict):
+def test_a_mismatching_k_or_kb_is_refused_naming_both_values():
+    state = small_bundle.state()
     with pytest.raises(InputError, match="trained and its KB refined with k=2; k=4 was asked"):
         Bundle.from_state(state, k=4)
     with pytest.raises(InputError, match=f"checksum {state['kb_checksum'][:12]}; the KB asked"):
@@ -135,7 +142,8 @@ def test_a_mismatching_k_or_kb_is_refused_naming_both_values(state: dict):
     assert Bundle.from_state(state, k=2, checksum=state["kb_checksum"]).k == 2
 
 
-def test_a_bundle_refuses_a_model_of_another_universe(state: dict):
+def test_a_bundle_refuses_a_model_of_another_universe():
+    state = small_bundle.state()
     wrong = copy.deepcopy(state)
     wrong["universe"] = {key: values[:-1] for key, values in wrong["universe"].items()}
     with pytest.raises(InputError, match="the model has 7 genes"):
@@ -169,5 +177,5 @@ def test_anndata_holds_predictions_layers_and_provenance(bundle: Bundle):
     assert np.isnan(adata.layers["observed"][1]).all()
 
 
-def test_a_bundle_keeps_its_own_k(make_state):
-    assert Bundle.from_state(make_state(k=3)).k == 3
+def test_a_bundle_keeps_its_own_k():
+    assert Bundle.from_state(small_bundle.state(3)).k == 3

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import small_bundle
 
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.prediction import Bundle, parse_requests, resolve_requests
+
+
+@pytest.fixture(name="bundle")
+def bundle_fixture() -> Bundle:
+    return small_bundle.bundle()
 
 
 def resolve(bundle: Bundle, perturbations, **kwargs):

@@ -1,0 +1,122 @@
+"""Thin nodes over aligned_kedro.core.prediction: the bundle an aligned run leaves, and the
+predictions the predict pipeline writes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from aligned_kedro.core.errors import InputError
+from aligned_kedro.core.prediction import (
+    bundle_state,
+    de_table,
+    measured_test_requests,
+    parse_requests,
+    predict_requests,
+    prediction_table,
+    resolve_requests,
+    to_anndata,
+)
+from aligned_kedro.core.prediction.bundle import Bundle
+from aligned_kedro.pipelines._common import synonym_table
+
+log = logging.getLogger(__name__)
+
+
+def bundle(
+    model_state: dict[str, Any],
+    refined_kb: pd.DataFrame,
+    original_kb: pd.DataFrame,
+    universe: pd.DataFrame,
+    genes: pd.DataFrame,
+    synonyms: pd.DataFrame | dict | None,
+    labels: pd.DataFrame,
+    perturbations: pd.DataFrame,
+    split: dict[str, Any],
+    k: int,
+    kb_params: dict[str, Any],
+    gene_params: dict[str, Any],
+) -> dict[str, Any]:
+    """The final stage's model with its refined KB, k, the KB variant and margin, the gene
+    names and the measured conditions: everything a prediction needs."""
+    return bundle_state(
+        model_state,
+        refined_kb,
+        original_kb,
+        universe,
+        genes,
+        synonym_table(synonyms),
+        labels,
+        perturbations,
+        split,
+        k=k,
+        variant=kb_params["variant"],
+        margin=kb_params["margin"],
+        aliases=gene_params.get("aliases", ()),
+    )
+
+
+def _requests(table: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    asked = params.get("perturbations")
+    default = str(params.get("perturbation_type") or "KO")
+    if asked:
+        if len(table):
+            log.warning(
+                "predict.perturbations is set: the %d rows of predict_requests are not read",
+                len(table),
+            )
+        return parse_requests(asked, default_type=default, source="predict.perturbations")
+    if not len(table):
+        raise InputError(
+            "the request names no perturbation: set predict.perturbations (e.g. "
+            '--params="predict.perturbations=crp;crp+fnr") or write '
+            "data/01_raw/predict_requests.csv",
+            source="predict.perturbations",
+        )
+    return parse_requests(table, default_type=default, source="predict_requests")
+
+
+def predict(
+    load_bundle: Callable[[str | None], dict[str, Any]],
+    requests_table: pd.DataFrame,
+    params: dict[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame, Any, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Predictions for ``predict.perturbations`` (or the ``predict_requests`` table) with
+    the bundle of ``predict.run_id`` (None: the newest): the long table (for CSV and
+    parquet), the AnnData and three cell-eval DE tables: the requests' predictions, and the
+    measured test conditions predicted and observed. A refused request writes nothing."""
+    requests = _requests(requests_table, params)
+    b = Bundle.from_state(
+        load_bundle(params.get("run_id")), k=params.get("k"), checksum=params.get("kb_checksum")
+    )
+    table, X = resolve_requests(
+        requests, b.genes, b.gene_ids, b.synonyms, aliases=b.aliases, source="predict request"
+    )
+    prediction = predict_requests(b, table, X)
+    long = prediction_table(b, prediction, top=params.get("top"))
+    test_requests, test_X = measured_test_requests(b)
+    test = predict_requests(b, test_requests, test_X)
+    targets = test_requests["perturbation"].tolist()
+    log.info(
+        "predicted %d perturbation(s) x %d genes with the model of run %s (k=%d, KB %s)",
+        len(table),
+        len(b.gene_ids),
+        b.metadata.get("run_id"),
+        b.k,
+        b.checksum[:12],
+    )
+    return (
+        long,
+        long,
+        to_anndata(b, prediction),
+        de_table(table["perturbation"].tolist(), b.gene_ids, prediction.y_bar),
+        de_table(targets, b.gene_ids, test.y_bar),
+        de_table(targets, b.gene_ids, b.measured.Y[_test_rows(b)].toarray()),
+    )
+
+
+def _test_rows(b: Bundle) -> list[int]:
+    return b.measured.conditions.index[b.measured.conditions["split"].eq("test")].tolist()
