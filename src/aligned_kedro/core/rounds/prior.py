@@ -1,0 +1,131 @@
+"""The adaptor's prior w of Eq. 4, by the kind a run chooses."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from aligned_kedro.core.data.splits import group_folds, perturbation_groups
+from aligned_kedro.core.evaluation.metrics import macro_f1
+from aligned_kedro.core.knowledge.kb import KnowledgeBase
+from aligned_kedro.core.learning.adaptor import balanced_routing, weight_vector
+from aligned_kedro.core.learning.training import out_of_fold_predictions
+from aligned_kedro.core.rounds.data import RoundData, RoundSettings
+
+
+@dataclass(frozen=True, eq=False)
+class Prior:
+    """The adaptor's prior w of Eq. 4, the KB degree it may use, and how it was made."""
+
+    w: np.ndarray
+    kb_degree: np.ndarray
+    stats: dict[str, float]
+
+
+def kb_degree(kb: KnowledgeBase) -> np.ndarray:
+    """Edges of the KB's table at each gene, as regulator or target; shape (n,), float64."""
+    edges = kb.edges()
+    ends = np.concatenate([edges["regulator"].map(kb.index), edges["target"].map(kb.index)])
+    return np.bincount(ends.astype(np.intp), minlength=kb.n_genes).astype(np.float64)
+
+
+def adaptor_prior(
+    data: RoundData,
+    kb: KnowledgeBase,
+    settings: RoundSettings,
+    *,
+    go_count: np.ndarray | None = None,
+    edge_index: Any = None,
+    edge_weight: Any = None,
+    logger: logging.Logger | None = None,
+) -> Prior:
+    """The prior w of Eq. 4 from the TRAINING split only, by ``settings.prior``:
+    ``balanced`` routes each gene to f_y or δ to maximise F1_balance there, f_y predicted
+    out of fold; ``e3`` (appendix E.3) and ``agreement`` (its first term) by
+    `weight_vector`; ``constant`` is 0.5; ``random`` is uniform, seeded.
+
+    Parameters
+    ----------
+    data : RoundData
+    kb : KnowledgeBase
+        The original KB, n genes.
+    settings : RoundSettings
+    go_count : numpy.ndarray, shape (n,), optional
+        GO annotations per gene (``e3``).
+    edge_index, edge_weight : optional
+        The GNN's graph, (2, E) and (E,), for the out-of-fold f_y.
+    logger : logging.Logger, optional
+
+    Returns
+    -------
+    Prior
+        ``w`` (n,), ``kb_degree`` (n,) and ``stats`` (w's mean, sd and share above 0.5;
+        for ``balanced``, the folds and the training score).
+    """
+    X, Y, kb_pred = data.part("train")
+    degree = kb_degree(kb)
+    n = data.n_genes
+    stats: dict[str, float] = {}
+    if settings.prior == "balanced":
+        y_out_of_fold, stats = _out_of_fold(data, settings, edge_index, edge_weight, logger)
+        w, stats["w_balanced_f1_train"] = balanced_routing(
+            Y, y_out_of_fold, kb_pred, settings.gamma
+        )
+    elif settings.prior == "constant":
+        w = np.full(n, 0.5)
+    elif settings.prior == "random":
+        w = np.random.default_rng(settings.seed).uniform(size=n)
+    else:
+        w = weight_vector(X, Y, kb_pred, degree, go_count, terms=settings.prior)
+    stats.update(
+        {"w_mean": float(w.mean()), "w_sd": float(w.std()), "w_above_half": float((w > 0.5).mean())}
+    )
+    if logger is not None:
+        logger.info("adaptor weights (%s): %s", settings.prior, stats)
+    return Prior(w=w, kb_degree=degree, stats=stats)
+
+
+def _out_of_fold(
+    data: RoundData,
+    settings: RoundSettings,
+    edge_index: Any,
+    edge_weight: Any,
+    logger: logging.Logger | None,
+) -> tuple[np.ndarray, dict[str, float]]:
+    """f_y's out-of-fold predictions of the training rows: folds of rows that share no
+    perturbed gene (fewer, with a warning, when the split has fewer groups), one f_y each."""
+    X, Y, _ = data.part("train")
+    genes = np.asarray(data.genes, dtype=object)
+    rows = {str(i): list(genes[np.flatnonzero(X[i])]) for i in range(len(X))}
+    n_groups = len(perturbation_groups(rows))
+    n_folds = min(settings.folds, n_groups)
+    if n_folds < settings.folds and logger is not None:
+        logger.warning(
+            "training.adaptor.folds is %d but the training split has only %d group(s) of "
+            "conditions sharing perturbed genes: using %d folds",
+            settings.folds,
+            n_groups,
+            n_folds,
+        )
+    folds = group_folds(rows, n_folds, settings.seed, source="conditions_split (train)")
+    start = time.perf_counter()
+    y_out_of_fold = out_of_fold_predictions(
+        X,
+        Y,
+        [np.array(sorted(int(r) for r in fold)) for fold in folds],
+        settings.model,
+        settings.training,
+        edge_index=edge_index,
+        edge_weight=edge_weight,
+    )
+    stats = {
+        "out_of_fold.folds": float(n_folds),
+        "out_of_fold.folds_requested": float(settings.folds),
+        "out_of_fold.data_f1": macro_f1(Y, y_out_of_fold)["f1"],
+        "out_of_fold.seconds": time.perf_counter() - start,
+    }
+    return y_out_of_fold, stats
