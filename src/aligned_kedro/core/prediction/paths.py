@@ -22,7 +22,7 @@ from math import comb
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import shortest_path
+from scipy.sparse.csgraph import dijkstra, shortest_path
 
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.knowledge import KnowledgeBase, closure_rows
@@ -125,24 +125,28 @@ class ShortestWalks:
 
 
 def shortest_walks(kb: KnowledgeBase, sources: np.ndarray, k: int) -> ShortestWalks:
-    """Breadth-first search on the lifted graph from (g, +) for every source gene g."""
+    """Breadth-first search on the lifted graph from (g, +) for every source gene g, to
+    depth k+1; a gene that regulates nothing reaches only itself."""
     n = kb.n_genes
     sources = np.unique(np.asarray(sources, dtype=np.intp))
     dist = np.full((len(sources), 2 * n), UNREACHED, dtype=np.int8)
     pred = np.full((len(sources), 2 * n), -1, dtype=np.int32)
-    if len(sources):
-        lengths, previous = shortest_path(
+    dist[np.arange(len(sources)), sources] = 0
+    searched = np.flatnonzero(np.isin(sources, kb.regulators))
+    if len(searched):
+        lengths, previous = dijkstra(
             lifted_graph(kb),
             directed=True,
             unweighted=True,
-            indices=sources,
+            indices=sources[searched],
             return_predecessors=True,
+            limit=k + 1,
         )
-        lengths = np.atleast_2d(lengths)
-        within = lengths <= k + 1
-        dist[within] = lengths[within].astype(np.int8)
-        pred[within] = np.atleast_2d(previous)[within]
-        pred[pred < 0] = -1
+        within = np.isfinite(lengths)
+        rows = dist[searched]
+        rows[within] = lengths[within].astype(np.int8)
+        dist[searched] = rows
+        pred[searched] = np.where(within & (previous >= 0), previous, -1)
     return ShortestWalks(tuple(kb.genes), sources, dist, pred)
 
 

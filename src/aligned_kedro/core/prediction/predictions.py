@@ -27,6 +27,7 @@ from aligned_kedro.core.prediction.paths import (
     shortest_walks,
     signed_paths,
 )
+from aligned_kedro.core.threads import torch_threads
 
 if TYPE_CHECKING:
     import anndata
@@ -52,7 +53,7 @@ TABLE_COLUMNS = (
     "observed",
 )
 DE_COLUMNS = ("target", "feature", "log2_fold_change", "abs_log2_fold_change", "p_value", "fdr")
-CHUNK = 256
+CHUNK = 1024
 
 
 @torch.no_grad()
@@ -101,7 +102,9 @@ class Prediction:
         return np.where(self.a == 1, self.p_kb, chosen)
 
 
-def predict_requests(bundle: Bundle, requests: pd.DataFrame, X: sp.csr_matrix) -> Prediction:
+def predict_requests(
+    bundle: Bundle, requests: pd.DataFrame, X: sp.csr_matrix, *, num_threads: int | None = 1
+) -> Prediction:
     """ȳ for the requests of `requests.resolve_requests` (m rows, X m x n).
 
     Parameters
@@ -112,6 +115,9 @@ def predict_requests(bundle: Bundle, requests: pd.DataFrame, X: sp.csr_matrix) -
         ``perturbation, perturbation_type, gene_ids``, m rows.
     X : scipy.sparse.csr_matrix, shape (m, n)
         The requests' inputs in {-1, 0, 1}.
+    num_threads : int or None
+        Torch CPU threads for f_y and f_a (None: torch's default); one keeps shared cores
+        steady.
 
     Returns
     -------
@@ -124,7 +130,9 @@ def predict_requests(bundle: Bundle, requests: pd.DataFrame, X: sp.csr_matrix) -
             source="X",
         )
     delta = bundle.deduce(X)
-    outputs = predict(bundle.model, X, delta)
+    with torch_threads(num_threads):
+        outputs = predict(bundle.model, X, delta)
+        probabilities = class_probabilities(bundle.model, X)
     pos, neg = path_counts(bundle.kb, X, bundle.k, bundle.variant)
     return Prediction(
         requests=requests.reset_index(drop=True),
@@ -133,7 +141,7 @@ def predict_requests(bundle: Bundle, requests: pd.DataFrame, X: sp.csr_matrix) -
         a=outputs["a"],
         p_kb=outputs["p_a"],
         y_hat=outputs["y_hat"],
-        probabilities=class_probabilities(bundle.model, X),
+        probabilities=probabilities,
         delta=delta,
         pos=pos,
         neg=neg,
