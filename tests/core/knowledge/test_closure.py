@@ -13,13 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from aligned_kedro.core.errors import InputError
-from aligned_kedro.core.knowledge.deduction import (
-    closure,
-    closure_rows,
-    deduce,
-    inconsistency,
-    inconsistency_report,
-)
+from aligned_kedro.core.knowledge.deduction import closure, closure_rows, deduce
+from aligned_kedro.core.knowledge.inconsistency import inconsistency, inconsistency_report
 from aligned_kedro.core.knowledge.kb import KnowledgeBase
 
 GENES = ("a", "b", "c", "d", "e")
