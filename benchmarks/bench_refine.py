@@ -47,7 +47,7 @@ from aligned_kedro.core.evaluation.refinement_benchmark import (
 )
 from aligned_kedro.core.knowledge.deduction import deduce
 from aligned_kedro.core.knowledge.kb import KnowledgeBase, compile_kb
-from aligned_kedro.core.knowledge.refinement.solver import RefineOptions, RefineProblem, refine
+from aligned_kedro.core.knowledge.refinement import RefineOptions, RefineProblem, refine
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20260101

@@ -21,13 +21,11 @@ from aligned_kedro.core.evaluation.refinement_benchmark import (
 )
 from aligned_kedro.core.knowledge.deduction import closure, deduce
 from aligned_kedro.core.knowledge.kb import KnowledgeBase, compile_kb
-from aligned_kedro.core.knowledge.refinement.solver import (
-    RefineOptions,
-    RefineProblem,
+from aligned_kedro.core.knowledge.refinement import RefineOptions, RefineProblem, refine
+from aligned_kedro.core.knowledge.refinement.relaxation import (
     prox_eps,
     prox_frobenius,
     prox_soft,
-    refine,
     relax,
 )
 
@@ -378,9 +376,10 @@ def test_bad_inputs_raise():
         refine(kb, X, np.zeros((3, 11)), k=2)
     with pytest.raises(InputError, match="3 rows .* 2"):
         refine(kb, X, Y[:2], k=2)
-    with pytest.raises(InputError, match="values must be in"):
+    with pytest.raises(InputError, match="perturbation is -1") as error:
         refine(kb, X * 2, Y, k=2)
-    with pytest.raises(InputError, match="values must be in"):
+    assert (error.value.row, error.value.gene) == (0, "g00")
+    with pytest.raises(InputError, match="Y_bar holds 0.5"):
         refine(kb, X, Y + 0.5, k=2)
     with pytest.raises(InputError, match="penalty"):
         refine(kb, X, Y, RefineOptions(penalty="l2"), k=2)

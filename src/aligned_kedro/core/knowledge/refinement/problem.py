@@ -1,0 +1,506 @@
+"""The data term of Eq. 6 on regulator rows: values per column, gradients, curvature, support.
+
+The parameters are non-negative real matrices R̄+(0), R̄-(0) initialised from the KB's
+0/1 matrices; the self-activation diagonal of R̄+(0) (appendix B.2) is not a regulatory
+edge and stays at 1. The data term f is the sum over inputs (x, ȳ) of ||prediction - ȳ||²
+(`relaxation.predict`), f_j its part on target column j.
+
+Only regulators have outgoing edges and only closure rows of perturbed genes enter the
+prediction, so parameters are `rows x n` dense tensors, rows = KB regulators ∪ perturbed
+genes. One basis row per distinct perturbed gene is propagated k+1 times through the
+`rows x rows` block, and walks that leave it are collected by one product through the
+`rows x (n - rows)` block (`walks.signed_walks`). Inputs are processed in blocks of at
+most `batch_size` distinct perturbed genes, so memory stays bounded; nothing n x n is
+built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from aligned_kedro.core._checks import PERTURBATION_HINT, check_ternary
+from aligned_kedro.core.errors import InputError
+from aligned_kedro.core.knowledge.kb import KnowledgeBase
+from aligned_kedro.core.knowledge.refinement.relaxation import EXP_LIMIT, Relaxation, predict
+from aligned_kedro.core.knowledge.walks import leave, signed_walks
+
+_BLOCK_ELEMENTS = 4 * 2**20
+_SECANT_CHUNK = 4096
+MIN_CURVATURE = 1e-3
+
+Pair = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class _Block:
+    """Inputs that perturb at most `batch_size` distinct genes: the basis (their row
+    positions), inputs x (sparse, inputs x basis), targets ȳ (inputs x n) and the weight
+    Σ x² of each basis gene."""
+
+    basis: torch.Tensor
+    x: torch.Tensor
+    y: torch.Tensor
+    weight: torch.Tensor
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The data term of Eq. 6 at one point (R̄+, R̄-), with all that a proximal step needs.
+
+    Attributes
+    ----------
+    wp, wn : torch.Tensor, (r, n)
+        The point, in the problem's layout.
+    f : torch.Tensor, (n,) float64
+        f_j per target column.
+    gp, gn : torch.Tensor, (r, n)
+        ∇f, 0 on the fixed self-activation; for a present entry along whose removal f is
+        concave, the chord slope of the removal instead.
+    hp, hn : torch.Tensor, (r, n)
+        Diagonal curvature of f, at least `MIN_CURVATURE`.
+    reach : tuple of (+, -) pairs
+        Per input block, the reach of its basis (B, r) at this point; it depends on the
+        regulator columns only (`RefineProblem.outer_columns`).
+    """
+
+    wp: torch.Tensor
+    wn: torch.Tensor
+    f: torch.Tensor
+    gp: torch.Tensor
+    gn: torch.Tensor
+    hp: torch.Tensor
+    hn: torch.Tensor
+    reach: tuple[Pair, ...]
+
+    @property
+    def total(self) -> float:
+        """f, the data term summed over columns."""
+        return float(self.f.sum())
+
+
+class RefineProblem:
+    """Row-restricted data term of Eq. 6 in the column layout [rows | other genes].
+
+    Parameters
+    ----------
+    kb
+        The KB to refine, n genes.
+    X, Y_bar
+        Inputs and aligned predictions ȳ, (m, n), dense or scipy sparse, in {-1, 0, 1}.
+    k
+        Closure depth of Eq. 1.
+    tk
+        Sharpness of ε in the prediction.
+    relaxation
+        "difference" or "separate" (`relaxation.predict`).
+    batch_size
+        Most distinct perturbed genes per input block (default: about 4M elements).
+    dtype
+        torch.float32 (ε saturates, so walk counts need only relative precision, and the
+        products run about twice as fast) or torch.float64.
+
+    Attributes
+    ----------
+    rows : numpy.ndarray, (r,)
+        KB regulators ∪ genes perturbed in X: the parameter rows.
+    layout : numpy.ndarray, (n,)
+        Gene of each parameter column; the first r columns are `rows`, so the fixed
+        self-activation sits at (i, i).
+    r_pos, r_neg : torch.Tensor, (r, n)
+        R±(0) on those rows and columns.
+    """
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        X: np.ndarray | sp.spmatrix,
+        Y_bar: np.ndarray | sp.spmatrix,
+        *,
+        k: int,
+        tk: float,
+        relaxation: Relaxation = "difference",
+        batch_size: int | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        n = kb.n_genes
+        xs, y = _check_inputs(X, Y_bar, kb.genes)
+        self.n_inputs = xs.shape[0]
+        self.perturbed = np.flatnonzero(np.diff(xs.tocsc().indptr))
+        self.rows = np.union1d(kb.regulators, self.perturbed).astype(np.intp)
+        self.r = len(self.rows)
+        others = np.setdiff1d(np.arange(n, dtype=np.intp), self.rows, assume_unique=True)
+        self.layout = np.concatenate([self.rows, others])
+        self.k, self.tk, self.relaxation, self.dtype = k, float(tk), relaxation, dtype
+        position = np.full(n, -1, dtype=np.intp)
+        position[self.rows] = np.arange(self.r)
+        limit = batch_size or max(1, _BLOCK_ELEMENTS // max(n, 1))
+        self.blocks = _blocks(xs, y, position, self.layout, limit, dtype)
+        self.r_pos = torch.as_tensor(kb.r_pos[self.rows][:, self.layout].toarray(), dtype=dtype)
+        self.r_neg = torch.as_tensor(kb.r_neg[self.rows][:, self.layout].toarray(), dtype=dtype)
+
+    def propagate(
+        self, wp: torch.Tensor, wn: torch.Tensor, basis: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Rows of R̄+(k), R̄-(k) for the basis genes (Eq. 1, real arithmetic) and their reach.
+
+        Parameters
+        ----------
+        wp, wn
+            R̄+(0), R̄-(0), (r, n).
+        basis
+            Row positions of the propagated genes, (B,).
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            R̄+(k) and R̄-(k) rows (B, n), and the reach (+, -) (B, r): the sum of the
+            states before each of the k+1 steps.
+        """
+        r, b = self.r, len(basis)
+        start = torch.zeros((b, r), dtype=wp.dtype)
+        start[torch.arange(b), basis] = 1.0
+        walks = signed_walks((start, torch.zeros_like(start)), (wp[:, :r], wn[:, :r]), self.k)
+        p_out, n_out = leave(walks.reach, (wp[:, r:], wn[:, r:]))
+        (p_in, n_in), (reach_p, reach_n) = walks.last, walks.reach
+        return torch.cat([p_in, p_out], dim=1), torch.cat([n_in, n_out], dim=1), reach_p, reach_n
+
+    def data_term(
+        self, wp: torch.Tensor, wn: torch.Tensor, *, grad: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """f_j of Eq. 6 per column, (n,) float64, and if asked ∇f on R̄+, R̄- (r, n)."""
+        total = torch.zeros(wp.shape[1], dtype=torch.float64)
+        gp = torch.zeros_like(wp) if grad else None
+        gn = torch.zeros_like(wn) if grad else None
+        for block in self.blocks:
+            with torch.set_grad_enabled(grad):
+                p_in = wp.detach().requires_grad_(grad)
+                n_in = wn.detach().requires_grad_(grad)
+                p, n, _, _ = self.propagate(p_in, n_in, block.basis)
+                pred = predict(p, n, self.tk, self.relaxation)
+                # Eq. 6: Σ_x ||prediction - ȳ||², per column
+                per_column = ((torch.sparse.mm(block.x, pred) - block.y) ** 2).sum(dim=0)
+                if grad:
+                    dp, dn = torch.autograd.grad(per_column.sum(), (p_in, n_in))
+                    gp += dp
+                    gn += dn
+            total += per_column.detach().double()
+        return total, gp, gn
+
+    def evaluate(self, wp: torch.Tensor, wn: torch.Tensor) -> Evaluation:
+        """f_j, ∇f and the diagonal curvature at (R̄+, R̄-), each (r, n) but f (n,).
+
+        For absent entries the curvature h_e is the Gauss-Newton diagonal (`_gauss_newton`).
+        For present entries it is the secant through the exact change of f when the entry
+        alone is removed (`_removal`), so that removing an edge whose effect ε has
+        saturated is judged by its true effect; where f is concave along that line, the
+        gradient becomes the chord slope -Δf/R̄ with the minimal curvature: the quadratic
+        model is then exact at the removal.
+        """
+        total = torch.zeros(wp.shape[1], dtype=torch.float64)
+        gp, gn = torch.zeros_like(wp), torch.zeros_like(wn)
+        hp, hn = torch.zeros_like(wp), torch.zeros_like(wn)
+        removal_p, removal_n = torch.zeros_like(wp), torch.zeros_like(wn)
+        present_p = _present(wp, diagonal=False)
+        present_n = _present(wn, diagonal=True)
+        down_sq = self._downstream(wp, wn)
+        reach: list[Pair] = []
+        for block in self.blocks:
+            p_in = wp.detach().requires_grad_(True)
+            n_in = wn.detach().requires_grad_(True)
+            p, n, reach_p, reach_n = self.propagate(p_in, n_in, block.basis)
+            pred = predict(p, n, self.tk, self.relaxation)
+            residual = torch.sparse.mm(block.x, pred) - block.y
+            per_column = (residual**2).sum(dim=0)
+            dp, dn = torch.autograd.grad(per_column.sum(), (p_in, n_in))
+            gp += dp
+            gn += dn
+            total += per_column.detach().double()
+            with torch.no_grad():
+                p, n, residual = p.detach(), n.detach(), residual.detach()
+                ap, an = reach_p.detach(), reach_n.detach()
+                reach.append((ap, an))
+                self._gauss_newton(block, p, n, ap, an, down_sq, hp, hn)
+                for present, w_, acc, same, other in (
+                    (present_p, wp, removal_p, ap, an),
+                    (present_n, wn, removal_n, an, ap),
+                ):
+                    self._removal(block, p, n, residual, present, w_, acc, same, other)
+        for present, w_, g_, h_, acc in (
+            (present_p, wp, gp, hp, removal_p),
+            (present_n, wn, gn, hn, removal_n),
+        ):
+            _secant(present, w_, g_, h_, acc)
+        gp[torch.arange(self.r), torch.arange(self.r)] = 0.0
+        return Evaluation(wp, wn, total, gp, gn, hp, hn, tuple(reach))
+
+    def outer_columns(self, wp: torch.Tensor, wn: torch.Tensor, at: Evaluation) -> torch.Tensor:
+        """f_j of the columns outside `rows`, (n - r,) float64, with the reach of `at`.
+
+        Those columns depend only on their own entries given the regulator block, so a
+        point that shares `at`'s regulator columns shares its reach.
+        """
+        r = self.r
+        total = torch.zeros(wp.shape[1] - r, dtype=torch.float64)
+        for block, sums in zip(self.blocks, at.reach, strict=True):
+            with torch.no_grad():
+                p, n = leave(sums, (wp[:, r:], wn[:, r:]))
+                pred = predict(p, n, self.tk, self.relaxation)
+                residual = torch.sparse.mm(block.x, pred) - block.y[:, r:]
+                total += (residual**2).sum(dim=0).double()
+        return total
+
+    def edge_support(
+        self, wp: torch.Tensor, wn: torch.Tensor, rows_: np.ndarray, cols_: np.ndarray, sign: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Support of entries (rows_, cols_) of R̄+ (sign 1) or R̄- (sign -1) in the data term.
+
+        support = f_j(entry at 0) - f_j(entry at 1), the other entries as in (wp, wn), on the
+        entry's own target column j (as in the removal secant): positive where the data
+        favour the edge, negative where they contradict it, 0 where no input reaches its
+        regulator.
+
+        Parameters
+        ----------
+        wp, wn
+            The point, (r, n).
+        rows_, cols_
+            Entry positions in the layout, (E,) each.
+        sign
+            1 for entries of R̄+, -1 for R̄-.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            The support (E,) float64, and the number of inputs that reach each entry's
+            regulator by walks of length 0..k, i.e. that can test it (E,) int64.
+        """
+        c = torch.as_tensor(rows_, dtype=torch.long)
+        j = torch.as_tensor(cols_, dtype=torch.long)
+        support = torch.zeros(len(c), dtype=torch.float64)
+        reaching = torch.zeros(len(c), dtype=torch.long)
+        w = wp if sign == 1 else wn
+        for block in self.blocks:
+            with torch.no_grad():
+                p, n, ap, an = self.propagate(wp, wn, block.basis)
+                same, other = (ap, an) if sign == 1 else (an, ap)
+                hit = torch.sparse.mm(block.x * block.x, ((ap + an) > 0).to(p.dtype))
+                for start in range(0, len(c), _SECANT_CHUNK):
+                    cc, jj = c[start : start + _SECANT_CHUNK], j[start : start + _SECANT_CHUNK]
+                    p0, n0 = p[:, jj], n[:, jj]
+                    pred0 = predict(p0, n0, self.tk, self.relaxation)
+                    residual = torch.sparse.mm(block.x, pred0) - block.y[:, jj]
+                    errors = []
+                    for value in (0.0, 1.0):
+                        moved = value - w[cc, jj]
+                        change = torch.sparse.mm(
+                            block.x,
+                            predict(
+                                p0 + moved * same[:, cc],
+                                n0 + moved * other[:, cc],
+                                self.tk,
+                                self.relaxation,
+                            )
+                            - pred0,
+                        )
+                        errors.append(((residual + change) ** 2).sum(dim=0).double())
+                    support[start : start + len(cc)] += errors[0] - errors[1]
+                    reaching[start : start + len(cc)] += (hit[:, cc] > 0).sum(dim=0)
+        return support.numpy(), reaching.numpy()
+
+    def to_dense(self, w: torch.Tensor, n: int) -> torch.Tensor:
+        """Scatter a `rows x layout` tensor into an n x n gene x gene tensor (for checks)."""
+        out = torch.zeros((n, n), dtype=w.dtype)
+        rows = torch.as_tensor(self.rows, dtype=torch.long)
+        out[rows[:, None], torch.as_tensor(self.layout, dtype=torch.long)[None, :]] = w
+        return out
+
+    def _downstream(self, wp: torch.Tensor, wn: torch.Tensor) -> torch.Tensor:
+        """Squared mean walk counts from each row gene, (r, n), 0 on the diagonal.
+
+        Row j is the mean over m = 0..k of the signed walk counts of length m from j,
+        combined as the prediction combines them; it approximates how a unit change of an
+        entry (c, j) spreads from j (exact when c = j).
+        """
+        r = self.r
+        with torch.no_grad():
+            start = torch.eye(r, dtype=wp.dtype)
+            walks = signed_walks(
+                (start, torch.zeros_like(start)), (wp[:, :r], wn[:, :r]), self.k, lead=True
+            )
+            out_p, out_n = leave(walks.lead, (wp[:, r:], wn[:, r:]))
+            scale = 1.0 / (self.k + 1)
+            sum_p, sum_n = walks.reach
+            down_p = torch.cat([sum_p, out_p], dim=1) * scale
+            down_n = torch.cat([sum_n, out_n], dim=1) * scale
+            if self.relaxation == "difference":
+                down_sq = (down_p - down_n) ** 2
+            else:
+                down_sq = (down_p + down_n) ** 2
+            down_sq[torch.arange(r), torch.arange(r)] = 0.0
+        return down_sq
+
+    def _gauss_newton(
+        self,
+        block: _Block,
+        p: torch.Tensor,
+        n: torch.Tensor,
+        ap: torch.Tensor,
+        an: torch.Tensor,
+        down_sq: torch.Tensor,
+        hp: torch.Tensor,
+        hn: torch.Tensor,
+    ) -> None:
+        """Add one block's Gauss-Newton diagonal to `hp`, `hn`: the squared sensitivity of
+        the predictions to each entry, summed over inputs, on the entry's own column and,
+        for a regulator target, on the columns it reaches (`_downstream`)."""
+        tk, r = self.tk, self.r
+        w = block.weight[:, None]
+        if self.relaxation == "difference":
+            # ∂ε(P - N)/∂R̄(c, j) = ε'·(reach+ - reach-)(c)
+            e2 = (tk * torch.exp(-(tk * (p - n).abs()).clamp(max=EXP_LIMIT))) ** 2
+            mass = (w * (ap - an) ** 2).T
+            own = 2.0 * (mass @ e2)
+            hp += own
+            hn += own
+        else:
+            ep = tk * torch.exp(-(tk * p).clamp(max=EXP_LIMIT))
+            en = tk * torch.exp(-(tk * n).clamp(max=EXP_LIMIT))
+            pp, nn_, pn = (w * ap * ap).T, (w * an * an).T, (w * ap * an).T
+            cross = pn @ (ep * en)
+            hp += 2.0 * (pp @ (ep * ep) + nn_ @ (en * en) - 2.0 * cross)
+            hn += 2.0 * (nn_ @ (ep * ep) + pp @ (en * en) - 2.0 * cross)
+            mass, e2 = pp + nn_, ep * ep + en * en
+        down = 2.0 * (mass @ (e2 @ down_sq.T))
+        hp[:, :r] += down
+        hn[:, :r] += down
+
+    def _removal(
+        self,
+        block: _Block,
+        p: torch.Tensor,
+        n: torch.Tensor,
+        residual: torch.Tensor,
+        present: Pair,
+        w: torch.Tensor,
+        acc: torch.Tensor,
+        same: torch.Tensor,
+        other: torch.Tensor,
+    ) -> None:
+        """Add to `acc` the change of f_j when each present entry alone is set to 0.
+
+        Only the entry's own target column is updated (a regulator target's downstream
+        change is left to the line search).
+        """
+        rows_, cols_ = present
+        for start in range(0, len(rows_), _SECANT_CHUNK):
+            c = rows_[start : start + _SECANT_CHUNK]
+            j = cols_[start : start + _SECANT_CHUNK]
+            v = w[c, j]
+            p0, n0 = p[:, j], n[:, j]
+            p1, n1 = p0 - v * same[:, c], n0 - v * other[:, c]
+            change = torch.sparse.mm(
+                block.x,
+                predict(p1, n1, self.tk, self.relaxation)
+                - predict(p0, n0, self.tk, self.relaxation),
+            )
+            before = residual[:, j]
+            acc[c, j] += ((before + change) ** 2 - before**2).sum(dim=0)
+
+
+def _secant(
+    present: Pair, w: torch.Tensor, g: torch.Tensor, h: torch.Tensor, removal: torch.Tensor
+) -> None:
+    """Curvature of present entries from the removal secant; the chord slope where f is
+    concave along the removal; every curvature at least `MIN_CURVATURE`."""
+    if len(present[0]):
+        v = w[present]
+        secant = 2.0 * (removal[present] + g[present] * v) / (v * v)
+        concave = secant <= MIN_CURVATURE
+        g[present] = torch.where(concave, -removal[present] / v, g[present])
+        h[present] = secant
+    h.clamp_(min=MIN_CURVATURE)
+
+
+def _present(w: torch.Tensor, *, diagonal: bool) -> Pair:
+    """Indices of positive entries; the fixed self-activation (i, i) is left out of R̄+."""
+    rows_, cols_ = (w > 0).nonzero(as_tuple=True)
+    if not diagonal:
+        keep = rows_ != cols_
+        rows_, cols_ = rows_[keep], cols_[keep]
+    return rows_, cols_
+
+
+def _check_inputs(
+    X: object, Y_bar: object, genes: tuple[str, ...]
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    n = len(genes)
+    x = sp.csr_matrix(X) if sp.issparse(X) else np.asarray(X)
+    y = Y_bar.toarray() if sp.issparse(Y_bar) else np.asarray(Y_bar)
+    for name, values in (("X", x), ("Y_bar", y)):
+        if values.ndim != 2:
+            raise InputError(f"{name} must be 2-D (inputs x genes), got {values.ndim}-D")
+        if values.shape[1] != n:
+            raise InputError(
+                f"{name} has {values.shape[1]} columns but the knowledge base has {n} genes"
+            )
+    if x.shape[0] != y.shape[0]:
+        raise InputError(f"X has {x.shape[0]} rows (inputs) but Y_bar has {y.shape[0]}")
+    xs = check_ternary(sp.csr_matrix(x), "X", hint=PERTURBATION_HINT, genes=genes, sparse=True)
+    check_ternary(y, "Y_bar", genes=genes)
+    xs = sp.csr_matrix(xs, dtype=np.float64)
+    xs.eliminate_zeros()
+    xs.sort_indices()
+    return xs, y
+
+
+def _blocks(
+    xs: sp.csr_matrix,
+    y: np.ndarray,
+    position: np.ndarray,
+    layout: np.ndarray,
+    limit: int,
+    dtype: torch.dtype,
+) -> list[_Block]:
+    """Group inputs (in order of their first perturbed gene) into blocks of <= `limit` genes."""
+    m = xs.shape[0]
+    first = np.full(m, -1, dtype=np.int64)
+    nonempty = np.diff(xs.indptr) > 0
+    first[nonempty] = xs.indices[xs.indptr[:-1][nonempty]]
+    groups: list[tuple[list[int], set[int]]] = []
+    members: list[int] = []
+    genes: set[int] = set()
+    for i in np.lexsort((np.arange(m), first)):
+        own = set(xs.indices[xs.indptr[i] : xs.indptr[i + 1]].tolist())
+        if members and len(genes | own) > limit:
+            groups.append((members, genes))
+            members, genes = [], set()
+        members.append(int(i))
+        genes |= own
+    if members:
+        groups.append((members, genes))
+    out = []
+    for members, gene_set in groups:
+        cols = np.asarray(sorted(gene_set), dtype=np.intp)
+        x_block = xs[members][:, cols].tocoo()
+        x_tensor = torch.sparse_coo_tensor(
+            np.vstack([x_block.row, x_block.col]),
+            x_block.data,
+            size=x_block.shape,
+            dtype=dtype,
+            check_invariants=True,
+        ).coalesce()
+        out.append(
+            _Block(
+                basis=torch.as_tensor(position[cols], dtype=torch.long),
+                x=x_tensor,
+                y=torch.as_tensor(y[members][:, layout], dtype=dtype),
+                weight=torch.as_tensor(
+                    np.asarray(x_block.power(2).sum(axis=0)).ravel(), dtype=dtype
+                ),
+            )
+        )
+    return out
