@@ -64,15 +64,18 @@ def path_counts(
         ``pos - neg`` is (R+(k) - R-(k))^T x, so δ_KB = sign(pos - neg) beyond the margin.
     """
     matrix = _sources(X, kb.n_genes)
+    up = (matrix > 0).astype(np.float64).tocsc()
+    down = (matrix < 0).astype(np.float64).tocsc()
+    pos = up.toarray()
+    neg = down.toarray()
     perturbed = np.flatnonzero(np.diff(matrix.tocsc().indptr))
-    m = matrix.shape[0]
-    if not len(perturbed):
-        return np.zeros((m, kb.n_genes)), np.zeros((m, kb.n_genes))
-    r_pos, r_neg = closure_rows(kb, perturbed, k, variant)
-    sub = matrix[:, perturbed]
-    up = (sub > 0).astype(np.float64)
-    down = (sub < 0).astype(np.float64)
-    return up @ r_pos + down @ r_neg, up @ r_neg + down @ r_pos
+    regulators = perturbed[np.isin(perturbed, kb.regulators)]
+    if len(regulators):
+        r_pos, r_neg = closure_rows(kb, regulators, k, variant)
+        r_pos[np.arange(len(regulators)), regulators] -= 1.0
+        pos += up[:, regulators] @ r_pos + down[:, regulators] @ r_neg
+        neg += up[:, regulators] @ r_neg + down[:, regulators] @ r_pos
+    return pos, neg
 
 
 def lifted_graph(kb: KnowledgeBase) -> sp.csr_matrix:
@@ -88,9 +91,10 @@ def lifted_graph(kb: KnowledgeBase) -> sp.csr_matrix:
 class ShortestWalks:
     """Shortest signed walks from each source gene perturbed upwards (x_g = +1).
 
-    `dist[i, node]` is the number of interactions of the shortest walk from source i to the
-    (gene, effect) node (UNREACHED beyond k+1); `pred[i, node]` its previous node (-1 at
-    the source). A knockout of the source flips every effect.
+    `dist[i, node]` is the number of interactions of the shortest walk from regulator
+    `sources[i]` to the (gene, effect) node (UNREACHED beyond k+1); `pred[i, node]` its
+    previous node (-1 at the source). A gene that regulates nothing reaches only itself. A
+    knockout of the source flips every effect.
     """
 
     genes: tuple[str, ...]
@@ -98,15 +102,14 @@ class ShortestWalks:
     dist: np.ndarray
     pred: np.ndarray
 
-    def row(self, gene: int) -> int:
-        return int(np.searchsorted(self.sources, gene))
-
     def walk(self, source: int, gene: int, effect: int) -> list[int]:
         """Nodes of the shortest walk from `source` (perturbed with sign +1) to `gene`
         with `effect`; empty when there is none within k+1 interactions."""
         n = len(self.genes)
-        i = self.row(source)
         node = gene + (n if effect < 0 else 0)
+        i = int(np.searchsorted(self.sources, source))
+        if i == len(self.sources) or self.sources[i] != source:
+            return [node] if node == source else []
         if self.dist[i, node] == UNREACHED:
             return []
         nodes = [node]
@@ -125,28 +128,26 @@ class ShortestWalks:
 
 
 def shortest_walks(kb: KnowledgeBase, sources: np.ndarray, k: int) -> ShortestWalks:
-    """Breadth-first search on the lifted graph from (g, +) for every source gene g, to
-    depth k+1; a gene that regulates nothing reaches only itself."""
+    """Breadth-first search on the lifted graph from (g, +), to depth k+1, for every
+    source gene g that regulates something."""
     n = kb.n_genes
     sources = np.unique(np.asarray(sources, dtype=np.intp))
+    sources = sources[np.isin(sources, kb.regulators)]
     dist = np.full((len(sources), 2 * n), UNREACHED, dtype=np.int8)
     pred = np.full((len(sources), 2 * n), -1, dtype=np.int32)
-    dist[np.arange(len(sources)), sources] = 0
-    searched = np.flatnonzero(np.isin(sources, kb.regulators))
-    if len(searched):
+    if len(sources):
         lengths, previous = dijkstra(
             lifted_graph(kb),
             directed=True,
             unweighted=True,
-            indices=sources[searched],
+            indices=sources,
             return_predecessors=True,
             limit=k + 1,
         )
         within = np.isfinite(lengths)
-        rows = dist[searched]
-        rows[within] = lengths[within].astype(np.int8)
-        dist[searched] = rows
-        pred[searched] = np.where(within & (previous >= 0), previous, -1)
+        dist[within] = lengths[within].astype(np.int8)
+        pred[within] = previous[within]
+        pred[pred < 0] = -1
     return ShortestWalks(tuple(kb.genes), sources, dist, pred)
 
 
@@ -159,15 +160,10 @@ def shortest_path_text(
 ) -> str:
     """The shortest walk from any perturbed gene of `x` (gene -> sign) that moves `gene`
     by `effect`, as text; "" when none has at most k+1 interactions."""
-    n = len(walks.genes)
     best: list[int] = []
     for source, sign in sorted(x.items()):
-        relative = effect * sign
-        i = walks.row(source)
-        if walks.dist[i, gene + (n if relative < 0 else 0)] == UNREACHED:
-            continue
-        nodes = walks.walk(source, gene, relative)
-        if not best or len(nodes) < len(best):
+        nodes = walks.walk(source, gene, effect * sign)
+        if nodes and (not best or len(nodes) < len(best)):
             best = nodes
     return walks.text(best, names) if best else ""
 

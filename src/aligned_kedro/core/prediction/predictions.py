@@ -67,7 +67,8 @@ def class_probabilities(trained: TrainedModel, X: sp.spmatrix | np.ndarray) -> n
     for begin in range(0, len(dense), CHUNK):
         x = torch.as_tensor(dense[begin : begin + CHUNK], dtype=torch.float32, device=device)
         logits, _ = model(x)
-        out[begin : begin + len(x)] = torch.softmax(logits, dim=-1).cpu().numpy()
+        classes = torch.softmax(logits.transpose(1, 2), dim=1)
+        out[begin : begin + len(x)] = classes.cpu().numpy().transpose(0, 2, 1)
     return out
 
 
