@@ -22,9 +22,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from aligned_kedro.core._checks import PERTURBATION_HINT, check_ternary
-from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.knowledge.kb import KnowledgeBase
+from aligned_kedro.core.knowledge.refinement.inputs import InputBlock, check_inputs, input_blocks
 from aligned_kedro.core.knowledge.refinement.relaxation import EXP_LIMIT, Relaxation, predict
 from aligned_kedro.core.knowledge.walks import leave, signed_walks
 
@@ -33,18 +32,6 @@ _SECANT_CHUNK = 4096
 MIN_CURVATURE = 1e-3
 
 Pair = tuple[torch.Tensor, torch.Tensor]
-
-
-@dataclass(frozen=True)
-class _Block:
-    """Inputs that perturb at most `batch_size` distinct genes: the basis (their row
-    positions), inputs x (sparse, inputs x basis), targets ȳ (inputs x n) and the weight
-    Σ x² of each basis gene."""
-
-    basis: torch.Tensor
-    x: torch.Tensor
-    y: torch.Tensor
-    weight: torch.Tensor
 
 
 @dataclass(frozen=True)
@@ -127,7 +114,7 @@ class RefineProblem:
         dtype: torch.dtype = torch.float32,
     ) -> None:
         n = kb.n_genes
-        xs, y = _check_inputs(X, Y_bar, kb.genes)
+        xs, y = check_inputs(X, Y_bar, kb.genes)
         self.n_inputs = xs.shape[0]
         self.perturbed = np.flatnonzero(np.diff(xs.tocsc().indptr))
         self.rows = np.union1d(kb.regulators, self.perturbed).astype(np.intp)
@@ -138,7 +125,7 @@ class RefineProblem:
         position = np.full(n, -1, dtype=np.intp)
         position[self.rows] = np.arange(self.r)
         limit = batch_size or max(1, _BLOCK_ELEMENTS // max(n, 1))
-        self.blocks = _blocks(xs, y, position, self.layout, limit, dtype)
+        self.blocks = input_blocks(xs, y, position, self.layout, limit, dtype)
         self.r_pos = torch.as_tensor(kb.r_pos[self.rows][:, self.layout].toarray(), dtype=dtype)
         self.r_neg = torch.as_tensor(kb.r_neg[self.rows][:, self.layout].toarray(), dtype=dtype)
 
@@ -198,7 +185,8 @@ class RefineProblem:
         alone is removed (`_removal`), so that removing an edge whose effect ε has
         saturated is judged by its true effect; where f is concave along that line, the
         gradient becomes the chord slope -Δf/R̄ with the minimal curvature: the quadratic
-        model is then exact at the removal.
+        model is then exact at the removal, and the prox removes the entry exactly when
+        the removal lowers f by more than the penalty it costs.
         """
         total = torch.zeros(wp.shape[1], dtype=torch.float64)
         gp, gn = torch.zeros_like(wp), torch.zeros_like(wn)
@@ -345,7 +333,7 @@ class RefineProblem:
 
     def _gauss_newton(
         self,
-        block: _Block,
+        block: InputBlock,
         p: torch.Tensor,
         n: torch.Tensor,
         ap: torch.Tensor,
@@ -380,7 +368,7 @@ class RefineProblem:
 
     def _removal(
         self,
-        block: _Block,
+        block: InputBlock,
         p: torch.Tensor,
         n: torch.Tensor,
         residual: torch.Tensor,
@@ -432,75 +420,3 @@ def _present(w: torch.Tensor, *, diagonal: bool) -> Pair:
         keep = rows_ != cols_
         rows_, cols_ = rows_[keep], cols_[keep]
     return rows_, cols_
-
-
-def _check_inputs(
-    X: object, Y_bar: object, genes: tuple[str, ...]
-) -> tuple[sp.csr_matrix, np.ndarray]:
-    n = len(genes)
-    x = sp.csr_matrix(X) if sp.issparse(X) else np.asarray(X)
-    y = Y_bar.toarray() if sp.issparse(Y_bar) else np.asarray(Y_bar)
-    for name, values in (("X", x), ("Y_bar", y)):
-        if values.ndim != 2:
-            raise InputError(f"{name} must be 2-D (inputs x genes), got {values.ndim}-D")
-        if values.shape[1] != n:
-            raise InputError(
-                f"{name} has {values.shape[1]} columns but the knowledge base has {n} genes"
-            )
-    if x.shape[0] != y.shape[0]:
-        raise InputError(f"X has {x.shape[0]} rows (inputs) but Y_bar has {y.shape[0]}")
-    xs = check_ternary(sp.csr_matrix(x), "X", hint=PERTURBATION_HINT, genes=genes, sparse=True)
-    check_ternary(y, "Y_bar", genes=genes)
-    xs = sp.csr_matrix(xs, dtype=np.float64)
-    xs.eliminate_zeros()
-    xs.sort_indices()
-    return xs, y
-
-
-def _blocks(
-    xs: sp.csr_matrix,
-    y: np.ndarray,
-    position: np.ndarray,
-    layout: np.ndarray,
-    limit: int,
-    dtype: torch.dtype,
-) -> list[_Block]:
-    """Group inputs (in order of their first perturbed gene) into blocks of <= `limit` genes."""
-    m = xs.shape[0]
-    first = np.full(m, -1, dtype=np.int64)
-    nonempty = np.diff(xs.indptr) > 0
-    first[nonempty] = xs.indices[xs.indptr[:-1][nonempty]]
-    groups: list[tuple[list[int], set[int]]] = []
-    members: list[int] = []
-    genes: set[int] = set()
-    for i in np.lexsort((np.arange(m), first)):
-        own = set(xs.indices[xs.indptr[i] : xs.indptr[i + 1]].tolist())
-        if members and len(genes | own) > limit:
-            groups.append((members, genes))
-            members, genes = [], set()
-        members.append(int(i))
-        genes |= own
-    if members:
-        groups.append((members, genes))
-    out = []
-    for members, gene_set in groups:
-        cols = np.asarray(sorted(gene_set), dtype=np.intp)
-        x_block = xs[members][:, cols].tocoo()
-        x_tensor = torch.sparse_coo_tensor(
-            np.vstack([x_block.row, x_block.col]),
-            x_block.data,
-            size=x_block.shape,
-            dtype=dtype,
-            check_invariants=True,
-        ).coalesce()
-        out.append(
-            _Block(
-                basis=torch.as_tensor(position[cols], dtype=torch.long),
-                x=x_tensor,
-                y=torch.as_tensor(y[members][:, layout], dtype=dtype),
-                weight=torch.as_tensor(
-                    np.asarray(x_block.power(2).sum(axis=0)).ravel(), dtype=dtype
-                ),
-            )
-        )
-    return out

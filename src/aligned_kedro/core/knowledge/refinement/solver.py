@@ -358,6 +358,7 @@ def _prox_columns(
     """
     eta = sigma / h[:, sel]
     ref_s = ref[:, sel]
+    # Eq. 6: proximal gradient on the deviation D = R̄ - R, bounded below by -R (R̄ >= 0)
     z = ref_s + penalty.prox(w[:, sel] - eta * g[:, sel] - ref_s, eta * penalty.lam, -ref_s)
     z = torch.where(z.abs() < _TINY, 0.0, z)
     if fixed_diagonal:
