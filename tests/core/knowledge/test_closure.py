@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from brute_force import enumerate_walks, signed_graphs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -45,35 +44,6 @@ def b2() -> KnowledgeBase:
 
 def dense(m: np.ndarray | sp.spmatrix) -> np.ndarray:
     return m.toarray() if sp.issparse(m) else np.asarray(m)
-
-
-def signed_walks(pos: np.ndarray, neg: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Count walks of exactly `steps` steps with an even / odd number of inhibitions.
-
-    Every node sequence is enumerated; a step u -> v can use the activation and the
-    inhibition edge, if present, so each sequence carries (even, odd) choice counts.
-    """
-    n = len(pos)
-    even, odd = np.zeros((n, n), dtype=np.int64), np.zeros((n, n), dtype=np.int64)
-    if steps == 0:
-        return np.eye(n, dtype=np.int64), odd
-    seqs = np.array(list(itertools.product(range(n), repeat=steps + 1)))
-    e, o = np.ones(len(seqs), dtype=np.int64), np.zeros(len(seqs), dtype=np.int64)
-    for s in range(steps):
-        a, b = pos[seqs[:, s], seqs[:, s + 1]], neg[seqs[:, s], seqs[:, s + 1]]
-        e, o = e * a + o * b, e * b + o * a
-    np.add.at(even, (seqs[:, 0], seqs[:, -1]), e)
-    np.add.at(odd, (seqs[:, 0], seqs[:, -1]), o)
-    return even, odd
-
-
-@st.composite
-def signed_graphs(draw: st.DrawFn, max_n: int = 6) -> tuple[np.ndarray, np.ndarray]:
-    n = draw(st.integers(1, max_n))
-    pos = draw(arrays(np.int64, (n, n), elements=st.integers(0, 1)))
-    neg = draw(arrays(np.int64, (n, n), elements=st.integers(0, 1)))
-    np.fill_diagonal(pos, 1)
-    return pos, neg
 
 
 # --- appendix B.2 ---------------------------------------------------------------
@@ -143,7 +113,7 @@ def test_closure_switches_to_dense(b2: KnowledgeBase) -> None:
 @given(graph=signed_graphs(), k=st.integers(0, 4))
 def test_integer_closure_counts_signed_walks(graph: tuple[np.ndarray, np.ndarray], k: int) -> None:
     pos, neg = graph
-    even, odd = signed_walks(pos, neg, k + 1)
+    even, odd = enumerate_walks(pos, neg, k + 1)
     r_pos, r_neg = closure(kb_from(pos, neg), k, "integer")
     np.testing.assert_array_equal(dense(r_pos), even)
     np.testing.assert_array_equal(dense(r_neg), odd)
@@ -155,14 +125,14 @@ def test_boolean_closure_is_walk_existence(graph: tuple[np.ndarray, np.ndarray],
     pos, neg = graph
     kb = kb_from(pos, neg)
     r_pos, r_neg = (dense(m) for m in closure(kb, k, "boolean"))
-    even, odd = signed_walks(pos, neg, k + 1)
+    even, odd = enumerate_walks(pos, neg, k + 1)
     np.testing.assert_array_equal(r_pos, even > 0)
     np.testing.assert_array_equal(r_neg, odd > 0)
     bare = pos.copy()
     np.fill_diagonal(bare, 0)
     up_to_pos, up_to_neg = np.zeros_like(r_pos, bool), np.zeros_like(r_neg, bool)
     for length in range(k + 2):
-        e, o = signed_walks(bare, neg, length)
+        e, o = enumerate_walks(bare, neg, length)
         up_to_pos |= e > 0
         up_to_neg |= o > 0
     np.testing.assert_array_equal(r_pos, up_to_pos)
