@@ -17,6 +17,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from aligned_kedro.core._checks import (
+    check_non_negative_int,
+    check_positive_int,
+    check_probability,
+)
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.knowledge.deduction import deduce, iter_closure_blocks
 from aligned_kedro.core.knowledge.kb import KnowledgeBase, compile_kb
@@ -54,11 +59,9 @@ def knockout_inputs(
 ) -> sp.csr_matrix:
     """Inputs x (x = -1 for a knocked-out gene): one per regulator, then `extra` knockouts of
     1..`max_genes` genes, each gene a regulator with probability `share_regulators`."""
-    if extra < 0 or max_genes < 1 or not 0.0 <= share_regulators <= 1.0:
-        raise InputError(
-            "knockout inputs need extra >= 0, max_genes >= 1 and share_regulators in [0, 1], "
-            f"got extra={extra}, max_genes={max_genes}, share_regulators={share_regulators}"
-        )
+    check_non_negative_int(extra, "extra")
+    check_positive_int(max_genes, "max_genes")
+    check_probability(share_regulators, "share_regulators")
     rng = np.random.default_rng(seed)
     regs = kb.regulators
     others = np.setdiff1d(np.arange(kb.n_genes), regs)
@@ -266,8 +269,7 @@ def corrupt(kb: KnowledgeBase, noise: float, seed: int) -> KnowledgeBase:
     the pair absent in both signs) by rejection sampling, each inhibitory with the share
     of inhibitory edges in E.
     """
-    if not 0.0 <= noise <= 1.0:
-        raise InputError(f"noise must be in [0, 1], got {noise!r}")
+    check_probability(noise, "noise")
     rng = np.random.default_rng(seed)
     n = kb.n_genes
     table = kb.edges()
