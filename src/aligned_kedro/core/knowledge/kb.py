@@ -24,9 +24,24 @@ _SIGN_WORDS = {"+": 1, "-": -1, "+1": 1, "-1": -1, "1": 1}
 class KnowledgeBase:
     """Direct regulations of a signed GRN as 0/1 matrices (appendix B.1).
 
-    `r_pos` is R+(0) with the self-activation diagonal of appendix B.2 (set here if
-    missing); `r_neg` is R-(0). Rows are regulators, columns targets, in `genes` order.
-    `edge_table` holds the compiled input edges, so input self-edges survive `edges()`.
+    Rows are regulators, columns targets, both in `genes` order. Usually built by
+    `compile_kb` from an edge table.
+
+    Parameters
+    ----------
+    genes
+        The n gene names.
+    r_pos
+        R+(0), (n, n) with 0/1 entries; the self-activation diagonal of appendix B.2 is
+        set here if missing.
+    r_neg
+        R-(0), (n, n) with 0/1 entries.
+    edge_table
+        The compiled input edges (regulator, target, sign and any extra columns), so
+        that input self-edges survive `edges()`.
+    n_duplicates, n_conflicts_dropped
+        Counts from `compile_kb`: identical edges collapsed, pairs with both signs
+        dropped.
     """
 
     genes: tuple[str, ...]
@@ -123,23 +138,11 @@ def _parse_signs(column: pd.Series) -> np.ndarray:
     return out
 
 
-def compile_kb(
-    edges: pd.DataFrame,
-    genes: Sequence[str],
-    *,
-    conflict: Literal["error", "drop", "both"] = "error",
-    source: str = "edge table",
-) -> KnowledgeBase:
-    """Compile a signed edge table into R+(0) (diagonal set) and R-(0) (appendix B.1).
-
-    `sign` is +1/-1 or "+"/"-". Identical duplicate edges are collapsed (count logged
-    and kept in `n_duplicates`). A (regulator, target) pair with both signs raises under
-    `conflict="error"`, is removed under `"drop"`, and is kept in both matrices under
-    `"both"`. Extra columns are kept in `edge_table`.
-    """
-    if conflict not in ("error", "drop", "both"):
-        raise InputError(f"conflict must be 'error', 'drop' or 'both', got {conflict!r}")
-    genes = tuple(genes)
+def _edge_codes(
+    edges: pd.DataFrame, genes: tuple[str, ...], source: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Regulator and target indices in `genes` and signs (+1/-1) of each row of `edges`; a
+    duplicate gene, a missing column or value, an unknown gene or a bad sign raises."""
     universe = pd.Index(genes)
     if not universe.is_unique:
         gene = universe[universe.duplicated()][0]
@@ -147,7 +150,6 @@ def compile_kb(
     for column in EDGE_COLUMNS:
         if column not in edges.columns:
             raise InputError("missing required column", source=source, column=column)
-
     missing = edges.loc[:, list(EDGE_COLUMNS)].isna().to_numpy()
     if missing.any():
         row_pos, col_pos = np.argwhere(missing)[0]
@@ -175,9 +177,14 @@ def compile_kb(
             column="sign",
             row=edges.index[invalid[0]],
         )
+    return codes["regulator"], codes["target"], signs
 
-    n = len(genes)
-    pair = codes["regulator"].astype(np.int64) * max(n, 1) + codes["target"]
+
+def _kept_rows(
+    edges: pd.DataFrame, pair: np.ndarray, signs: np.ndarray, conflict: str, source: str
+) -> tuple[np.ndarray, int, int]:
+    """Rows kept after collapsing identical duplicates and applying the `conflict` policy
+    to pairs with both signs, with the numbers of duplicates and of dropped pairs."""
     keyed = pd.DataFrame({"pair": pair, "sign": signs})
     duplicated = keyed.duplicated(keep="first").to_numpy()
     n_duplicates = int(duplicated.sum())
@@ -186,33 +193,69 @@ def compile_kb(
     keep = ~duplicated
     pair_count = pd.Series(pair[keep]).value_counts()
     clashing_pairs = pair_count.index[pair_count.to_numpy() > 1].to_numpy()
-    n_conflicts_dropped = 0
-    if len(clashing_pairs):
-        clash = keep & np.isin(pair, clashing_pairs)
-        if conflict == "error":
-            first = int(np.flatnonzero(clash)[0])
-            rows = edges.index[clash & (pair == pair[first])].tolist()
-            regulator, target = edges["regulator"].iloc[first], edges["target"].iloc[first]
-            raise InputError(
-                f"conflicting signs for {regulator!r} -> {target!r} (rows {rows}); "
-                "choose conflict='drop' or 'both'",
-                source=source,
-                column="sign",
-                row=rows[0],
-                gene=str(regulator),
-            )
-        if conflict == "drop":
-            n_conflicts_dropped = len(clashing_pairs)
-            logger.warning(
-                "%s: dropped %d regulator-target pairs with conflicting signs",
-                source,
-                n_conflicts_dropped,
-            )
-            keep &= ~clash
+    if not len(clashing_pairs) or conflict == "both":
+        return keep, n_duplicates, 0
+    clash = keep & np.isin(pair, clashing_pairs)
+    if conflict == "error":
+        first = int(np.flatnonzero(clash)[0])
+        rows = edges.index[clash & (pair == pair[first])].tolist()
+        regulator, target = edges["regulator"].iloc[first], edges["target"].iloc[first]
+        raise InputError(
+            f"conflicting signs for {regulator!r} -> {target!r} (rows {rows}); "
+            "choose conflict='drop' or 'both'",
+            source=source,
+            column="sign",
+            row=rows[0],
+            gene=str(regulator),
+        )
+    logger.warning(
+        "%s: dropped %d regulator-target pairs with conflicting signs",
+        source,
+        len(clashing_pairs),
+    )
+    return keep & ~clash, n_duplicates, len(clashing_pairs)
 
+
+def compile_kb(
+    edges: pd.DataFrame,
+    genes: Sequence[str],
+    *,
+    conflict: Literal["error", "drop", "both"] = "error",
+    source: str = "edge table",
+) -> KnowledgeBase:
+    """Compile a signed edge table into R+(0) (diagonal set) and R-(0) (appendix B.1).
+
+    Identical duplicate edges are collapsed (their count is logged and kept in
+    `n_duplicates`).
+
+    Parameters
+    ----------
+    edges
+        One row per edge with columns regulator, target (names in `genes`) and sign
+        (+1/-1 or "+"/"-"); extra columns are kept in `edge_table`.
+    genes
+        The gene universe, n unique names: the matrices' row and column order.
+    conflict
+        For a (regulator, target) pair with both signs: "error" raises, "drop" removes
+        the pair, "both" keeps it in both matrices.
+    source
+        Named in errors and log lines (e.g. the file the table came from).
+
+    Returns
+    -------
+    KnowledgeBase
+        R+(0) and R-(0), (n, n) CSR, with the compiled edge table.
+    """
+    if conflict not in ("error", "drop", "both"):
+        raise InputError(f"conflict must be 'error', 'drop' or 'both', got {conflict!r}")
+    genes = tuple(genes)
+    regulators, targets, signs = _edge_codes(edges, genes, source)
+    n = len(genes)
+    pair = regulators.astype(np.int64) * max(n, 1) + targets
+    keep, n_duplicates, n_conflicts_dropped = _kept_rows(edges, pair, signs, conflict, source)
     table = edges.loc[keep].reset_index(drop=True)
     table["sign"] = signs[keep]
-    reg, tgt, sign = codes["regulator"][keep], codes["target"][keep], signs[keep]
+    reg, tgt, sign = regulators[keep], targets[keep], signs[keep]
 
     def adjacency(mask: np.ndarray) -> sp.csr_matrix:
         return sp.csr_matrix(
