@@ -283,17 +283,8 @@ class RefineProblem:
                     residual = torch.sparse.mm(block.x, pred0) - block.y[:, jj]
                     errors = []
                     for value in (0.0, 1.0):
-                        moved = value - w[cc, jj]
-                        change = torch.sparse.mm(
-                            block.x,
-                            predict(
-                                p0 + moved * same[:, cc],
-                                n0 + moved * other[:, cc],
-                                self.tk,
-                                self.relaxation,
-                            )
-                            - pred0,
-                        )
+                        moved, to_same, to_other = value - w[cc, jj], same[:, cc], other[:, cc]
+                        change = self._change(block, p0, n0, pred0, moved, to_same, to_other)
                         errors.append(((residual + change) ** 2).sum(dim=0).double())
                     support[start : start + len(cc)] += errors[0] - errors[1]
                     reaching[start : start + len(cc)] += (hit[:, cc] > 0).sum(dim=0)
@@ -387,16 +378,27 @@ class RefineProblem:
         for start in range(0, len(rows_), _SECANT_CHUNK):
             c = rows_[start : start + _SECANT_CHUNK]
             j = cols_[start : start + _SECANT_CHUNK]
-            v = w[c, j]
             p0, n0 = p[:, j], n[:, j]
-            p1, n1 = p0 - v * same[:, c], n0 - v * other[:, c]
-            change = torch.sparse.mm(
-                block.x,
-                predict(p1, n1, self.tk, self.relaxation)
-                - predict(p0, n0, self.tk, self.relaxation),
-            )
+            pred0 = predict(p0, n0, self.tk, self.relaxation)
+            change = self._change(block, p0, n0, pred0, -w[c, j], same[:, c], other[:, c])
             before = residual[:, j]
             acc[c, j] += ((before + change) ** 2 - before**2).sum(dim=0)
+
+    def _change(
+        self,
+        block: InputBlock,
+        p0: torch.Tensor,
+        n0: torch.Tensor,
+        pred0: torch.Tensor,
+        moved: torch.Tensor,
+        same: torch.Tensor,
+        other: torch.Tensor,
+    ) -> torch.Tensor:
+        """Change of the block's predictions on columns j, (inputs, E), when each entry
+        (c, j) moves by `moved` (E,): the closure rows (B, E) move by `moved` times the
+        reach of c, `same` on the entry's own sign and `other` on the opposite one."""
+        moved_pred = predict(p0 + moved * same, n0 + moved * other, self.tk, self.relaxation)
+        return torch.sparse.mm(block.x, moved_pred - pred0)
 
 
 def _secant(
