@@ -53,11 +53,14 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sliced project after ``aligned`` (up to its predictor) and one ``predict``."""
     path = project_copy(tmp_path_factory.mktemp("predict"))
     write_slice(path / "data" / "01_raw" / "ecoli")
+    uri = f"sqlite:///{path / 'mlflow.db'}"
+    config = path / "conf" / "base" / "mlflow.yml"
+    # mlflow caches its store by URI: the relative default would reach another test's project
+    config.write_text(config.read_text().replace("sqlite:///mlflow.db", uri))
     result = kedro(path, "--pipeline=aligned", "--to-outputs=predictor", f"--params=k:3,{FAST}")
     assert result.exit_code == 0, result.output
     result = kedro(path, "--pipeline=predict", f"--params=predict.perturbations={ASKED}")
     assert result.exit_code == 0, result.output
-    uri = f"sqlite:///{path / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return path
