@@ -13,7 +13,7 @@ from hypothesis.extra.numpy import arrays
 
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.knowledge.deduction import closure, closure_rows, deduce
-from aligned_kedro.core.knowledge.inconsistency import inconsistency, inconsistency_report
+from aligned_kedro.core.knowledge.disagreement import inconsistency, inconsistency_report
 from aligned_kedro.core.knowledge.kb import KnowledgeBase
 
 GENES = ("a", "b", "c", "d", "e")

@@ -2,7 +2,7 @@
 deduction and inconsistency (Eq. 2), and knowledge refinement (section 3.4, Eq. 6)."""
 
 from aligned_kedro.core.knowledge.deduction import closure, closure_rows, deduce, kb_statistics
-from aligned_kedro.core.knowledge.inconsistency import inconsistency, inconsistency_report
+from aligned_kedro.core.knowledge.disagreement import inconsistency, inconsistency_report
 from aligned_kedro.core.knowledge.kb import KnowledgeBase, compile_kb
 from aligned_kedro.core.knowledge.refinement import RefineOptions, RefineResult, refine
 

@@ -1,4 +1,4 @@
-"""Inconsistency of a KB with data (Eq. 2) and the data-derived relations of Figure 1."""
+"""Where a KB disagrees with data: inconsistency Inc (Eq. 2) and the relations of Figure 1."""
 
 from __future__ import annotations
 
