@@ -18,6 +18,7 @@ from aligned_kedro.hooks import dataset_parameters, deep_merge
 from aligned_kedro.pipeline_registry import build_pipelines
 from aligned_kedro.pipelines.data_processing import nodes
 from aligned_kedro.pipelines.shape import PipelineShape, check_shape
+from aligned_kedro.pipelines.validation import nodes as validation_nodes
 
 CELLS = {
     "convention": "gears",
@@ -137,14 +138,18 @@ def test_split_strategies_by_name():
         columns=["A", "B", "C"],
     )
     params = {"test_fraction": 0.34, "test": ["A + B"], "combo_seen2_fraction": None}
-    fixed = nodes.split_conditions(x, UNIVERSE, {**params, "strategy": "fixed"}, seed=0)
+    split = validation_nodes.split_conditions
+    fixed = split(x, UNIVERSE, {**params, "strategy": "fixed"}, seed=0)
     assert fixed["test"] == ["A+B"] and fixed["strategy"] == "fixed"
-    combo = nodes.split_conditions(x, UNIVERSE, {**params, "strategy": "combo"}, seed=0)
-    one = nodes.split_conditions(x, UNIVERSE, {**params, "strategy": "combo_seen1"}, seed=0)
+    combo = split(x, UNIVERSE, {**params, "strategy": "combo"}, seed=0)
+    one = split(x, UNIVERSE, {**params, "strategy": "combo_seen1"}, seed=0)
     assert one["test"] == combo["combo_seen1"] and one["train"] == combo["train"]
     assert set(one["held_out"]) == set(combo["test"]) - set(one["test"])
-    with pytest.raises(InputError, match="unknown split strategy 'gears'"):
-        nodes.split_conditions(x, UNIVERSE, {**params, "strategy": "gears"}, seed=0)
+    refused = split(x, UNIVERSE, {**params, "strategy": "gears"}, seed=0)
+    assert refused["train"] == refused["test"] == []
+    assert refused["refused"].startswith("unknown split strategy 'gears'")
+    everything = split(x, UNIVERSE, {**params, "strategy": "none"}, seed=0)
+    assert everything["train"] == sorted(x.index) and everything["test"] == []
 
 
 def test_a_dataset_block_overrides_the_defaults_key_by_key():
@@ -214,7 +219,9 @@ def test_per_cell_rows_carry_their_condition_inputs_and_split_by_condition(tmp_p
     params = {"test_fraction": 0.5, "test": ["A + B"], "combo_seen2_fraction": None}
     condition = kept.set_index("row")["condition"]
     for strategy in ("random", "unseen_perturbation", "combo", "fixed"):
-        split = nodes.split_conditions(x, universe, {**params, "strategy": strategy}, 0, kept)
+        split = validation_nodes.split_conditions(
+            x, universe, {**params, "strategy": strategy}, 0, kept
+        )
         train, test = condition.loc[split["train"]], condition.loc[split["test"]]
         assert not set(train) & set(test), strategy
         assert sorted(set(test)) == sorted(split["conditions"]["test"])

@@ -55,17 +55,19 @@ def build_pipelines(shape: PipelineShape) -> dict[str, Pipeline]:
 
     ``aligned`` is the main job, once for the default data and once, namespaced, per name
     in the ``datasets`` parameter (``kedro run --pipeline=aligned --namespaces=<name>``);
-    ``validate`` runs up to the validation report. Not part of ``aligned``:
+    ``validate`` runs up to the validation report and its verdict (the split training
+    would read). Not part of ``aligned``:
     ``refinement_benchmark`` (section 4.2) refines noisy copies of the KB; ``recovery``
     (appendix F.3) reruns the rounds on KBs with edges removed.
     """
     pipelines = aligned_job(shape)
     aligned = pipelines["aligned"]
-    validate = aligned.to_outputs("validation_report") + aligned.only_nodes("check_shape")
+    checked = ("validation_report", "conditions_split")
+    validate = aligned.to_outputs(*checked) + aligned.only_nodes("check_shape")
     for name, own in shape.datasets:
         job = pipeline(aligned_job(own)["aligned"], namespace=name)
         pipelines[name] = job
-        validate += job.to_outputs(f"{name}.validation_report")
+        validate += job.to_outputs(*(f"{name}.{output}" for output in checked))
         validate += job.only_nodes(f"{name}.check_shape")
         aligned += job
     pipelines["validate"] = validate

@@ -1,4 +1,5 @@
-"""Seeded train/test splits of perturbation conditions."""
+"""Seeded train/test splits of perturbation conditions, by strategy (`split_conditions`),
+and which strategies a dataset supports (`strategy_support`)."""
 
 from __future__ import annotations
 
@@ -356,6 +357,122 @@ def fixed_split(
         "test": sorted(chosen),
         "missing": [str(a) for a in absent],
     }
+
+
+SPLIT_STRATEGIES: tuple[str, ...] = (
+    "none",
+    "random",
+    "unseen_perturbation",
+    "combo",
+    *COMBO_SUBSETS,
+    "fixed",
+)
+
+
+def split_conditions(
+    perturbations: Mapping[str, Sequence[str]],
+    *,
+    strategy: str,
+    test_fraction: float = 0.25,
+    seed: int = 0,
+    test: Sequence[str] = (),
+    names: Mapping[str, str] | None = None,
+    missing_test: str = "error",
+    combo_seen2_fraction: float | None = None,
+    source: str = DEFAULT_SOURCE,
+) -> dict[str, Any]:
+    """The split named by `strategy`; ``train`` and ``test`` are what later stages use.
+
+    ``none`` trains on every condition and tests on none (a one-experiment dataset: no
+    test metrics); ``random``, ``unseen_perturbation``, ``fixed`` (the `test` list) and
+    ``combo`` as their functions; ``unseen_single`` and ``combo_seen0/1/2`` test on one
+    subset of `combo_split` and hold the other subsets out (``held_out``). An unknown
+    strategy raises InputError naming ``data_processing.split.strategy``.
+
+    Parameters
+    ----------
+    perturbations : mapping of str to sequence of str
+        Condition -> its perturbed gene IDs.
+    strategy : str
+        One of `SPLIT_STRATEGIES`.
+    test_fraction, seed, combo_seen2_fraction
+        As in the strategy's function.
+    test, names, missing_test
+        ``fixed``: the test perturbations, gene ID -> name, and what an entry matching no
+        condition does (`fixed_split`'s ``missing``).
+    source : str
+        Named in errors.
+
+    Returns
+    -------
+    dict
+        ``strategy``, ``seed``, ``test_fraction``, ``train`` and ``test`` (condition
+        names), and the strategy's own entries (``held_out``, ``missing``, ...).
+    """
+    result: dict[str, Any] = {"strategy": strategy, "seed": seed, "test_fraction": test_fraction}
+    if strategy == "none":
+        result.update({"train": sorted(map(str, perturbations)), "test": []})
+    elif strategy == "random":
+        result.update(random_split(list(perturbations), test_fraction=test_fraction, seed=seed))
+    elif strategy == "unseen_perturbation":
+        result.update(
+            unseen_perturbation_split(perturbations, test_fraction=test_fraction, seed=seed)
+        )
+    elif strategy == "combo" or strategy in COMBO_SUBSETS:
+        combo = combo_split(
+            perturbations,
+            test_fraction=test_fraction,
+            seed=seed,
+            combo_seen2_fraction=combo_seen2_fraction,
+            source=source,
+        )
+        result.update(combo)
+        if strategy != "combo":
+            result["test"] = combo[strategy]
+            others = [c for s in COMBO_SUBSETS if s != strategy for c in combo[s]]
+            result["held_out"] = sorted(combo["held_out"] + others)
+    elif strategy == "fixed":
+        result.update(
+            fixed_split(perturbations, test, names=names, missing=missing_test, source=source)
+        )
+    else:
+        raise InputError(
+            f"unknown split strategy {strategy!r}; expected one of {list(SPLIT_STRATEGIES)}",
+            source="parameters",
+            column="data_processing.split.strategy",
+        )
+    return result
+
+
+def strategy_support(
+    perturbations: Mapping[str, Sequence[str]], **options: Any
+) -> dict[str, str | None]:
+    """Per strategy of `SPLIT_STRATEGIES`, None where `split_conditions` can split these
+    conditions with `options`, else the reason it refuses them: which strategies a
+    dataset supports, before any training.
+
+    Parameters
+    ----------
+    perturbations : mapping of str to sequence of str
+        Condition -> its perturbed gene IDs.
+    **options
+        `split_conditions`' keyword arguments other than `strategy`.
+
+    Returns
+    -------
+    dict of str to str or None
+    """
+    support: dict[str, str | None] = {}
+    for strategy in SPLIT_STRATEGIES:
+        try:
+            split = split_conditions(perturbations, strategy=strategy, **options)
+        except InputError as error:
+            support[strategy] = error.message
+            continue
+        parts = ("train",) if strategy == "none" else ("train", "test")
+        empty = [part for part in parts if not split[part]]
+        support[strategy] = f"the {empty[0]} split is empty" if empty else None
+    return support
 
 
 GROUPED_PARTS: tuple[str, ...] = ("train", "test", "held_out", *COMBO_SUBSETS)

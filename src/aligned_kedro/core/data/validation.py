@@ -2,7 +2,9 @@
 
 Each check gives a report row (``check, status, value, detail``); ``status`` is ``ok``,
 ``warn`` or ``error``. `raise_on_errors` turns the first error into an `InputError` that
-names the file, column or row and gene.
+names the file, column or row and gene. Besides the checks: which split strategies a
+dataset supports (`split_support`), labels that hold nothing to learn (`label_classes`)
+and the knockdown efficiency of every perturbed gene (`knockdown_efficiency`).
 """
 
 from __future__ import annotations
@@ -12,14 +14,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
+from aligned_kedro.core.data.design import PERTURBATION_SIGN, design_conditions
 from aligned_kedro.core.errors import InputError
 
 log = logging.getLogger(__name__)
 
-REPORT_COLUMNS = ("check", "status", "value", "detail")
+REPORT_COLUMNS = ("check", "status", "value", "detail", "source", "column", "row", "gene")
+EFFICIENCY_COLUMNS = (
+    "condition",
+    "gene",
+    "perturbation_type",
+    "expected",
+    "measured",
+    "log2fc",
+    "status",
+)
 Severity = Literal["warn", "error"]
+NO_TEST = "no test split (strategy none): test metrics are not computed"
 
 
 @dataclass(frozen=True)
@@ -177,6 +191,9 @@ def split_sizes(split: dict[str, Any], subsets: Sequence[str] = ()) -> list[Find
     findings = []
     for part in ("train", "test"):
         n = len(conditions.get(part, []))
+        if part == "test" and split.get("strategy") == "none":
+            findings.append(Finding("split.test", "warn", n, NO_TEST))
+            continue
         findings.append(
             Finding(
                 f"split.{part}",
@@ -198,6 +215,175 @@ def split_sizes(split: dict[str, Any], subsets: Sequence[str] = ()) -> list[Find
     return findings
 
 
+def split_support(support: dict[str, str | None], strategy: str) -> list[Finding]:
+    """Which split strategies the dataset supports (`splits.strategy_support`), and
+    whether the chosen one is among them."""
+    supported = [name for name, reason in support.items() if reason is None]
+    findings = [
+        Finding(
+            "split.supported",
+            "ok" if supported else "error",
+            len(supported),
+            f"strategies this dataset supports: {', '.join(supported) or 'none at all'}",
+        )
+    ]
+    reason = support.get(strategy, f"unknown split strategy {strategy!r}")
+    if reason is None:
+        findings.append(Finding("split.strategy", "ok", 1, f"strategy {strategy!r}"))
+        return findings
+    hint = (
+        "; a single experiment (one group of conditions) trains on every condition with "
+        "strategy none, without test metrics"
+        if supported == ["none"]
+        else ""
+    )
+    findings.append(
+        Finding(
+            "split.strategy",
+            "error",
+            0,
+            f"split strategy {strategy!r} cannot split this dataset: {reason}; it supports "
+            f"{supported}{hint}",
+            source="parameters",
+            column="data_processing.split.strategy",
+        )
+    )
+    return findings
+
+
+def label_classes(
+    labels: pd.DataFrame,
+    split: dict[str, Any],
+    *,
+    min_changed_share: float = 0.001,
+    uninformative: Severity = "warn",
+) -> list[Finding]:
+    """Labels with nothing to learn: all or nearly all 0 (below `min_changed_share`
+    changed), and test labels of a single class (every method ties on them).
+
+    Parameters
+    ----------
+    labels : pandas.DataFrame, shape (m, n)
+        Y in {-1, 0, 1}, rows named as the split names them.
+    split : dict
+        ``test``: the rows of the test split.
+    min_changed_share : float
+        Share of labels that must be -1 or +1.
+    uninformative : {"warn", "error"}
+    """
+    values = labels.to_numpy()
+    share = float((values != 0).mean()) if values.size else 0.0
+    findings = []
+    if share < min_changed_share:
+        findings.append(
+            Finding(
+                "labels.changed",
+                uninformative,
+                share,
+                f"{share:.2%} of {values.size} labels are -1 or +1 (min_changed_share = "
+                f"{min_changed_share}): the DE test called (nearly) no gene, so every method "
+                "ties on (nearly) all-0 labels; more replicates or a lower "
+                "differential_expression.lfc_threshold may help",
+                source="labels_table",
+            )
+        )
+    else:
+        findings.append(Finding("labels.changed", "ok", share, "share of labels -1 or +1"))
+    test = [row for row in split.get("test", []) if row in labels.index]
+    if test:
+        classes = sorted(int(c) for c in np.unique(labels.loc[test].to_numpy()))
+        single = len(classes) == 1
+        findings.append(
+            Finding(
+                "split.test_classes",
+                uninformative if single else "ok",
+                len(classes),
+                f"the test labels hold a single class ({classes[0]}): their scores say "
+                "nothing about the methods"
+                if single
+                else f"label classes in the test split: {classes}",
+                source="conditions_split",
+                column="test",
+            )
+        )
+    return findings
+
+
+def knockdown_efficiency(
+    de_table: pd.DataFrame, design: pd.DataFrame, *, source: str = "raw_design"
+) -> pd.DataFrame:
+    """The knockdown efficiency of every perturbed gene: its own log2 fold change against
+    the condition's controls, where it is measured, and ``escaped`` where the change is not
+    the expected way (down for KO/KD, up for OE: an escape or a failed guide).
+
+    Parameters
+    ----------
+    de_table : pandas.DataFrame
+        `labels.differential_expression` rows: ``condition, gene, log2fc`` at least.
+    design : pandas.DataFrame
+        The design table of the kept conditions.
+    source : str
+        Named in errors.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (condition, perturbed gene): `EFFICIENCY_COLUMNS`; ``status`` is
+        ``ok``, ``escaped`` or ``not measured``.
+    """
+    lfc = de_table.set_index(["condition", "gene"])["log2fc"]
+    rows = []
+    for condition in design_conditions(design, source=source):
+        types = condition.perturbation_type
+        if len(types) == 1:
+            types = types * len(condition.perturbation)
+        for gene, kind in zip(condition.perturbation, types, strict=True):
+            sign = PERTURBATION_SIGN[kind]
+            value = lfc.get((condition.name, gene), np.nan)
+            measured = bool(np.isfinite(value))
+            status = "not measured" if not measured else "ok" if value * sign > 0 else "escaped"
+            expected = "down" if sign < 0 else "up"
+            rows.append((condition.name, gene, kind, expected, measured, value, status))
+    return pd.DataFrame(rows, columns=list(EFFICIENCY_COLUMNS))
+
+
+def efficiency_findings(efficiency: pd.DataFrame) -> list[Finding]:
+    """Perturbed genes whose own expression does not move the expected way, and those not
+    measured (no efficiency to report)."""
+    escaped = efficiency[efficiency["status"].eq("escaped")]
+    unmeasured = int(efficiency["status"].eq("not measured").sum())
+    measured = len(efficiency) - unmeasured
+    if len(escaped):
+        first = escaped.iloc[0]
+        shown = ", ".join(
+            f"{c} ({g}: log2FC {v:+.2f}, expected {e})"
+            for c, g, v, e in escaped[["condition", "gene", "log2fc", "expected"]].head(5).values
+        )
+        more = f" and {len(escaped) - 5} more" if len(escaped) > 5 else ""
+        finding = Finding(
+            "knockdown.escaped",
+            "warn",
+            len(escaped),
+            f"{len(escaped)} of {measured} measured perturbed genes do not change the "
+            f"expected way against their controls (escape or failed guide): {shown}{more}",
+            source="raw_design",
+            column="perturbation",
+            row=first["condition"],
+            gene=str(first["gene"]),
+        )
+    else:
+        finding = Finding("knockdown.escaped", "ok", 0, f"all {measured} measured perturbed genes")
+    return [
+        finding,
+        Finding(
+            "knockdown.not_measured",
+            "ok",
+            unmeasured,
+            "perturbed genes without an expression value: no efficiency",
+        ),
+    ]
+
+
 def inconsistency_summary(report: pd.DataFrame) -> list[Finding]:
     """The knowledge_base pipeline's inconsistency report (Figure 1), as report rows."""
     return [
@@ -206,10 +392,43 @@ def inconsistency_summary(report: pd.DataFrame) -> list[Finding]:
     ]
 
 
-def report_table(findings: Sequence[Finding]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [(f.check, f.status, f.value, f.detail) for f in findings], columns=list(REPORT_COLUMNS)
+def agreement_summary(summary: dict[str, float]) -> list[Finding]:
+    """The data-knowledge sign agreement (`sign_agreement`), as report rows."""
+    detail = (
+        "entries δ_KB deduces to change whose measured log2 fold change has the deduced "
+        "sign (threshold-free; perturbed genes and unmeasured genes left out)"
     )
+    return [
+        Finding(f"inconsistency.sign_{name}", "ok", float(value), detail)
+        for name, value in summary.items()
+    ]
+
+
+def report_table(findings: Sequence[Finding]) -> pd.DataFrame:
+    """One row per finding, `REPORT_COLUMNS`; the location columns are empty where a
+    finding names no place."""
+    return pd.DataFrame(
+        [tuple(getattr(f, name) for name in REPORT_COLUMNS) for f in findings],
+        columns=list(REPORT_COLUMNS),
+    )
+
+
+def report_findings(report: pd.DataFrame) -> list[Finding]:
+    """The findings of a report table (`report_table`, also as read back from its CSV)."""
+
+    def text(value: object) -> str | None:
+        return None if pd.isna(value) else str(value)
+
+    return [
+        Finding(
+            str(r["check"]),
+            str(r["status"]),
+            float(r["value"]),
+            str(r["detail"]),
+            **{name: text(r.get(name)) for name in ("source", "column", "row", "gene")},
+        )
+        for _, r in report.iterrows()
+    ]
 
 
 def raise_on_errors(findings: Sequence[Finding]) -> None:

@@ -179,6 +179,33 @@ def _row(table: pd.DataFrame, column: str, value: str) -> pd.Series | None:
     return None if found.empty else found.iloc[-1]
 
 
+def _data_checks_section(validation: pd.DataFrame) -> Section:
+    """The validation's warnings and errors, and a run without a test split, said first."""
+    problems = validation[validation["status"].isin(["warn", "error"])]
+    text = [
+        "The dataset's checks before training (the run's validation report); warnings and "
+        "errors are listed here, every check is in the validation report."
+    ]
+    if problems.empty:
+        text.append("Every check passed.")
+    no_test = validation["check"].eq("split.test") & validation["detail"].str.contains(
+        "strategy none", regex=False
+    )
+    if no_test.any():
+        text.append(
+            "No test split (split strategy none): every condition trains, so the "
+            "consistency scores of the benchmark below are not computed (empty); "
+            "refinement, the refined GRN and the data-knowledge inconsistency are, and "
+            "knowledge usage counts the training conditions."
+        )
+    columns = [c for c in ("check", "status", "value", "detail") if c in problems.columns]
+    return Section(
+        "Data checks",
+        "\n\n".join(text),
+        tables=[("Warnings and errors of the validation", problems[columns])],
+    )
+
+
 def _consistency_text(benchmark: pd.DataFrame) -> str:
     seeds = sorted(set(int(n) for n in benchmark["n_seeds"]))
     text = [
@@ -196,7 +223,9 @@ def _consistency_text(benchmark: pd.DataFrame) -> str:
     ]
     aligned = benchmark[benchmark["method"] == "ALIGNED"]
     neural = _row(benchmark, "method", "neural-only")
-    if not aligned.empty:
+    if benchmark["balanced_f1_mean"].isna().all():
+        text.append("No stage has a score: the run has no test split (Data checks).")
+    elif not aligned.empty:
         best = aligned.loc[aligned["balanced_f1_mean"].idxmax()]
         last = aligned.iloc[-1]
         line = (
@@ -321,8 +350,11 @@ def run_report_sections(
     usage: pd.DataFrame,
     grn_reports: Mapping[str, pd.DataFrame],
     figures: Mapping[str, Figure],
+    *,
+    validation: pd.DataFrame | None = None,
 ) -> list[Section]:
-    """The report's sections, each with a short explanation written from the numbers.
+    """The report's sections, each with a short explanation written from the numbers;
+    with the `validation` report, its warnings and errors first.
 
     Parameters
     ----------
@@ -338,16 +370,20 @@ def run_report_sections(
         Per refinement stage, its edge table with ``status`` (kept, added, removed).
     figures : mapping of str to matplotlib.figure.Figure
         "consistency", "trajectory", "grn_diff", "topology" and "usage".
+    validation : pandas.DataFrame, optional
+        The validation report (``check, status, value, detail``).
 
     Returns
     -------
     list of Section
-        Consistency benchmark, refined GRN, topology, added edges, knowledge usage.
+        Data checks (with `validation`), consistency benchmark, refined GRN, topology,
+        added edges, knowledge usage.
     """
     main, detail = _consistency_tables(benchmark)
     changes = _grn_changes(grn_reports)
     change_text = " ".join(_change_text(r) for _, r in changes.iterrows())
-    return [
+    checks = [] if validation is None else [_data_checks_section(validation)]
+    return checks + [
         Section(
             "Consistency benchmark",
             _consistency_text(benchmark),

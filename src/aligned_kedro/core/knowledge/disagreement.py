@@ -212,3 +212,78 @@ def inconsistency_report(
     per_gene = pd.DataFrame(records, columns=list(REPORT_COLUMNS))
     per_gene = per_gene.iloc[np.argsort(ranks, kind="stable")].reset_index(drop=True)
     return _report_summary(per_gene), per_gene
+
+
+AGREEMENT_COLUMNS = (
+    "gene",
+    "n_conditions",
+    "n_direct_targets",
+    "n_deduced",
+    "n_agreeing",
+    "share_agreeing",
+)
+
+
+def sign_agreement(
+    kb_pred: np.ndarray,
+    log2fc: np.ndarray,
+    X: np.ndarray,
+    kb: KnowledgeBase,
+    genes: Sequence[str] | None = None,
+) -> tuple[dict[str, float | int], pd.DataFrame]:
+    """Threshold-free agreement of data and KB: among the entries δ_KB(x) (Alg. 1 line 6)
+    deduces to change, the share whose measured log2 fold change has the deduced sign,
+    overall and, per perturbed regulator, over its direct KB targets (R(0), no
+    self-loop) in the conditions that perturb it. Perturbed genes and unmeasured entries
+    (a NaN fold change) are left out, so a weak perturbation with no significant gene
+    still says whether its targets move the KB's way.
+
+    Parameters
+    ----------
+    kb_pred : numpy.ndarray, shape (m, n)
+        δ_KB(x) in {-1, 0, 1}.
+    log2fc : numpy.ndarray, shape (m, n)
+        Measured log2 fold changes against the controls; NaN where not measured.
+    X : numpy.ndarray, shape (m, n)
+        Perturbations in {-1, 0, 1}.
+    kb : KnowledgeBase
+    genes : sequence of str, optional
+        Names of the n columns (default ``kb.genes``).
+
+    Returns
+    -------
+    summary : dict
+        ``n_deduced``, ``n_agreeing`` and ``share_agreeing`` (NaN without a deduced entry).
+    per_regulator : pandas.DataFrame
+        One row per perturbed gene (column order) with `AGREEMENT_COLUMNS`.
+    """
+    names = tuple(kb.genes if genes is None else genes)
+    kb_pred = check_ternary(kb_pred, "kb_pred", genes=names)
+    X = check_ternary(X, "X", shape=kb_pred.shape, hint=PERTURBATION_HINT, genes=names)
+    log2fc = np.asarray(log2fc, dtype=float)
+    if log2fc.shape != kb_pred.shape or kb_pred.shape[1] != len(names):
+        raise InputError(
+            f"shape mismatch: kb_pred {kb_pred.shape}, log2fc {log2fc.shape}, {len(names)} genes"
+        )
+    counted = (kb_pred != 0) & (X == 0) & np.isfinite(log2fc)
+    agreeing = counted & (np.sign(np.nan_to_num(log2fc)) == kb_pred)
+    kb_col = np.array([kb.index.get(g, -1) for g in names], dtype=np.intp)
+    both = kb.r_pos + kb.r_neg
+    direct = (both - sp.diags(both.diagonal())).tocsr()
+    in_kb = kb_col >= 0
+    rows = []
+    for c in np.flatnonzero((X != 0).any(axis=0)):
+        targets = np.zeros(len(names), dtype=bool)
+        if in_kb[c]:
+            targets[in_kb] = direct[kb_col[c]].toarray().ravel()[kb_col[in_kb]] != 0
+        conditions = np.flatnonzero(X[:, c])
+        n = int(counted[np.ix_(conditions, targets)].sum())
+        hits = int(agreeing[np.ix_(conditions, targets)].sum())
+        rows.append((names[c], len(conditions), int(targets.sum()), n, hits, _share(hits, n)))
+    n_deduced, n_agreeing = int(counted.sum()), int(agreeing.sum())
+    summary = {
+        "n_deduced": n_deduced,
+        "n_agreeing": n_agreeing,
+        "share_agreeing": _share(n_agreeing, n_deduced),
+    }
+    return summary, pd.DataFrame(rows, columns=list(AGREEMENT_COLUMNS))

@@ -45,7 +45,9 @@ def adaptor_prior(
 ) -> Prior:
     """The prior w of Eq. 4 from the TRAINING split only, by ``settings.prior``:
     ``balanced`` routes each gene to f_y or δ to maximise F1_balance there, f_y predicted
-    out of fold; ``e3`` (appendix E.3) and ``agreement`` (its first term) by
+    out of fold (with fewer than 2 groups of training conditions sharing perturbed genes
+    there is no out-of-fold prediction: it falls back to ``e3``, warns and records
+    ``prior_fallback_e3`` = 1); ``e3`` (appendix E.3) and ``agreement`` (its first term) by
     `weight_vector`; ``constant`` is 0.5; ``random`` is uniform, seeded.
 
     Parameters
@@ -64,29 +66,50 @@ def adaptor_prior(
     -------
     Prior
         ``w`` (n,), ``kb_degree`` (n,) and ``stats`` (w's mean, sd and share above 0.5;
-        for ``balanced``, the folds and the training score).
+        for ``balanced``, the folds and the training score, or the fallback).
     """
     X, Y, kb_pred = data.part("train")
     degree = kb_degree(kb)
     n = data.n_genes
     stats: dict[str, float] = {}
-    if settings.prior == "balanced":
-        y_out_of_fold, stats = _out_of_fold(data, settings, edge_index, edge_weight, logger)
+    prior = settings.prior
+    if prior == "balanced":
+        n_groups = len(perturbation_groups(_training_rows(data)))
+        stats["prior_fallback_e3"] = float(n_groups < 2)
+        if n_groups < 2:
+            prior = "e3"
+            if logger is not None:
+                logger.warning(
+                    "training.adaptor.weights is balanced but the training split has %d "
+                    "group(s) of conditions sharing perturbed genes: no out-of-fold f_y, so "
+                    "the prior falls back to e3 (appendix E.3)",
+                    n_groups,
+                )
+    if prior == "balanced":
+        y_out_of_fold, folds = _out_of_fold(data, settings, edge_index, edge_weight, logger)
+        stats.update(folds)
         w, stats["w_balanced_f1_train"] = balanced_routing(
             Y, y_out_of_fold, kb_pred, settings.gamma
         )
-    elif settings.prior == "constant":
+    elif prior == "constant":
         w = np.full(n, 0.5)
-    elif settings.prior == "random":
+    elif prior == "random":
         w = np.random.default_rng(settings.seed).uniform(size=n)
     else:
-        w = weight_vector(X, Y, kb_pred, degree, go_count, terms=settings.prior)
+        w = weight_vector(X, Y, kb_pred, degree, go_count, terms=prior)
     stats.update(
         {"w_mean": float(w.mean()), "w_sd": float(w.std()), "w_above_half": float((w > 0.5).mean())}
     )
     if logger is not None:
-        logger.info("adaptor weights (%s): %s", settings.prior, stats)
+        logger.info("adaptor weights (%s): %s", prior, stats)
     return Prior(w=w, kb_degree=degree, stats=stats)
+
+
+def _training_rows(data: RoundData) -> dict[str, list[str]]:
+    """Per training row (by position), its perturbed genes."""
+    X = data.part("train")[0]
+    genes = np.asarray(data.genes, dtype=object)
+    return {str(i): list(genes[np.flatnonzero(X[i])]) for i in range(len(X))}
 
 
 def _out_of_fold(
@@ -99,8 +122,7 @@ def _out_of_fold(
     """f_y's out-of-fold predictions of the training rows: folds of rows that share no
     perturbed gene (fewer, with a warning, when the split has fewer groups), one f_y each."""
     X, Y, _ = data.part("train")
-    genes = np.asarray(data.genes, dtype=object)
-    rows = {str(i): list(genes[np.flatnonzero(X[i])]) for i in range(len(X))}
+    rows = _training_rows(data)
     n_groups = len(perturbation_groups(rows))
     n_folds = min(settings.folds, n_groups)
     if n_folds < settings.folds and logger is not None:

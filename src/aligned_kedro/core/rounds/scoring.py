@@ -50,7 +50,8 @@ def score_stage(
 ) -> Metrics:
     """Scores of a stage on the test split (Eq. 3): consistency with the data and with the
     ORIGINAL KB, the share routed to the KB, and with `current_kb` (δ of the stage's own KB
-    on the test rows) ``kb_f1_current`` and ``balanced_f1_current``.
+    on the test rows) ``kb_f1_current`` and ``balanced_f1_current``. Without test rows
+    (split strategy ``none``) there is nothing to score: no metric.
 
     Parameters
     ----------
@@ -65,8 +66,10 @@ def score_stage(
     Returns
     -------
     dict
-        ``<stage>.<score>`` to value.
+        ``<stage>.<score>`` to value; empty without test rows.
     """
+    if not len(data.test):
+        return {}
     _, y, kb_pred = data.part("test")
     scores = consistency_scores(y, outputs["y_bar"], kb_pred, gamma)
     if current_kb is not None:

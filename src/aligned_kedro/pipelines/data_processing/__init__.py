@@ -1,4 +1,4 @@
-"""Raw expression, design and GRN tables (or cells) -> labelled conditions, splits and X_u."""
+"""Raw expression, design and GRN tables (or cells) -> labelled conditions and X_u."""
 
 from .pipeline import CELL_INPUTS, cells_pipeline, create_pipeline, with_cells
 

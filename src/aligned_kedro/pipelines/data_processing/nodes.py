@@ -10,7 +10,7 @@ import pandas as pd
 
 from aligned_kedro.core.data import cells as cells_core
 from aligned_kedro.core.data import design as design_core
-from aligned_kedro.core.data import harmonise, labels, splits
+from aligned_kedro.core.data import harmonise, labels
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.pipelines._common import synonym_table
 
@@ -31,9 +31,10 @@ FORMAT_OPTIONS = (
 
 def _cell_table(
     cells: anndata.AnnData, params: dict[str, Any]
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series | None, Any]:
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series | None, Any, pd.DataFrame]:
     """The gene table, the per-cell conditions, the replicate (batch) of each cell and the
-    cells x genes matrix of a screen."""
+    cells x genes matrix of a screen, without the cells that escaped their perturbation
+    (``escape_filter``), and the escaped cells per condition."""
     var = cells.var
     name_column = params["gene_name_column"]
     if name_column not in var.columns:
@@ -66,7 +67,22 @@ def _cell_table(
         raise InputError("no replicate column in obs", source="raw_cells", column=replicate_column)
     replicates = cells.obs[replicate_column] if replicate_column else None
     matrix = cells.layers[params["layer"]] if params.get("layer") else cells.X
-    return genes, table, replicates, matrix
+    columns = {name: i for i, name in enumerate(genes["gene_name"])}
+    columns.update({name: i for i, name in enumerate(genes["gene_id"])})
+    escaped, escapes = cells_core.escaped_cells(
+        matrix,
+        genes["gene_id"].tolist(),
+        table,
+        columns=columns,
+        scale=params["scale"],
+        escape_filter=params.get("escape_filter", "none"),
+        source="raw_cells",
+    )
+    if escaped.any():
+        kept = ~escaped
+        table, matrix = table[kept], matrix[kept]
+        replicates = None if replicates is None else replicates[kept]
+    return genes, table, replicates, matrix, escapes
 
 
 def _cell_options(params: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -84,9 +100,9 @@ def _pseudobulk(
     cells: anndata.AnnData,
     params: dict[str, Any],
     seed: int,
-    read: tuple[pd.DataFrame, pd.DataFrame, pd.Series | None, Any],
+    read: tuple[pd.DataFrame, pd.DataFrame, pd.Series | None, Any, pd.DataFrame],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    genes, table, replicates, matrix = read
+    genes, table, replicates, matrix, escapes = read
     expression, design, report = cells_core.pseudobulk(
         matrix,
         genes["gene_id"].tolist(),
@@ -95,6 +111,8 @@ def _pseudobulk(
         replicates=replicates,
         **_cell_options(params, seed),
     )
+    report = report.merge(escapes[["condition", "n_escaped"]], on="condition", how="left")
+    report["n_escaped"] = report["n_escaped"].fillna(0).astype(int)
     log.info(
         "%d cells -> %d pseudobulk samples of %d conditions",
         cells.n_obs,
@@ -121,7 +139,7 @@ def read_cells_per_cell(
     report gains ``n_sampled``."""
     read = _cell_table(cells, params)
     expression, design, genes, report = _pseudobulk(cells, params, seed, read)
-    _, table, replicates, matrix = read
+    _, table, replicates, matrix, _ = read
     options = params["per_cell"]
     labels_by_cell, rows, sampled = cells_core.per_cell_labels(
         matrix,
@@ -250,75 +268,6 @@ def label_cells(
     position = pd.Index(conditions).get_indexer(rows["condition"])
     x_table = pd.DataFrame(x[position], index=index, columns=genes)
     return y_table.astype("int8"), x_table, rows
-
-
-SPLIT_STRATEGIES = (
-    "random",
-    "unseen_perturbation",
-    "combo",
-    *splits.COMBO_SUBSETS,
-    "fixed",
-)
-
-
-def split_conditions(
-    perturbations: pd.DataFrame,
-    universe: pd.DataFrame,
-    params: dict[str, Any],
-    seed: int,
-    rows: pd.DataFrame | None = None,
-) -> dict[str, Any]:
-    """The seeded split named by ``strategy``; ``train`` and ``test`` are what later stages use.
-
-    ``combo`` tests on all four GEARS subsets, ``unseen_single`` and ``combo_seen0/1/2``
-    on one of them (the other subsets are ``held_out``); ``fixed`` on ``test``.
-    ``params["seed"]`` fixes the split while the run's seed varies the models (null: the
-    run's seed). With per-cell ``rows`` the conditions are split and every list then
-    names their rows (`splits.expand_groups`): all cells of a condition on one side.
-    """
-    if rows is not None:
-        members = rows.groupby("condition", sort=False)["row"].apply(list).to_dict()
-        first = perturbations.loc[[m[0] for m in members.values()]]
-        first.index = pd.Index(list(members), name="condition")
-        split = split_conditions(first, universe, params, seed)
-        return splits.expand_groups(split, members, source="raw_cells")
-    seed = seed if params.get("seed") is None else int(params["seed"])
-    strategy = params["strategy"]
-    genes = {c: list(perturbations.columns[row != 0]) for c, row in perturbations.iterrows()}
-    fraction = params["test_fraction"]
-    result: dict[str, Any] = {"strategy": strategy, "seed": seed, "test_fraction": fraction}
-    if strategy == "random":
-        result.update(splits.random_split(list(genes), test_fraction=fraction, seed=seed))
-    elif strategy == "unseen_perturbation":
-        result.update(splits.unseen_perturbation_split(genes, test_fraction=fraction, seed=seed))
-    elif strategy == "combo" or strategy in splits.COMBO_SUBSETS:
-        combo = splits.combo_split(
-            genes,
-            test_fraction=fraction,
-            seed=seed,
-            combo_seen2_fraction=params.get("combo_seen2_fraction"),
-        )
-        result.update(combo)
-        if strategy != "combo":
-            result["test"] = combo[strategy]
-            others = [c for s in splits.COMBO_SUBSETS if s != strategy for c in combo[s]]
-            result["held_out"] = sorted(combo["held_out"] + others)
-    elif strategy == "fixed":
-        names = universe.set_index("gene_id")["gene_name"].astype(str).to_dict()
-        result.update(
-            splits.fixed_split(
-                genes, params["test"], names=names, missing=params.get("missing_test", "error")
-            )
-        )
-    else:
-        raise InputError(
-            f"unknown split strategy {strategy!r}; expected one of {list(SPLIT_STRATEGIES)}",
-            source="parameters",
-            column="data_processing.split.strategy",
-        )
-    if result.get("held_out"):
-        log.warning("%d conditions held out of train and test", len(result["held_out"]))
-    return result
 
 
 def unlabelled_inputs(

@@ -26,28 +26,12 @@ def cells_pipeline(per_cell: bool = False) -> Pipeline:
     return pipeline([read])
 
 
-def _split_node(rows: str | None = None) -> Node:
-    """`nodes.split_conditions`; per-cell jobs add ``label_rows_table``."""
-    inputs = {
-        "perturbations": "perturbations_table",
-        "universe": "universe_table",
-        "params": "params:data_processing.split",
-        "seed": "params:seed",
-    }
-    return node(
-        nodes.split_conditions,
-        {**inputs, "rows": rows} if rows else inputs,
-        "proposed_split",
-        name="split_conditions",
-    )
-
-
 def _statistics_node(rows: str | None = None) -> Node:
     """`nodes.dataset_statistics`; per-cell jobs add ``label_rows_table``."""
     inputs = {
         "labels_table": "labels_table",
         "universe": "universe_table",
-        "split": "proposed_split",
+        "split": "conditions_split",
         "unlabelled": "unlabelled_table",
         "conditions_report": "conditions_report",
     }
@@ -61,7 +45,7 @@ def _statistics_node(rows: str | None = None) -> Node:
 
 def condition_labels() -> Pipeline:
     """One labelled row per condition: log expression, the DE test against the matched
-    controls, the ternary labels and the split of the conditions."""
+    controls and the ternary labels (the validation pipeline splits the conditions)."""
     return pipeline(
         [
             node(
@@ -91,7 +75,6 @@ def condition_labels() -> Pipeline:
                 ["labels_table", "perturbations_table"],
                 name="label_conditions",
             ),
-            _split_node(),
             _statistics_node(),
         ]
     )
@@ -99,8 +82,8 @@ def condition_labels() -> Pipeline:
 
 def per_cell_labels() -> Pipeline:
     """``cells.labels: per_cell``: one labelled row per sampled cell, its condition's
-    inputs as X; the split and the statistics also read ``label_rows_table``, so all
-    cells of a condition share a side."""
+    inputs as X; the statistics also read ``label_rows_table`` (the validation pipeline
+    splits by condition, so all cells of a condition share a side)."""
     return pipeline(
         [
             node(
@@ -114,7 +97,6 @@ def per_cell_labels() -> Pipeline:
                 ["labels_table", "perturbations_table", "label_rows_table"],
                 name="label_cells",
             ),
-            _split_node("label_rows_table"),
             _statistics_node("label_rows_table"),
         ]
     )
@@ -122,7 +104,7 @@ def per_cell_labels() -> Pipeline:
 
 def create_pipeline(shape: PipelineShape = DEFAULT_SHAPE, **kwargs) -> Pipeline:
     """The GRN on gene IDs, the gene universe, the conditions matched to their controls,
-    the labels (per condition, or per cell for ``shape.per_cell``), the split and X_u."""
+    the labels (per condition, or per cell for ``shape.per_cell``) and X_u."""
     job = pipeline(
         [
             node(

@@ -87,6 +87,7 @@ def create_pipeline(rounds: int) -> Pipeline:
                     "grn_topology_analysis",
                     "shortcut_edges_analysis",
                     "knowledge_usage_analysis",
+                    "validation_report",
                     "params:evaluation.report",
                     "parameters",
                     "data_provenance",

@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from aligned_kedro.core.evaluation import analysis, plots, report
+from aligned_kedro.core.evaluation.analysis.benchmark import CONSISTENCY
 from aligned_kedro.core.rounds import round_namespace, stage_name
 from aligned_kedro.pipelines._common import gene_ids, kb_from_table
 
@@ -36,8 +37,15 @@ def run_summary(stages: list[str], *stage_metrics: dict[str, float]) -> pd.DataF
 
 
 def consistency_benchmark(summary: pd.DataFrame) -> pd.DataFrame:
-    """Figure 3 / Table 12 for this run: mean and sd over seeds per method and stage."""
-    return analysis.consistency_benchmark(summary)
+    """Figure 3 / Table 12 for this run: mean and sd over seeds per method and stage; a
+    run without a test split (strategy none) scores nothing, so its scores are NaN."""
+    if any(m in summary.columns for m in CONSISTENCY):
+        return analysis.consistency_benchmark(summary)
+    unscored = summary[["stage"]].assign(**dict.fromkeys(CONSISTENCY, 0.0))
+    table = analysis.consistency_benchmark(unscored)
+    scores = [c for c in table.columns if c.endswith(("_mean", "_sd"))]
+    table[scores] = float("nan")
+    return table
 
 
 def _rounds(tables: tuple[pd.DataFrame, ...]) -> dict[int, pd.DataFrame]:
@@ -111,11 +119,19 @@ def knowledge_usage(
     for r, table in _rounds(predictions).items():
         source = f"{round_namespace(r)} predictions"
         usage = analysis.knowledge_usage(
-            table, split[params["split"]], groups, ["degree_bin", "role"], source
+            table, _usage_rows(split, params["split"]), groups, ["degree_bin", "role"], source
         )
         frames.append(usage.assign(stage=stage_name("align", r)))
     out = pd.concat(frames, ignore_index=True)
     return out[["stage", *[c for c in out.columns if c != "stage"]]]
+
+
+def _usage_rows(split: dict[str, Any], part: str) -> list[str]:
+    """The rows of split `part`; without test rows (strategy none), the training rows."""
+    if part == "test" and not split["test"]:
+        log.warning("no test split: knowledge usage counts the training conditions")
+        return split["train"]
+    return split[part]
 
 
 def consistency_plot(benchmark: pd.DataFrame) -> Figure:
@@ -143,13 +159,14 @@ def run_report(
     topology: pd.DataFrame,
     shortcuts: pd.DataFrame,
     usage: pd.DataFrame,
+    validation: pd.DataFrame,
     params: dict[str, Any],
     parameters: dict[str, Any],
     provenance: pd.DataFrame,
     *grn_reports: pd.DataFrame,
 ) -> tuple[str, str]:
     """The run's self-contained HTML report, twice: at a stable path and as a versioned
-    copy. Names the active MLflow run."""
+    copy, the validation's warnings and errors at the top. Names the active MLflow run."""
     reports = _refine_stages(grn_reports)
     figures = {
         "consistency": plots.consistency_bars(benchmark),
@@ -158,7 +175,9 @@ def run_report(
         "topology": plots.topology(topology),
         "usage": plots.knowledge_usage(usage),
     }
-    sections = report.run_report_sections(benchmark, topology, shortcuts, usage, reports, figures)
+    sections = report.run_report_sections(
+        benchmark, topology, shortcuts, usage, reports, figures, validation=validation
+    )
     run = mlflow.active_run()
     html = report.render_html(
         "ALIGNED run report",
