@@ -7,11 +7,14 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from aligned_kedro.core.data.splits import (
+    SPLIT_STRATEGIES,
     combo_split,
     expand_groups,
     group_folds,
     perturbation_groups,
     random_split,
+    split_conditions,
+    strategy_support,
     unseen_perturbation_split,
 )
 from aligned_kedro.core.errors import InputError
@@ -189,3 +192,28 @@ def test_group_folds_partition_without_a_perturbed_gene_in_two_folds(perturbatio
         for j in range(i + 1, n):
             assert not genes[i] & genes[j]
     assert folds == group_folds(perturbations, n, seed)
+
+
+@settings(max_examples=60, deadline=None)
+@given(perturbation_sets, st.integers(0, 2**32 - 1))
+def test_each_strategy_by_name_and_what_a_dataset_supports(perturbations, seed):
+    options = {"test_fraction": 0.3, "seed": seed}
+    support = strategy_support(perturbations, **options)
+    assert list(support) == list(SPLIT_STRATEGIES) and support["none"] is None
+    for strategy, reason in support.items():
+        if reason is not None:
+            with pytest.raises(InputError):
+                split = split_conditions(perturbations, strategy=strategy, **options)
+                assert not (split["train"] and split["test"])
+                raise InputError("empty part")
+            continue
+        split = split_conditions(perturbations, strategy=strategy, **options)
+        assert not set(split["train"]) & set(split["test"])
+        assert split["train"] and (split["test"] or strategy == "none")
+    everything = split_conditions(perturbations, strategy="none", **options)
+    assert everything["train"] == sorted(perturbations) and everything["test"] == []
+
+
+def test_an_unknown_strategy_names_the_parameter():
+    with pytest.raises(InputError, match=r"unknown split strategy 'gears'.*data_processing"):
+        split_conditions({"a": ["g1"]}, strategy="gears")

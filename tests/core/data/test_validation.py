@@ -116,3 +116,92 @@ def test_the_inconsistency_summary_is_taken_from_the_knowledge_base_report():
         "inconsistency.share_missing": 0.25,
         "inconsistency.inc": 12.0,
     }
+
+
+def test_a_one_condition_dataset_is_told_which_strategies_it_supports():
+    from aligned_kedro.core.data.splits import strategy_support
+
+    support = strategy_support({"ko": ["g1"]}, test_fraction=0.25, seed=0)
+    assert [name for name, reason in support.items() if reason is None] == ["none"]
+    assert "cannot split 1 condition(s)" in support["unseen_perturbation"]
+    fails(
+        validation.split_support(support, "unseen_perturbation"),
+        r"split.strategy: split strategy 'unseen_perturbation' cannot split this dataset: "
+        r"cannot split 1 condition.*it supports \['none'\]; a single experiment.*strategy "
+        r"none.*column 'data_processing.split.strategy'",
+    )
+    validation.raise_on_errors(validation.split_support(support, "none"))
+    findings = validation.split_sizes({"strategy": "none", "train": ["ko"], "test": []})
+    (test,) = [f for f in findings if f.check == "split.test"]
+    assert test.status == "warn" and "test metrics are not computed" in test.detail
+
+
+def test_labels_that_hold_nothing_to_learn_warn_or_are_refused():
+    zeros = pd.DataFrame(0, index=["a", "b"], columns=["g1", "g2"])
+    (changed,) = validation.label_classes(zeros, {"test": []})
+    assert changed.status == "warn" and changed.value == 0
+    assert "the DE test called (nearly) no gene" in changed.detail
+    fails(
+        validation.label_classes(zeros, {"test": []}, uninformative="error"),
+        r"labels.changed: 0.00% of 4 labels are -1 or \+1.*every method ties",
+    )
+    one_class = pd.DataFrame([[1, 0], [0, 0]], index=["a", "b"], columns=["g1", "g2"])
+    findings = validation.label_classes(one_class, {"test": ["b"]}, uninformative="error")
+    fails(findings, r"split.test_classes: the test labels hold a single class \(0\)")
+    mixed = validation.label_classes(one_class, {"test": ["a"]})
+    assert [f.status for f in mixed] == ["ok", "ok"]
+
+
+def test_a_knockout_that_escapes_is_flagged():
+    design = pd.DataFrame(
+        {
+            "sample_id": ["k1", "k2", "e1", "e2", "o1", "o2", "w1", "w2"],
+            "condition": ["ko", "ko", "esc", "esc", "oe", "oe", "wt", "wt"],
+            "role": ["perturbed"] * 6 + ["control"] * 2,
+            "perturbation": ["g1", "g1", "g2", "g2", "g3+g4", "g3+g4", "", ""],
+            "perturbation_type": ["KO", "KO", "KD", "KD", "OE", "OE", "", ""],
+            "control_group": ["w"] * 8,
+        }
+    )
+    de = pd.DataFrame(
+        {
+            "condition": ["ko", "esc", "oe", "oe"],
+            "gene": ["g1", "g2", "g3", "g1"],
+            "log2fc": [-3.0, 0.4, 2.0, 0.0],
+        }
+    )
+    table = validation.knockdown_efficiency(de, design)
+    assert table[["condition", "gene", "expected", "status"]].values.tolist() == [
+        ["ko", "g1", "down", "ok"],
+        ["esc", "g2", "down", "escaped"],
+        ["oe", "g3", "up", "ok"],
+        ["oe", "g4", "up", "not measured"],
+    ]
+    escaped, unmeasured = validation.efficiency_findings(table)
+    assert escaped.status == "warn" and escaped.value == 1 and unmeasured.value == 1
+    assert "esc (g2: log2FC +0.40, expected down)" in escaped.detail
+    assert (escaped.row, escaped.gene) == ("esc", "g2")
+
+
+def test_a_report_read_back_from_its_csv_gives_its_findings(tmp_path):
+    findings = [
+        validation.Finding("genes.in_kb", "error", 0, "no KB gene", source="raw_edges", row=3),
+        validation.Finding("split.train", "ok", 2, "train conditions"),
+    ]
+    path = tmp_path / "validation.csv"
+    validation.report_table(findings).to_csv(path, index=False)
+    back = validation.report_findings(pd.read_csv(path))
+    assert back[0] == validation.Finding(
+        "genes.in_kb", "error", 0.0, "no KB gene", source="raw_edges", row="3"
+    )
+    assert back[1].source is None
+    fails(back, r"genes.in_kb: no KB gene \(file 'raw_edges', row '3'\)")
+
+
+def test_an_error_names_its_dataset_and_the_users_file_after_the_fact():
+    error = InputError("bad label", source="raw_design", column="perturbation", row="c1")
+    error.locate(dataset="norman", source="norman.raw_cells", column="obs['condition']")
+    assert str(error) == (
+        "dataset 'norman': bad label (file 'norman.raw_cells', column \"obs['condition']\", "
+        "row 'c1')"
+    )

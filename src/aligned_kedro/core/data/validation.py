@@ -417,7 +417,10 @@ def report_findings(report: pd.DataFrame) -> list[Finding]:
     """The findings of a report table (`report_table`, also as read back from its CSV)."""
 
     def text(value: object) -> str | None:
-        return None if pd.isna(value) else str(value)
+        if pd.isna(value):
+            return None
+        whole = isinstance(value, float) and value.is_integer()
+        return str(int(value)) if whole else str(value)  # a CSV reads "3" back as 3.0
 
     return [
         Finding(
