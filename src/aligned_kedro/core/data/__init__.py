@@ -1,7 +1,12 @@
 """Data (paper section 4 set-up): labels from expression, cells, design, splits,
 validation and GRN harmonisation."""
 
-from aligned_kedro.core.data.cells import cell_conditions, per_cell_labels, pseudobulk
+from aligned_kedro.core.data.cells import (
+    cell_conditions,
+    escaped_cells,
+    per_cell_labels,
+    pseudobulk,
+)
 from aligned_kedro.core.data.design import select_conditions, unlabelled_inputs
 from aligned_kedro.core.data.harmonise import (
     gene_universe,
@@ -20,6 +25,8 @@ from aligned_kedro.core.data.splits import (
     fixed_split,
     group_folds,
     random_split,
+    split_conditions,
+    strategy_support,
     unseen_perturbation_split,
 )
 
@@ -27,6 +34,7 @@ __all__ = [
     "cell_conditions",
     "combo_split",
     "differential_expression",
+    "escaped_cells",
     "fixed_split",
     "gene_universe",
     "group_folds",
@@ -39,6 +47,8 @@ __all__ = [
     "read_edge_table",
     "resolve_perturbations",
     "select_conditions",
+    "split_conditions",
+    "strategy_support",
     "ternary_labels",
     "unlabelled_inputs",
     "unseen_perturbation_split",

@@ -2,7 +2,11 @@
 deduction and inconsistency (Eq. 2), and knowledge refinement (section 3.4, Eq. 6)."""
 
 from aligned_kedro.core.knowledge.deduction import closure, closure_rows, deduce, kb_statistics
-from aligned_kedro.core.knowledge.disagreement import inconsistency, inconsistency_report
+from aligned_kedro.core.knowledge.disagreement import (
+    inconsistency,
+    inconsistency_report,
+    sign_agreement,
+)
 from aligned_kedro.core.knowledge.kb import KnowledgeBase, compile_kb
 from aligned_kedro.core.knowledge.refinement import RefineOptions, RefineResult, refine
 
@@ -18,4 +22,5 @@ __all__ = [
     "inconsistency_report",
     "kb_statistics",
     "refine",
+    "sign_agreement",
 ]

@@ -10,11 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aligned_kedro.core import deduce
+from aligned_kedro.core import deduce, sign_agreement
 from aligned_kedro.core.data import labels as labels_core
 from aligned_kedro.core.data import splits, validation
 from aligned_kedro.core.errors import InputError
-from aligned_kedro.core.knowledge.disagreement import sign_agreement
 from aligned_kedro.pipelines._common import gene_ids, gene_names, kb_from_table
 
 log = logging.getLogger(__name__)
