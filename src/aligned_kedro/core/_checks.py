@@ -244,3 +244,20 @@ def check_probabilities(
             f"{name} must lie in [0, 1]; {where} has {array[index].item()!r}", source=source
         )
     return array
+
+
+def check_gene_mask(
+    mask: Any, n: int, name: str = "measured", *, source: str | None = None
+) -> np.ndarray:
+    """A boolean vector over the n genes (e.g. True for the measured ones); None is all
+    True."""
+    if mask is None:
+        return np.ones(n, dtype=bool)
+    values = np.asarray(mask)
+    if values.shape != (n,) or values.dtype != bool:
+        raise InputError(
+            f"{name} must be a boolean vector of {n} genes, got {values.dtype} of shape "
+            f"{values.shape}",
+            source=source,
+        )
+    return values

@@ -19,6 +19,14 @@ def gene_ids(universe: pd.DataFrame) -> list[str]:
     return universe["gene_id"].tolist()
 
 
+def measured_mask(universe: pd.DataFrame) -> np.ndarray:
+    """True for the measured genes of the universe, False for its latent KB genes (no
+    labels, never scored); all True for a universe table without ``measured``."""
+    if "measured" not in universe.columns:
+        return np.ones(len(universe), dtype=bool)
+    return universe["measured"].to_numpy(dtype=bool)
+
+
 def gene_names(universe: pd.DataFrame) -> pd.Series:
     """``gene_name`` by ``gene_id``, to name the genes of an edge or report table."""
     return universe.set_index("gene_id")["gene_name"]
@@ -91,6 +99,7 @@ def round_data(
         test=_rows_of(split, "test", rows),
         genes=genes,
         rows=tuple(rows),
+        measured=measured_mask(universe),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from aligned_kedro.core._checks import (
+    check_gene_mask,
     check_label_matrix,
     check_perturbations,
     check_positive_int,
@@ -59,7 +60,7 @@ class LinearBaseline:
             raise InputError("the linear baseline is not fitted", source="linear baseline")
         return self.gene_embedding.shape[0]
 
-    def fit(self, X_l: Any, Y_l: Any) -> LinearBaseline:
+    def fit(self, X_l: Any, Y_l: Any, measured: Any = None) -> LinearBaseline:
         """Fit G, W, b and τ on the labelled data.
 
         Parameters
@@ -68,6 +69,9 @@ class LinearBaseline:
             Inputs x in {-1, 0, 1}.
         Y_l : array-like, shape (m, n)
             Labels y in {-1, 0, 1}.
+        measured : array-like of bool, shape (n,), optional
+            False for latent genes (no labels): their columns are fitted as all 0 and τ is
+            chosen on the other columns.
 
         Returns
         -------
@@ -78,6 +82,9 @@ class LinearBaseline:
         X = check_perturbations(X_l, Y.shape[1], name="X_l").astype(np.float64)
         if X.shape != Y.shape:
             raise InputError(f"Y_l has shape {Y.shape}, expected {X.shape}", source="Y_l")
+        scored = check_gene_mask(measured, Y.shape[1], source="Y_l")
+        if not scored.all():
+            Y = np.where(scored, Y, 0.0)
         self.bias = Y.mean(axis=0)
         centred = (Y - self.bias).T
         U, sv, _ = np.linalg.svd(centred, full_matrices=False)
@@ -91,8 +98,7 @@ class LinearBaseline:
         left = np.linalg.solve(G.T @ G + self.ridge * eye, G.T @ centred @ P)
         self.W = np.linalg.solve((P.T @ P + self.ridge * eye).T, left.T).T
         self.gene_embedding = G
-        scores = self._scores(X)
-        self.tau = self._best_tau(scores, Y.astype(np.int64))
+        self.tau = self._best_tau(self._scores(X)[:, scored], Y[:, scored].astype(np.int64))
         return self
 
     def _scores(self, X: np.ndarray) -> np.ndarray:

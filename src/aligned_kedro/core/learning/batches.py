@@ -9,9 +9,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from aligned_kedro.core._checks import check_perturbations, check_probabilities, check_ternary
+from aligned_kedro.core._checks import (
+    check_gene_mask,
+    check_perturbations,
+    check_probabilities,
+    check_ternary,
+)
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.learning.trained import TrainConfig
+
+IGNORE = -100
 
 
 def class_weights(Y: np.ndarray) -> np.ndarray:
@@ -48,9 +55,11 @@ def prepare_batches(
     adaptor: bool,
     train_config: TrainConfig,
     device: torch.device,
+    measured: Any = None,
 ) -> tuple[Batches, np.ndarray | None]:
     """The checked training inputs on `device`, and w as checked (None without the
-    adaptor)."""
+    adaptor). Columns outside `measured` (latent genes, no labels) get the target
+    `IGNORE` and no say in the class weights: the cross-entropy leaves them out."""
     shape = np.shape(X_l)
     if len(shape) == 2 and shape[1] != n:
         raise InputError(
@@ -74,11 +83,16 @@ def prepare_batches(
             )
         kb = torch.as_tensor(np.vstack(kb_parts), device=device)
         w_t = torch.as_tensor(w_arr, dtype=torch.float32, device=device)
+    targets = Y_l_arr + 1
+    if measured is not None and not np.all(measured):
+        mask = check_gene_mask(measured, n)
+        targets[:, ~mask] = IGNORE
+        Y_l_arr = Y_l_arr[:, mask]
     weights = class_weights(Y_l_arr) if train_config.class_weighting else np.ones(3)
     batches = Batches(
         X=torch.as_tensor(np.vstack([X_l_arr, X_u_arr]), device=device),
         m_l=len(X_l_arr),
-        targets=torch.as_tensor(Y_l_arr + 1, device=device),
+        targets=torch.as_tensor(targets, device=device),
         kb=kb,
         w=w_t,
         class_weight=torch.as_tensor(weights, dtype=torch.float32, device=device),

@@ -25,7 +25,7 @@ from aligned_kedro.core.learning.adaptor import (
     normalise_advantages,
     reinforce_loss,
 )
-from aligned_kedro.core.learning.batches import Batches, prepare_batches
+from aligned_kedro.core.learning.batches import IGNORE, Batches, prepare_batches
 from aligned_kedro.core.learning.inference import predict, ternary_argmax
 from aligned_kedro.core.learning.models import (
     Encoding,
@@ -75,7 +75,9 @@ def _step(
     if bool(labelled.any()):
         # Eq. 5, first term: CE(f_y(x), y) on the labelled rows
         logits = model.classify(encoding.rows(labelled)).transpose(1, 2)
-        ce = F.cross_entropy(logits, data.targets[idx[labelled]], weight=data.class_weight)
+        ce = F.cross_entropy(
+            logits, data.targets[idx[labelled]], weight=data.class_weight, ignore_index=IGNORE
+        )
     terms = {"ce": float(ce.detach()), "reinforce": 0.0, "l_a": 0.0, "kb_usage": 0.0}
     if not adaptor:
         terms["loss"] = terms["ce"]
@@ -180,6 +182,7 @@ def train(
     adaptor: bool = True,
     init: TrainedModel | None = None,
     edge_weight: Any = None,
+    measured: Any = None,
 ) -> TrainedModel:
     """Train f_y and f_a jointly by Eq. 5 (stage A of Algorithm 1).
 
@@ -211,6 +214,8 @@ def train(
     edge_index, edge_weight : array-like, shapes (2, E) and (E,), optional
     logger : logging.Logger, optional
         Receives a progress line every `log_every` epochs.
+    measured : array-like of bool, shape (n,), optional
+        False for latent genes (no labels): the cross-entropy leaves their columns out.
 
     Returns
     -------
@@ -230,7 +235,7 @@ def train(
     n = model_config.n_genes
     device = resolve_device(train_config.device)
     data, w_arr = prepare_batches(
-        X_l, Y_l, kb_pred_l, X_u, kb_pred_u, w, n, adaptor, train_config, device
+        X_l, Y_l, kb_pred_l, X_u, kb_pred_u, w, n, adaptor, train_config, device, measured
     )
     if edge_index is not None:
         edge_index = check_edge_index(edge_index, n)
@@ -287,6 +292,7 @@ def train_neural_only(
     edge_index: Any = None,
     edge_weight: Any = None,
     logger: logging.Logger | None = None,
+    measured: Any = None,
 ) -> TrainedModel:
     """f_y alone, by class-weighted cross-entropy on (X, Y): the paper's "GNN only".
 
@@ -295,7 +301,7 @@ def train_neural_only(
     X : array-like, shape (m, n)
     Y : array-like, shape (m, n)
         Labels in {-1, 0, 1}.
-    model_config, train_config, edge_index, edge_weight, logger
+    model_config, train_config, edge_index, edge_weight, logger, measured
         As for `train`.
 
     Returns
@@ -316,6 +322,7 @@ def train_neural_only(
         edge_weight=edge_weight,
         logger=logger,
         adaptor=False,
+        measured=measured,
     )
 
 
@@ -328,6 +335,7 @@ def out_of_fold_predictions(
     edge_index: Any = None,
     edge_weight: Any = None,
     logger: logging.Logger | None = None,
+    measured: Any = None,
 ) -> np.ndarray:
     """Out-of-fold ŷ for every row of X: the rows of each fold (row indices) are predicted
     by an f_y trained by cross-entropy alone on the other folds' rows. Every row must be in
@@ -340,7 +348,7 @@ def out_of_fold_predictions(
         Labels in {-1, 0, 1}.
     folds : list of numpy.ndarray
         Row indices; together every row exactly once.
-    model_config, train_config, edge_index, edge_weight, logger
+    model_config, train_config, edge_index, edge_weight, logger, measured
         As for `train`.
 
     Returns
@@ -364,7 +372,14 @@ def out_of_fold_predictions(
     for fold in folds:
         rest = np.flatnonzero(~np.isin(np.arange(len(X_arr)), fold))
         trained = train_neural_only(
-            X_arr[rest], Y_arr[rest], model_config, train_config, edge_index, edge_weight, logger
+            X_arr[rest],
+            Y_arr[rest],
+            model_config,
+            train_config,
+            edge_index,
+            edge_weight,
+            logger,
+            measured=measured,
         )
         y_out[fold] = predict(trained, X_arr[fold])["y_hat"]
     return y_out

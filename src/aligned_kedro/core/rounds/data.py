@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from aligned_kedro.core._checks import PERTURBATION_HINT, check_ternary
+from aligned_kedro.core._checks import PERTURBATION_HINT, check_gene_mask, check_ternary
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.knowledge.deduction import deduce
 from aligned_kedro.core.knowledge.kb import KnowledgeBase
@@ -41,6 +41,10 @@ class RoundData:
         The gene universe, in column order (the KB's genes).
     rows : sequence, length m, optional
         Names of the rows of X (conditions or cells); 0..m-1 when omitted.
+    measured : numpy.ndarray of bool, shape (n,), optional
+        False for the latent genes: KB genes without a measurement, whose columns of Y
+        hold no labels; every score, the prior and f_y's cross-entropy leave them out.
+        All True when omitted.
     """
 
     X: np.ndarray
@@ -51,6 +55,7 @@ class RoundData:
     test: np.ndarray
     genes: tuple[str, ...]
     rows: tuple[Hashable, ...] = ()
+    measured: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         source = "round data"
@@ -72,7 +77,16 @@ class RoundData:
         rows = tuple(self.rows) or tuple(range(len(X)))
         if len(rows) != len(X):
             raise InputError(f"{len(rows)} row names for {len(X)} rows of X", source=source)
-        checked = {"X": X, "Y": Y, "kb_pred": kb_pred, "X_u": X_u, "genes": genes, "rows": rows}
+        measured = check_gene_mask(self.measured, len(genes), source=source)
+        checked = {
+            "X": X,
+            "Y": Y,
+            "kb_pred": kb_pred,
+            "X_u": X_u,
+            "genes": genes,
+            "rows": rows,
+            "measured": measured,
+        }
         checked["train"] = _row_indices(self.train, len(X), "train")
         checked["test"] = _row_indices(self.test, len(X), "test")
         for name, value in checked.items():
@@ -81,6 +95,15 @@ class RoundData:
     @property
     def n_genes(self) -> int:
         return len(self.genes)
+
+    @property
+    def all_measured(self) -> bool:
+        """No latent gene: every column is scored."""
+        return bool(self.measured.all())
+
+    def scored(self, values: np.ndarray) -> np.ndarray:
+        """The measured genes' columns of an (m, n) matrix: what every score reads."""
+        return values if self.all_measured else values[:, self.measured]
 
     def part(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """X, Y and δ of the original KB on the rows of split part `name` (train or test)."""

@@ -48,7 +48,9 @@ def adaptor_prior(
     out of fold (with fewer than 2 groups of training conditions sharing perturbed genes
     there is no out-of-fold prediction: it falls back to ``e3``, warns and records
     ``prior_fallback_e3`` = 1); ``e3`` (appendix E.3) and ``agreement`` (its first term) by
-    `weight_vector`; ``constant`` is 0.5; ``random`` is uniform, seeded.
+    `weight_vector`; ``constant`` is 0.5; ``random`` is uniform, seeded. Latent genes
+    (``data.measured`` False) have no labels to learn from: w = 1 routes them to δ, and
+    the routing and the stats read the measured genes only.
 
     Parameters
     ----------
@@ -88,17 +90,25 @@ def adaptor_prior(
     if prior == "balanced":
         y_out_of_fold, folds = _out_of_fold(data, settings, edge_index, edge_weight, logger)
         stats.update(folds)
-        w, stats["w_balanced_f1_train"] = balanced_routing(
-            Y, y_out_of_fold, kb_pred, settings.gamma
+        routed, stats["w_balanced_f1_train"] = balanced_routing(
+            data.scored(Y), data.scored(y_out_of_fold), data.scored(kb_pred), settings.gamma
         )
+        w = np.ones(n)
+        w[data.measured] = routed
     elif prior == "constant":
         w = np.full(n, 0.5)
     elif prior == "random":
         w = np.random.default_rng(settings.seed).uniform(size=n)
     else:
         w = weight_vector(X, Y, kb_pred, degree, go_count, terms=prior)
+    w = np.where(data.measured, w, 1.0)
+    scored = w[data.measured]
     stats.update(
-        {"w_mean": float(w.mean()), "w_sd": float(w.std()), "w_above_half": float((w > 0.5).mean())}
+        {
+            "w_mean": float(scored.mean()),
+            "w_sd": float(scored.std()),
+            "w_above_half": float((scored > 0.5).mean()),
+        }
     )
     if logger is not None:
         logger.info("adaptor weights (%s): %s", prior, stats)
@@ -143,11 +153,12 @@ def _out_of_fold(
         settings.training,
         edge_index=edge_index,
         edge_weight=edge_weight,
+        measured=data.measured,
     )
     stats = {
         "out_of_fold.folds": float(n_folds),
         "out_of_fold.folds_requested": float(settings.folds),
-        "out_of_fold.data_f1": macro_f1(Y, y_out_of_fold)["f1"],
+        "out_of_fold.data_f1": macro_f1(data.scored(Y), data.scored(y_out_of_fold))["f1"],
         "out_of_fold.seconds": time.perf_counter() - start,
     }
     return y_out_of_fold, stats

@@ -48,10 +48,11 @@ def score_stage(
     gamma: float,
     current_kb: np.ndarray | None = None,
 ) -> Metrics:
-    """Scores of a stage on the test split (Eq. 3): consistency with the data and with the
-    ORIGINAL KB, the share routed to the KB, and with `current_kb` (δ of the stage's own KB
-    on the test rows) ``kb_f1_current`` and ``balanced_f1_current``. Without test rows
-    (split strategy ``none``) there is nothing to score: no metric.
+    """Scores of a stage on the test split (Eq. 3), over the measured genes: consistency
+    with the data and with the ORIGINAL KB, the share routed to the KB, and with
+    `current_kb` (δ of the stage's own KB on the test rows) ``kb_f1_current`` and
+    ``balanced_f1_current``. Without test rows (split strategy ``none``) there is nothing
+    to score: no metric.
 
     Parameters
     ----------
@@ -70,11 +71,12 @@ def score_stage(
     """
     if not len(data.test):
         return {}
-    _, y, kb_pred = data.part("test")
-    scores = consistency_scores(y, outputs["y_bar"], kb_pred, gamma)
+    _, y, kb_pred = (data.scored(values) for values in data.part("test"))
+    y_bar = data.scored(outputs["y_bar"])
+    scores = consistency_scores(y, y_bar, kb_pred, gamma)
     if current_kb is not None:
-        current = consistency_scores(y, outputs["y_bar"], current_kb, gamma)
+        current = consistency_scores(y, y_bar, data.scored(current_kb), gamma)
         scores["kb_f1_current"] = current["kb_f1"]
         scores["balanced_f1_current"] = current["balanced_f1"]
-    scores["kb_usage"] = kb_usage(outputs["a"])
+    scores["kb_usage"] = kb_usage(data.scored(outputs["a"]))
     return {f"{stage}.{name}": value for name, value in scores.items()}

@@ -92,6 +92,7 @@ def align_round(
             edge_index=edge_index,
             edge_weight=edge_weight,
             logger=logger,
+            measured=data.measured,
         )
     else:
         y_bar_u = predict(previous, data.X_u, kb_u)["y_bar"]
@@ -106,6 +107,7 @@ def align_round(
             settings.training,
             logger=logger,
             init=previous,
+            measured=data.measured,
         )
     deduced = settings.deduce(kb, data.X)
     outputs = predict(trained, data.X, deduced)

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from aligned_kedro.core.evaluation import analysis, plots, report
 from aligned_kedro.core.evaluation.analysis.benchmark import CONSISTENCY
 from aligned_kedro.core.rounds import round_namespace, stage_name
-from aligned_kedro.pipelines._common import gene_ids, kb_from_table
+from aligned_kedro.pipelines._common import kb_from_table, measured_mask
 
 log = logging.getLogger(__name__)
 
@@ -108,18 +108,21 @@ def knowledge_usage(
     *predictions: pd.DataFrame,
 ) -> pd.DataFrame:
     """Tables 6-7 for this run: share of outputs taken from the KB (a = 1) on the
-    ``params["split"]`` conditions, by KB degree bin and by role (regulator or not).
+    ``params["split"]`` conditions, by KB degree bin and by role (regulator or not), over
+    the measured genes.
 
     The bundled E. coli TRN carries no evidence level (pymodulon's trn.csv has only
     regulator, target and effect), so the curation-effort breakdown of Table 6 is replaced
     by the degree of the gene in the KB.
     """
-    groups = analysis.degree_groups(kb_table, gene_ids(universe), params["degree_bins"])
+    measured = universe.loc[measured_mask(universe), "gene_id"]
+    groups = analysis.degree_groups(kb_table, measured.tolist(), params["degree_bins"])
     frames = []
     for r, table in _rounds(predictions).items():
         source = f"{round_namespace(r)} predictions"
+        scored = table[table["gene_id"].isin(measured)]
         usage = analysis.knowledge_usage(
-            table, _usage_rows(split, params["split"]), groups, ["degree_bin", "role"], source
+            scored, _usage_rows(split, params["split"]), groups, ["degree_bin", "role"], source
         )
         frames.append(usage.assign(stage=stage_name("align", r)))
     out = pd.concat(frames, ignore_index=True)

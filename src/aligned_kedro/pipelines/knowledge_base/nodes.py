@@ -9,7 +9,7 @@ import pandas as pd
 
 from aligned_kedro.core import compile_kb, deduce, inconsistency_report, kb_statistics
 from aligned_kedro.core import inconsistency as count_inconsistency
-from aligned_kedro.pipelines._common import gene_ids, gene_names, kb_from_table
+from aligned_kedro.pipelines._common import gene_ids, gene_names, kb_from_table, measured_mask
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,8 @@ def inconsistency(
     k: int,
     params: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
-    """Figure-1 report (missing, conflicting, agreeing relations) and Inc(D, KB) (Eq. 2)."""
+    """Figure-1 report (missing, conflicting, agreeing relations) and Inc(D, KB) (Eq. 2) over
+    the measured genes."""
     summary, per_regulator = inconsistency_report(
         perturbations.to_numpy(),
         labels.to_numpy(),
@@ -73,8 +74,10 @@ def inconsistency(
         params["variant"],
         genes=gene_ids(universe),
     )
-    summary["kb_changed_share"] = float((kb_predictions.to_numpy() != 0).mean())
-    summary["inc"] = count_inconsistency(kb_predictions.to_numpy(), labels.to_numpy())
+    measured = measured_mask(universe)
+    deduced = kb_predictions.to_numpy()[:, measured]
+    summary["kb_changed_share"] = float((deduced != 0).mean())
+    summary["inc"] = count_inconsistency(deduced, labels.to_numpy()[:, measured])
     per_regulator.insert(1, "gene_name", per_regulator.iloc[:, 0].map(gene_names(universe)))
     log.info("data-knowledge inconsistency at k=%d: %s", k, summary)
     table = pd.DataFrame({"measure": list(summary), "value": list(summary.values())})

@@ -125,6 +125,7 @@ def neural_only_baseline(
         settings.training,
         **graph_arrays(graph, data.genes, settings.model),
         logger=log,
+        measured=data.measured,
     )
     outputs = predict(trained, data.part("test")[0])
     return to_state(trained), score_stage(stage_name("neural_only"), data, outputs, settings.gamma)
@@ -133,9 +134,11 @@ def neural_only_baseline(
 def linear_baseline(
     data: RoundData, settings: RoundSettings, linear: dict[str, Any]
 ) -> dict[str, float]:
-    """Additive linear model on PCA perturbation embeddings (Ahlmann-Eltze et al. 2025)."""
+    """Additive linear model on PCA perturbation embeddings (Ahlmann-Eltze et al. 2025),
+    its threshold chosen on the measured genes."""
     x_train, y_train, _ = data.part("train")
-    y_pred = LinearBaseline(**linear).fit(x_train, y_train).predict(data.part("test")[0])
+    model = LinearBaseline(**linear).fit(x_train, y_train, measured=data.measured)
+    y_pred = model.predict(data.part("test")[0])
     outputs = {"y_bar": y_pred, "a": np.zeros_like(y_pred)}
     return score_stage(stage_name("linear"), data, outputs, settings.gamma)
 
