@@ -205,3 +205,10 @@ def test_an_error_names_its_dataset_and_the_users_file_after_the_fact():
         "dataset 'norman': bad label (file 'norman.raw_cells', column \"obs['condition']\", "
         "row 'c1')"
     )
+
+
+def test_latent_genes_are_counted_apart_from_the_measured_ones():
+    universe = UNIVERSE.assign(measured=[True, False, True, True], in_kb=True)
+    counts = {f.check: f.value for f in validation.kb_coverage(universe, X, EDGE_REPORT)}
+    assert counts["genes.measured"] == 3 and counts["genes.latent"] == 1
+    assert counts["genes.in_kb"] == 3

@@ -62,14 +62,26 @@ def kb_coverage(
     min_kb_genes: int = 1,
     perturbed_outside_kb: Severity = "warn",
 ) -> list[Finding]:
-    """Measured genes in the KB, and perturbed genes without KB regulation.
+    """Measured (and latent) genes, measured genes in the KB, and perturbed genes without
+    KB regulation.
 
     A perturbed gene that regulates nothing in the KB gets no symbolic prediction beyond
     itself; the GNN still takes it as an input gene with its own learned embedding.
     """
-    in_kb = int(universe["in_kb"].sum())
+    measured = (
+        universe["measured"].astype(bool)
+        if "measured" in universe.columns
+        else pd.Series(True, index=universe.index)
+    )
+    in_kb = int((universe["in_kb"].astype(bool) & measured).sum())
     findings = [
-        Finding("genes.measured", "ok", len(universe), "measured genes (the universe)"),
+        Finding("genes.measured", "ok", int(measured.sum()), "measured genes"),
+        Finding(
+            "genes.latent",
+            "ok",
+            int((~measured).sum()),
+            "unmeasured KB genes in the universe (latent: deduced through, never scored)",
+        ),
     ]
     if in_kb < min_kb_genes:
         drops = edge_report[edge_report["action"].eq("dropped")]

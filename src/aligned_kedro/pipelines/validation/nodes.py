@@ -14,7 +14,7 @@ from aligned_kedro.core import deduce, sign_agreement
 from aligned_kedro.core.data import labels as labels_core
 from aligned_kedro.core.data import splits, validation
 from aligned_kedro.core.errors import InputError
-from aligned_kedro.pipelines._common import gene_ids, gene_names, kb_from_table
+from aligned_kedro.pipelines._common import gene_ids, gene_names, kb_from_table, measured_mask
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,8 @@ def validate_inputs(
     rows: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every check of the dataset against its KB as report rows; nothing raises here, so
-    the report is written even when a check fails (`check_validation` refuses after)."""
+    the report is written even when a check fails (`check_validation` refuses after).
+    The labels are checked on the measured genes (latent genes have none)."""
     genes, _ = _condition_genes(perturbations, rows)
     options = _split_options(split_params, seed, universe)
     findings = [
@@ -169,7 +170,7 @@ def validate_inputs(
     if "refused" not in split:
         findings += validation.split_sizes(split, splits.COMBO_SUBSETS)
     findings += validation.label_classes(
-        labels,
+        labels.loc[:, measured_mask(universe)],
         split,
         min_changed_share=params["min_changed_share"],
         uninformative=params["uninformative_labels"],
