@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,9 @@ from kedro_datasets.matplotlib import MatplotlibDataset
 from kedro_datasets.pandas import CSVDataset
 from kedro_datasets.text import TextDataset
 from matplotlib.figure import Figure
+
+from aligned_kedro.runs import staging_path, write_atomically
+from aligned_kedro.tracking import log_metrics
 
 if TYPE_CHECKING:
     import anndata
@@ -44,12 +47,9 @@ class MetricsDataset(JSONDataset):
 
     def save(self, data: Metrics) -> None:
         super().save(data)
-        if mlflow.active_run() is None:
-            return
-        for name, value in data.items():
-            history = value if isinstance(value, Sequence) else [value]
-            for step, v in enumerate(history):
-                mlflow.log_metric(f"{self._prefix}{name}", float(v), step=step)
+        run = mlflow.active_run()
+        if run is not None:
+            log_metrics(run.info.run_id, {f"{self._prefix}{k}": v for k, v in data.items()})
 
 
 class _FileDataset(AbstractVersionedDataset):
@@ -73,6 +73,15 @@ class _FileDataset(AbstractVersionedDataset):
 
     def _load_file(self) -> str:
         return get_filepath_str(self._get_load_path(), self._protocol)
+
+    def _write(self, write: Callable[[Any], None]) -> None:
+        """Call ``write(file)``; a local file is written whole (a partial file renamed)."""
+        path = self._save_file()
+        if self._protocol == "file":
+            write_atomically(Path(path), write)
+        else:
+            with self._fs.open(path, "wb") as f:
+                write(f)
 
     def _save_file(self) -> str:
         return get_filepath_str(self._get_save_path(), self._protocol)
@@ -103,12 +112,33 @@ class TorchStateDataset(_FileDataset):
     def save(self, data: dict[str, Any]) -> None:
         import torch
 
-        with self._fs.open(self._save_file(), "wb") as f:
-            torch.save(data, f)
+        self._write(lambda f: torch.save(data, f))
 
 
 class HTMLDataset(TextDataset):
-    """An HTML document as text, previewed as rendered HTML in kedro-viz."""
+    """An HTML document as text, previewed as rendered HTML in kedro-viz, saved whole.
+
+    A versioned copy goes to its version folder. The file at a fixed path (unversioned,
+    e.g. ``report.html``) is staged during a run and renamed into place when the run
+    completes (`aligned_kedro.runs`), so a failed run leaves the last complete run's;
+    outside a run it is written to a partial file and renamed. With ``artifact_path``
+    each saved file is also logged to the active MLflow run.
+    """
+
+    def __init__(self, *, artifact_path: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._artifact_path = artifact_path
+
+    def save(self, data: str) -> None:
+        if self._protocol != "file":
+            super().save(data)
+            return
+        path = Path(get_filepath_str(self._get_save_path(), self._protocol))
+        target = (staging_path(path) if self._version is None else None) or path
+        write_atomically(target, lambda partial: partial.write_text(data, encoding="utf-8"))
+        self._invalidate_cache()
+        if self._artifact_path is not None and mlflow.active_run() is not None:
+            mlflow.log_artifact(str(target), self._artifact_path)
 
     def preview(self) -> HTMLPreview:
         return HTMLPreview(self.load())

@@ -1,19 +1,35 @@
-"""Project hooks: per-dataset parameters and the run's data provenance."""
+"""Project hooks: per-dataset parameters, the run's data provenance, the parameter
+schema, and runs that publish together."""
 
 from __future__ import annotations
 
+import atexit
 import copy
 import hashlib
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from kedro.framework.hooks import hook_impl
+from kedro.framework.project import settings
 from kedro.io import AbstractVersionedDataset, DataCatalog
 from kedro.pipeline import Pipeline
 
+from aligned_kedro.console import configure_console
 from aligned_kedro.core.errors import InputError
+from aligned_kedro.runs import (
+    FAILED,
+    INCOMPLETE,
+    KILLED,
+    RunLedger,
+    RunRecord,
+    activate,
+    deactivate,
+    exit_on_sigterm,
+)
+from aligned_kedro.schema import Schema, base_defaults, check_parameters
 
 log = logging.getLogger(__name__)
 
@@ -139,3 +155,138 @@ class DatasetParametersHook:
         for name, values in dataset_parameters(parameters.get("parameters", {})).items():
             for key, value in _flatten(name, values).items():
                 catalog[key] = value
+
+
+def versioned_outputs(pipeline: Pipeline, catalog: DataCatalog, version: str) -> list[Path]:
+    """The local version folders (``<dataset>/<version>``) the run of `pipeline` writes."""
+    folders = []
+    for name in sorted(pipeline.all_outputs()):
+        dataset = catalog.get(name) if name in catalog else None
+        if not isinstance(dataset, AbstractVersionedDataset) or dataset._version is None:
+            continue
+        if getattr(dataset, "_protocol", "file") not in ("file", "local", None):
+            continue
+        folders.append(Path(str(dataset._filepath)) / version)
+    return folders
+
+
+class RunLedgerHooks:
+    """A run publishes together (`aligned_kedro.runs`): it is recorded with the version
+    folders it writes; complete, its staged files are renamed into place; failed or
+    interrupted, its folders are set aside so that "latest" stays the last complete run's.
+    Runs of processes that died are set aside when the project next starts."""
+
+    def __init__(self) -> None:
+        self._ledger: RunLedger | None = None
+        self._record: RunRecord | None = None
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        self._ledger = RunLedger(context.project_path)
+        for record in self._ledger.recover():
+            log.warning(
+                "run %s (process %s) died before it completed; its outputs are set aside in %s",
+                record.version,
+                record.pid,
+                INCOMPLETE / record.version,
+            )
+
+    @hook_impl
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
+    ) -> None:
+        if self._ledger is None:
+            return
+        self._abandon(KILLED)
+        version = run_params["run_id"]
+        self._record = self._ledger.start(
+            version,
+            versioned_outputs(pipeline, catalog, version),
+            list(run_params.get("pipeline_names") or ["__default__"]),
+        )
+        activate(self._ledger, self._record)
+        exit_on_sigterm()
+        atexit.register(self._abandon, KILLED)
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        if self._ledger is None or self._record is None:
+            return
+        record = self._close()
+        self._ledger.complete(record)
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self._abandon(FAILED)
+
+    def _close(self) -> RunRecord:
+        record, self._record = self._record, None
+        deactivate()
+        atexit.unregister(self._abandon)
+        return record
+
+    def _abandon(self, status: str) -> None:
+        if self._ledger is None or self._record is None:
+            return
+        record = self._close()
+        moved = self._ledger.abandon(record, status)
+        if moved:
+            log.warning(
+                "run %s %s: its %d output versions are set aside in %s",
+                record.version,
+                status,
+                len(moved),
+                INCOMPLETE / record.version,
+            )
+
+
+class ParameterSchemaHook:
+    """Checks the run's parameters against the schema (`aligned_kedro.schema`) before
+    anything runs or is logged: every pipeline refuses the same parameters."""
+
+    def __init__(self) -> None:
+        self._parameters: dict[str, Any] = {}
+        self._conf_base: Path | None = None
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        self._parameters = dict(context.params)
+        self._conf_base = Path(context.project_path) / settings.CONF_SOURCE / "base"
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self) -> None:
+        if self._conf_base is None:
+            return
+        schema = Schema.load(base_defaults(self._conf_base))
+        check_parameters(self._parameters, schema)
+
+
+class ConsoleHooks:
+    """The console of a run (`aligned_kedro.console`): one short line as each node starts
+    (``[3/41] round_1.align``) and one when the run completes, in place of Kedro's
+    per-node lines (``conf/logging.yml``)."""
+
+    def __init__(self) -> None:
+        self._total = 0
+        self._started = 0
+        self._clock = 0.0
+
+    @hook_impl
+    def after_context_created(self) -> None:
+        configure_console()
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
+        self._total, self._started, self._clock = len(pipeline.nodes), 0, time.perf_counter()
+        names = ", ".join(run_params.get("pipeline_names") or ["__default__"])
+        log.info("run %s: %s, %d nodes", run_params["run_id"], names, self._total)
+
+    @hook_impl
+    def before_node_run(self, node: Any) -> None:
+        self._started += 1
+        log.info("[%d/%d] %s", self._started, self._total, node.name)
+
+    @hook_impl
+    def after_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        seconds = time.perf_counter() - self._clock
+        log.info("run %s completed in %.0f s", run_params["run_id"], seconds)
