@@ -10,6 +10,8 @@ unless `closure` is asked for.
 
 Integer counts grow like branching^(k+1). They are accumulated in float64, exact up to
 2**53; a larger count raises OverflowError (use the boolean variant or a smaller k).
+With an active `Abstention` rule, the integer variant weighs paths by their length
+instead (pauses not counted) and abstains where the signed evidence is weak.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import scipy.sparse as sp
 
 from aligned_kedro.core._checks import PERTURBATION_HINT, check_k, check_positive_int, check_ternary
 from aligned_kedro.core.errors import InputError
+from aligned_kedro.core.knowledge.abstention import Abstention
 from aligned_kedro.core.knowledge.kb import KnowledgeBase
 from aligned_kedro.core.knowledge.walks import column_product, leave, signed_walks
 
@@ -73,6 +76,21 @@ def _regulator_block(kb: KnowledgeBase) -> _RegulatorBlock:
     return block
 
 
+def _path_block(block: _RegulatorBlock, decay: float) -> _RegulatorBlock:
+    """The block without its pauses (the diagonal of R+(0)), every interaction weighted
+    `decay`: walks through it are paths of L interactions weighing decay**L."""
+    pos_t, neg_t = block.inner_t
+    pos_t = (pos_t - sp.diags(pos_t.diagonal(), format="csr")).tocsr()
+    pos_t.eliminate_zeros()
+    return _RegulatorBlock(
+        regulators=block.regulators,
+        others=block.others,
+        position=block.position,
+        inner_t=(decay * pos_t, decay * neg_t),
+        outer_t=(decay * block.outer_t[0], decay * block.outer_t[1]),
+    )
+
+
 def _check_variant(variant: str) -> None:
     if variant not in ("integer", "boolean"):
         raise InputError(f"variant must be 'integer' or 'boolean', got {variant!r}")
@@ -113,6 +131,18 @@ def _propagate(
         (start, np.zeros_like(start)), block.inner_t, k, product=column_product, bound=bound
     )
     return walks.last, leave(walks.reach, block.outer_t, product=column_product, bound=bound)
+
+
+def _propagate_paths(
+    block: _RegulatorBlock, rows: np.ndarray, k: int
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """As `_propagate` through a `_path_block`: the weighted positive and negative paths
+    of 0..k+1 interactions from each of `rows`, as columns (regulators r x B, others t x B)."""
+    start = np.zeros((len(block.regulators), len(rows)))
+    start[block.position[rows], np.arange(len(rows))] = 1.0
+    walks = signed_walks((start, np.zeros_like(start)), block.inner_t, k, product=column_product)
+    inner = (walks.reach[0] + walks.last[0], walks.reach[1] + walks.last[1])
+    return inner, leave(walks.reach, block.outer_t, product=column_product)
 
 
 def _as_rows(kb: KnowledgeBase, rows: Sequence[int] | Sequence[str] | np.ndarray) -> np.ndarray:
@@ -300,10 +330,12 @@ def _perturbation_columns(
     return Xc
 
 
-def _signs(values: np.ndarray, margin: float) -> np.ndarray:
+def _signs(values: np.ndarray, margin: float, keep: np.ndarray | None = None) -> np.ndarray:
     out = np.sign(values).astype(np.int8)
     if margin > 0:
         out[np.abs(values) <= margin] = 0
+    if keep is not None:
+        out[~keep] = 0
     return out
 
 
@@ -314,13 +346,15 @@ def deduce(
     variant: Variant = "integer",
     margin: float = 0.0,
     *,
+    abstention: Abstention | None = None,
     block_size: int | None = None,
 ) -> np.ndarray:
     """δ_KB(x) = sign((R+(k) - R-(k))^T x) for each row x of X (section 2.2).
 
     Only closure rows of genes perturbed somewhere in X are computed (a gene that
     regulates nothing contributes its identity row). Working memory is 8 bytes x n per
-    perturbed regulator plus blocks of about 16 MB; the n x n closure is never built.
+    perturbed regulator (twice that under an active `abstention`) plus blocks of about
+    16 MB; the n x n closure is never built.
 
     Parameters
     ----------
@@ -335,6 +369,11 @@ def deduce(
     margin
         A sign is kept only where |value| > margin (the reference code's "counts differ
         by more than 5" is margin=5; 0 by default).
+    abstention
+        With the integer variant and an active rule, the value is P - N over paths of at
+        most k+1 interactions weighted by length, and a sign is kept only where the
+        rule's balance holds (`Abstention`); off (None or balance 0): the paper's counts.
+        The Boolean variant does not use it.
     block_size
         Closure rows propagated together (default: about 16 MB per working array).
 
@@ -348,10 +387,23 @@ def deduce(
     if margin < 0:
         raise InputError(f"margin must be non-negative, got {margin}")
     if not sp.issparse(X) and np.ndim(X) == 1:
-        return deduce(kb, np.asarray(X)[None, :], k, variant, margin, block_size=block_size)[0]
+        return deduce(
+            kb,
+            np.asarray(X)[None, :],
+            k,
+            variant,
+            margin,
+            abstention=abstention,
+            block_size=block_size,
+        )[0]
     Xc = _perturbation_columns(X if sp.issparse(X) else np.asarray(X), kb.genes)
+    rule = abstention if abstention is not None and abstention.active else None
+    if variant != "integer":
+        rule = None
     m, n = Xc.shape
     block = _regulator_block(kb)
+    if rule is not None:
+        block = _path_block(block, rule.decay)
     r = len(block.regulators)
     layout = np.concatenate([block.regulators, block.others])
     column = np.empty(n, dtype=np.intp)
@@ -360,12 +412,18 @@ def deduce(
     active = perturbed[block.position[perturbed] >= 0]
     sinks = perturbed[block.position[perturbed] < 0]
     diff = np.empty((len(active), n))
+    total = np.empty((len(active), n)) if rule is not None else None
     size = _block_size(kb, block_size)
     for start in range(0, len(active), size):
-        inner, outer = _propagate(block, active[start : start + size], k, variant)
-        rows = diff[start : start + size]
-        np.subtract(*inner, out=rows[:, :r].T)
-        np.subtract(*outer, out=rows[:, r:].T)
+        rows = active[start : start + size]
+        if rule is None:
+            inner, outer = _propagate(block, rows, k, variant)
+        else:
+            inner, outer = _propagate_paths(block, rows, k)
+            np.add(*inner, out=total[start : start + size, :r].T)
+            np.add(*outer, out=total[start : start + size, r:].T)
+        np.subtract(*inner, out=diff[start : start + size, :r].T)
+        np.subtract(*outer, out=diff[start : start + size, r:].T)
     x_active = Xc[:, active].tocsr()
     x_sinks = Xc[:, sinks].tocsr()
     out = np.empty((m, n), dtype=np.int8)
@@ -374,7 +432,13 @@ def deduce(
         values = x_active[c0 : c0 + chunk] @ diff
         if len(sinks):
             values[:, column[sinks]] += x_sinks[c0 : c0 + chunk].toarray()
-        out[c0 : c0 + chunk, layout] = _signs(values, margin)
+        keep = None
+        if rule is not None:
+            totals = abs(x_active[c0 : c0 + chunk]) @ total
+            if len(sinks):
+                totals[:, column[sinks]] += abs(x_sinks[c0 : c0 + chunk]).toarray()
+            keep = rule.keep(values, totals)
+        out[c0 : c0 + chunk, layout] = _signs(values, margin, keep)
     return out
 
 
