@@ -7,11 +7,22 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rounds_problem import GENES, K, non_timing, problem, round_settings
+from rounds_problem import (
+    GENES,
+    KNOWLEDGE_BASE,
+    REFINEMENT,
+    TRAINING,
+    K,
+    non_timing,
+    problem,
+    round_settings,
+)
 
 from aligned_kedro.core import (
+    Abstention,
     InputError,
     RoundData,
+    RoundSettings,
     adaptor_prior,
     align_round,
     deduce,
@@ -62,6 +73,24 @@ def test_settings_take_the_adaptor_options_out_of_the_training_config():
     assert found.refine.max_iter == 3
     with pytest.raises(InputError, match=r"unknown adaptor weights 'degree'.*training.adaptor"):
         round_settings(weights="degree")
+
+
+def test_settings_deduce_with_the_knowledge_bases_abstention_rule():
+    data, kb = problem()
+    assert not round_settings().abstention.active
+    ruled = RoundSettings.from_params(
+        training=TRAINING,
+        knowledge_base={**KNOWLEDGE_BASE, "abstention": {"balance": 0.5, "decay": 0.3}},
+        refinement=REFINEMENT,
+        k=K,
+        seed=0,
+        gamma=5.0,
+        n_genes=len(GENES),
+    )
+    assert ruled.abstention == Abstention(0.5, 0.3)
+    expected = deduce(kb, data.X, K, abstention=Abstention(0.5, 0.3))
+    np.testing.assert_array_equal(ruled.deduce(kb, data.X), expected)
+    np.testing.assert_array_equal(round_settings().deduce(kb, data.X), deduce(kb, data.X, K))
 
 
 def test_each_prior_and_the_kb_degree():

@@ -47,9 +47,11 @@ from aligned_kedro.core.evaluation import (
     summarise_sweep,
 )
 from aligned_kedro.core.knowledge import (
+    Abstention,
     KnowledgeBase,
     RefineOptions,
     RefineResult,
+    changed_shares,
     closure,
     closure_rows,
     compile_kb,
@@ -58,6 +60,7 @@ from aligned_kedro.core.knowledge import (
     inconsistency_report,
     kb_statistics,
     refine,
+    share_summary,
     sign_agreement,
 )
 from aligned_kedro.core.learning import (
@@ -91,6 +94,7 @@ from aligned_kedro.core.rounds import (
 )
 
 __all__ = [
+    "Abstention",
     "AlignResult",
     "InputError",
     "KnowledgeBase",
@@ -111,6 +115,7 @@ __all__ = [
     "balanced_routing",
     "build_model",
     "cell_conditions",
+    "changed_shares",
     "closure",
     "closure_rows",
     "combine",
@@ -145,6 +150,7 @@ __all__ = [
     "resolve_perturbations",
     "score_stage",
     "select_conditions",
+    "share_summary",
     "sign_agreement",
     "split_conditions",
     "strategy_support",

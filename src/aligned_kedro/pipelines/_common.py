@@ -9,7 +9,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aligned_kedro.core import KnowledgeBase, ModelConfig, RoundData, RoundSettings, compile_kb
+from aligned_kedro.core import (
+    Abstention,
+    KnowledgeBase,
+    ModelConfig,
+    RoundData,
+    RoundSettings,
+    compile_kb,
+)
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.learning.models import graph_tensors
 
@@ -30,6 +37,16 @@ def measured_mask(universe: pd.DataFrame) -> np.ndarray:
 def gene_names(universe: pd.DataFrame) -> pd.Series:
     """``gene_name`` by ``gene_id``, to name the genes of an edge or report table."""
     return universe.set_index("gene_id")["gene_name"]
+
+
+def deduction_options(params: dict[str, Any]) -> dict[str, Any]:
+    """`deduce`'s variant, margin and abstention rule from the ``knowledge_base``
+    parameters, as keyword arguments."""
+    return {
+        "variant": params["variant"],
+        "margin": params["margin"],
+        "abstention": Abstention.from_params(params.get("abstention")),
+    }
 
 
 def kb_from_table(

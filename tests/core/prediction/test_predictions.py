@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import small_bundle
 
-from aligned_kedro.core import deduce, predict
+from aligned_kedro.core import Abstention, deduce, predict
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.prediction import (
     TABLE_COLUMNS,
@@ -179,3 +179,18 @@ def test_anndata_holds_predictions_layers_and_provenance(bundle: Bundle):
 
 def test_a_bundle_keeps_its_own_k():
     assert Bundle.from_state(small_bundle.state(3)).k == 3
+
+
+def test_a_bundle_deduces_with_the_abstention_rule_it_was_trained_with(bundle: Bundle):
+    state = copy.deepcopy(small_bundle.state())
+    assert state["abstention"] == {"balance": 0.0, "decay": 0.05}
+    state["abstention"] = {"balance": 0.5, "decay": 0.5}
+    ruled = Bundle.from_state(state)
+    assert ruled.abstention == Abstention(0.5, 0.5)
+    X = np.zeros((1, len(ruled.gene_ids)))
+    X[0, 0] = 1
+    np.testing.assert_array_equal(
+        ruled.deduce(X), deduce(ruled.kb, X, ruled.k, abstention=Abstention(0.5, 0.5))
+    )
+    del state["abstention"]
+    assert not Bundle.from_state(state).abstention.active

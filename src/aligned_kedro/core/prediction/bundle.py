@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ import scipy.sparse as sp
 import torch
 
 from aligned_kedro.core.errors import InputError
-from aligned_kedro.core.knowledge import KnowledgeBase, compile_kb, deduce
+from aligned_kedro.core.knowledge import Abstention, KnowledgeBase, compile_kb, deduce
 from aligned_kedro.core.learning import TrainedModel, from_state
 
 FORMAT = 1
@@ -68,6 +68,7 @@ def bundle_state(
     k: int,
     variant: str,
     margin: float,
+    abstention: Abstention | None = None,
     aliases: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Everything a prediction needs, as primitives and tensors.
@@ -85,8 +86,8 @@ def bundle_state(
         (``name, genes``) names are resolved with.
     labels, perturbations : DataFrame, shape (conditions, n)
         Y and X of the measured conditions; `split` names the ``train`` and ``test`` ones.
-    k, variant, margin
-        The closure depth, KB variant and margin δ_KB was deduced with.
+    k, variant, margin, abstention
+        The closure depth, KB variant, margin and abstention rule δ_KB was deduced with.
     """
     n = len(universe)
     refined = compile_kb(refined_kb, universe["gene_id"].tolist(), conflict="both")
@@ -103,6 +104,7 @@ def bundle_state(
         "k": int(k),
         "variant": str(variant),
         "margin": float(margin),
+        "abstention": asdict(abstention or Abstention()),
         "kb_checksum": kb_checksum(refined),
         "kb": _columns(refined_kb, EDGE_COLUMNS),
         "original_kb": _columns(original_kb, EDGE_COLUMNS),
@@ -154,6 +156,7 @@ class Bundle:
     k: int
     variant: str
     margin: float
+    abstention: Abstention
     universe: pd.DataFrame
     genes: pd.DataFrame
     synonyms: pd.DataFrame | None
@@ -173,7 +176,7 @@ class Bundle:
     def deduce(self, X: sp.spmatrix | np.ndarray, original: bool = False) -> np.ndarray:
         """δ_KB of the refined KB (or the original one) for the rows of X, m x n int8."""
         kb = self.original_kb if original else self.kb
-        return deduce(kb, X, self.k, self.variant, self.margin)
+        return deduce(kb, X, self.k, self.variant, self.margin, abstention=self.abstention)
 
     @classmethod
     def from_state(
@@ -230,6 +233,7 @@ class Bundle:
             k=int(state["k"]),
             variant=str(state["variant"]),
             margin=float(state["margin"]),
+            abstention=Abstention.from_params(state.get("abstention")),
             universe=universe,
             genes=pd.DataFrame(state["genes"]),
             synonyms=None if state["synonyms"] is None else pd.DataFrame(state["synonyms"]),

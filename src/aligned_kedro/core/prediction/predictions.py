@@ -7,7 +7,7 @@ numbers δ_KB is the sign of, and the shortest signed path says which interactio
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -288,7 +288,8 @@ def measured_test_requests(bundle: Bundle) -> tuple[pd.DataFrame, sp.csr_matrix]
 def to_anndata(bundle: Bundle, prediction: Prediction) -> anndata.AnnData:
     """obs = requests, var = genes, X = ȳ (int8); layers p_kb, f_y's class probabilities,
     neural, delta_kb, paths_pos, paths_neg and observed (NaN where not measured); uns holds
-    the run ID, k, the KB variant, margin and checksum, and the model's type and graph."""
+    the run ID, k, the KB variant, margin, abstention rule and checksum, and the model's
+    type and graph."""
     import anndata
 
     requests = prediction.requests
@@ -321,6 +322,7 @@ def to_anndata(bundle: Bundle, prediction: Prediction) -> anndata.AnnData:
         "k": bundle.k,
         "variant": bundle.variant,
         "margin": bundle.margin,
+        "abstention": asdict(bundle.abstention),
         "kb_checksum": bundle.checksum,
         "model_type": config.model_type,
         "graph": config.graph,

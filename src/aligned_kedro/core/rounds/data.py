@@ -10,6 +10,7 @@ import numpy as np
 
 from aligned_kedro.core._checks import PERTURBATION_HINT, check_gene_mask, check_ternary
 from aligned_kedro.core.errors import InputError
+from aligned_kedro.core.knowledge.abstention import Abstention
 from aligned_kedro.core.knowledge.deduction import deduce
 from aligned_kedro.core.knowledge.kb import KnowledgeBase
 from aligned_kedro.core.knowledge.refinement import RefineOptions
@@ -147,6 +148,8 @@ class RoundSettings:
         Deduction variant of δ_KB (``integer`` or ``boolean``).
     margin : float
         A deduced sign is kept where |value| > margin.
+    abstention : Abstention
+        When δ_KB abstains on weak signed evidence (integer variant; off by default).
     prior : str
         The adaptor's prior w: one of `PRIORS`.
     folds : int
@@ -164,6 +167,7 @@ class RoundSettings:
     training: TrainConfig
     variant: str = "integer"
     margin: float = 0.0
+    abstention: Abstention = field(default_factory=Abstention)
     prior: str = "balanced"
     folds: int = 5
     random_kb: bool = False
@@ -200,6 +204,7 @@ class RoundSettings:
             training=TrainConfig(seed=seed, **training["optimiser"], **adaptor),
             variant=knowledge_base["variant"],
             margin=knowledge_base["margin"],
+            abstention=Abstention.from_params(knowledge_base.get("abstention")),
             prior=chosen.get("weights", "balanced"),
             folds=int(chosen.get("folds", 5)),
             random_kb=bool(chosen.get("random_kb", False)),
@@ -207,5 +212,5 @@ class RoundSettings:
         )
 
     def deduce(self, kb: KnowledgeBase, X: np.ndarray) -> np.ndarray:
-        """δ_KB(X) (Eq. 1) at this run's k, variant and margin, shape (m, n)."""
-        return deduce(kb, X, self.k, self.variant, self.margin)
+        """δ_KB(X) (Eq. 1) at this run's k, variant, margin and abstention, shape (m, n)."""
+        return deduce(kb, X, self.k, self.variant, self.margin, abstention=self.abstention)

@@ -9,7 +9,13 @@ import pandas as pd
 
 from aligned_kedro.core import compile_kb, deduce, inconsistency_report, kb_statistics
 from aligned_kedro.core import inconsistency as count_inconsistency
-from aligned_kedro.pipelines._common import gene_ids, gene_names, kb_from_table, measured_mask
+from aligned_kedro.pipelines._common import (
+    deduction_options,
+    gene_ids,
+    gene_names,
+    kb_from_table,
+    measured_mask,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +53,7 @@ def deduce_predictions(
     knowledge = kb_from_table(kb_table, universe)
     return tuple(
         pd.DataFrame(
-            deduce(knowledge, x.to_numpy(), k, params["variant"], params["margin"]),
+            deduce(knowledge, x.to_numpy(), k, **deduction_options(params)),
             index=x.index,
             columns=x.columns,
         )

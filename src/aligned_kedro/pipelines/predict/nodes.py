@@ -21,7 +21,7 @@ from aligned_kedro.core.prediction import (
     to_anndata,
 )
 from aligned_kedro.core.prediction.bundle import Bundle
-from aligned_kedro.pipelines._common import synonym_table
+from aligned_kedro.pipelines._common import deduction_options, synonym_table
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def bundle(
     kb_params: dict[str, Any],
     gene_params: dict[str, Any],
 ) -> dict[str, Any]:
-    """The final stage's model with its refined KB, k, the KB variant and margin, the gene
+    """The final stage's model with its refined KB, k, the KB's deduction options, the gene
     names and the measured conditions: everything a prediction needs."""
     return bundle_state(
         model_state,
@@ -53,8 +53,7 @@ def bundle(
         perturbations,
         split,
         k=k,
-        variant=kb_params["variant"],
-        margin=kb_params["margin"],
+        **deduction_options(kb_params),
         aliases=gene_params.get("aliases", ()),
     )
 

@@ -14,7 +14,13 @@ from aligned_kedro.core import deduce, sign_agreement
 from aligned_kedro.core.data import labels as labels_core
 from aligned_kedro.core.data import splits, validation
 from aligned_kedro.core.errors import InputError
-from aligned_kedro.pipelines._common import gene_ids, gene_names, kb_from_table, measured_mask
+from aligned_kedro.pipelines._common import (
+    deduction_options,
+    gene_ids,
+    gene_names,
+    kb_from_table,
+    measured_mask,
+)
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +128,7 @@ def kb_sign_agreement(
         .to_numpy(dtype=float)
     )
     kb = kb_from_table(kb_table, universe)
-    deduced = deduce(kb, x, k, params["variant"], params["margin"])
+    deduced = deduce(kb, x, k, **deduction_options(params))
     summary, per_regulator = sign_agreement(deduced, lfc, x, kb, genes)
     per_regulator.insert(1, "gene_name", per_regulator["gene"].map(gene_names(universe)))
     log.info("data-knowledge sign agreement at k=%d: %s", k, summary)
