@@ -118,6 +118,22 @@ def test_the_inconsistency_summary_is_taken_from_the_knowledge_base_report():
     }
 
 
+@pytest.mark.parametrize(("median", "status"), [(0.9, "warn"), (0.2, "ok")])
+def test_a_saturating_deduction_is_a_warning(median: float, status: str):
+    report = pd.DataFrame(
+        {
+            "measure": ["kb_changed_share_median", "kb_saturated"],
+            "value": [median, float(median > 1 / 3)],
+        }
+    )
+    rows = validation.report_table(validation.inconsistency_summary(report)).set_index("check")
+    assert rows.loc["inconsistency.kb_saturated", "status"] == status
+    assert rows.loc["inconsistency.kb_changed_share_median", "status"] == "ok"
+    if status == "warn":
+        detail = rows.loc["inconsistency.kb_saturated", "detail"]
+        assert "90% of the measured genes" in detail and "abstention.balance" in detail
+
+
 def test_a_one_condition_dataset_is_told_which_strategies_it_supports():
     from aligned_kedro.core.data.splits import strategy_support
 

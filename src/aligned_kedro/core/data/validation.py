@@ -19,6 +19,7 @@ import pandas as pd
 
 from aligned_kedro.core.data.design import PERTURBATION_SIGN, design_conditions
 from aligned_kedro.core.errors import InputError
+from aligned_kedro.core.knowledge.abstention import SATURATED_SHARE
 
 log = logging.getLogger(__name__)
 
@@ -397,11 +398,31 @@ def efficiency_findings(efficiency: pd.DataFrame) -> list[Finding]:
 
 
 def inconsistency_summary(report: pd.DataFrame) -> list[Finding]:
-    """The knowledge_base pipeline's inconsistency report (Figure 1), as report rows."""
+    """The knowledge_base pipeline's inconsistency report (Figure 1), as report rows; a
+    warning when deduction saturates (``kb_saturated``)."""
+    values = dict(zip(report["measure"], report["value"], strict=True))
     return [
-        Finding(f"inconsistency.{m}", "ok", float(v), "data-knowledge relations (Figure 1)")
-        for m, v in zip(report["measure"], report["value"], strict=True)
+        _saturation(values)
+        if m == "kb_saturated"
+        else Finding(f"inconsistency.{m}", "ok", float(v), "data-knowledge relations (Figure 1)")
+        for m, v in values.items()
     ]
+
+
+def _saturation(values: dict[str, float]) -> Finding:
+    median = values.get("kb_changed_share_median", np.nan)
+    if not values["kb_saturated"]:
+        return Finding("inconsistency.kb_saturated", "ok", 0.0, "δ_KB does not saturate")
+    return Finding(
+        "inconsistency.kb_saturated",
+        "warn",
+        1.0,
+        f"δ_KB saturates: the median input changes {median:.0%} of the measured genes (more "
+        f"than {SATURATED_SHARE:.0%}), so the KB says little beyond 'everything changes'; "
+        "set knowledge_base.abstention.balance (e.g. 0.5) or a smaller k",
+        source="parameters",
+        column="knowledge_base.abstention",
+    )
 
 
 def agreement_summary(summary: dict[str, float]) -> list[Finding]:

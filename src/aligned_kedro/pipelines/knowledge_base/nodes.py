@@ -7,7 +7,14 @@ from typing import Any
 
 import pandas as pd
 
-from aligned_kedro.core import compile_kb, deduce, inconsistency_report, kb_statistics
+from aligned_kedro.core import (
+    changed_shares,
+    compile_kb,
+    deduce,
+    inconsistency_report,
+    kb_statistics,
+    share_summary,
+)
 from aligned_kedro.core import inconsistency as count_inconsistency
 from aligned_kedro.pipelines._common import (
     deduction_options,
@@ -70,8 +77,9 @@ def inconsistency(
     k: int,
     params: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
-    """Figure-1 report (missing, conflicting, agreeing relations) and Inc(D, KB) (Eq. 2) over
-    the measured genes."""
+    """Figure-1 report (missing, conflicting, agreeing relations), Inc(D, KB) (Eq. 2) and the
+    distribution of the share of measured genes δ_KB changes per input, over the measured
+    genes."""
     summary, per_regulator = inconsistency_report(
         perturbations.to_numpy(),
         labels.to_numpy(),
@@ -83,6 +91,8 @@ def inconsistency(
     measured = measured_mask(universe)
     deduced = kb_predictions.to_numpy()[:, measured]
     summary["kb_changed_share"] = float((deduced != 0).mean())
+    shares = changed_shares(kb_predictions.to_numpy(), perturbations.to_numpy(), measured)
+    summary.update(share_summary(shares))
     summary["inc"] = count_inconsistency(deduced, labels.to_numpy()[:, measured])
     per_regulator.insert(1, "gene_name", per_regulator.iloc[:, 0].map(gene_names(universe)))
     log.info("data-knowledge inconsistency at k=%d: %s", k, summary)
