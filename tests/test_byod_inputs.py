@@ -78,6 +78,22 @@ def test_gears_h5ad_becomes_pseudobulk_samples_design_and_gene_table(tmp_path: P
     assert list(genes.columns) == ["gene_id", "gene_name", "go_count", "ensembl_id"]
 
 
+def select(
+    design: pd.DataFrame, genes: pd.DataFrame, expression: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`nodes.select_conditions` with every drop an error and no KB."""
+    return nodes.select_conditions(
+        design,
+        genes,
+        {},
+        expression,
+        pd.DataFrame(columns=["regulator", "target"]),
+        {"missing_control": "error", "untestable": "error", "unknown_perturbation": "error"},
+        {"aliases": []},
+        {"kb_genes": "drop"},
+    )
+
+
 def test_scperturb_h5ad_with_a_guide_delimiter_and_a_type_column(tmp_path: Path):
     labels = ["non-targeting"] * 6 + ["A_B"] * 4 + ["C"] * 4
     kinds = ["none"] * 6 + ["CRISPRi"] * 4 + ["CRISPRa"] * 4
@@ -91,10 +107,10 @@ def test_scperturb_h5ad_with_a_guide_delimiter_and_a_type_column(tmp_path: Path)
         "delimiter": "_",
         "type_column": "kind",
     }
-    _, design, genes, _ = nodes.read_cells(AnnDataDataset(str(path)).load(), params, seed=0)
-    selected, _ = nodes.select_conditions(
-        design, genes, {}, {"missing_control": "error", "untestable": "error"}, {"aliases": []}
+    expression, design, genes, _ = nodes.read_cells(
+        AnnDataDataset(str(path)).load(), params, seed=0
     )
+    selected, _ = select(design, genes, expression)
     conditions, x = nodes.labels.perturbation_matrix(selected, genes["gene_id"].tolist())
     signs = dict(zip(conditions, x.sum(axis=1), strict=True))
     assert signs == {"A+B": -2, "C": 1}
@@ -102,9 +118,9 @@ def test_scperturb_h5ad_with_a_guide_delimiter_and_a_type_column(tmp_path: Path)
 
 def test_bulk_counts_become_log2_cpm_and_bad_counts_name_sample_and_gene():
     counts = pd.DataFrame({"s1": [5, 15], "s2": [10, 10]}, index=["A", "B"])
-    values = nodes.expression_values(counts, {"scale": "counts", "pseudocount": 1.0})
-    assert values.loc["B", "s1"] == pytest.approx(np.log2(0.75e6 + 1))
-    assert nodes.expression_values(counts, {"scale": "log2", "pseudocount": 1.0}) is counts
+    values, dropped = nodes.expression_values(counts, {"scale": "counts", "pseudocount": 1.0})
+    assert values.loc["B", "s1"] == pytest.approx(np.log2(0.75e6 + 1)) and dropped.empty
+    assert nodes.expression_values(counts, {"scale": "log2", "pseudocount": 1.0})[0] is counts
     with pytest.raises(InputError, match=r"negative count -1.*column 's2', row 'A'"):
         nodes.expression_values(counts.assign(s2=[-1, 3]), {"scale": "counts", "pseudocount": 1})
     with pytest.raises(InputError, match="unknown expression scale 'tpm'"):
@@ -207,9 +223,7 @@ def test_per_cell_rows_carry_their_condition_inputs_and_split_by_condition(tmp_p
     assert sampled.loc["E", "status"] == "fewer than min_cells"
     assert sampled.loc["E", "n_sampled"] == 0 and len(rows) == 6 * 4
     assert set(np.unique(cell_labels.to_numpy())) <= {-1, 0, 1}
-    selected, _ = nodes.select_conditions(
-        design, genes, {}, {"missing_control": "error", "untestable": "error"}, {"aliases": []}
-    )
+    selected, _ = select(design, genes, outputs[0])
     universe = genes.assign(is_regulator=True, in_kb=True)
     y, x, kept = nodes.label_cells(cell_labels, rows, selected, universe)
     assert list(y.index) == list(x.index) == kept["row"].tolist()
@@ -227,7 +241,7 @@ def test_per_cell_rows_carry_their_condition_inputs_and_split_by_condition(tmp_p
         assert sorted(set(test)) == sorted(split["conditions"]["test"])
         for name in set(test):
             assert set(split["test"]) >= set(kept.loc[kept["condition"].eq(name), "row"])
-    stats = nodes.dataset_statistics(y, universe, split, x.iloc[:1], report, kept)
+    stats = nodes.dataset_statistics(y, universe, split, x.iloc[:1], report, pd.DataFrame(), kept)
     assert stats["data.conditions"] == 6 and stats["data.label_rows"] == 24
     assert stats["data.test_conditions"] == 1 and stats["data.test_rows"] == 4
 

@@ -60,14 +60,14 @@ def test_bad_tables_name_file_column_and_row():
 def test_universe_is_the_measured_genes_and_reports_kb_drops():
     raw = edges(("crp", "b5", "+"), ("hns", "b3", "-"))
     out, _ = harmonise_edges(raw, GENES)
-    universe, kept, report = gene_universe(["b1", "b2", "b3", "b5"], GENES, out)
+    universe, kept, report, _ = gene_universe(["b1", "b2", "b3", "b5"], GENES, out)
     assert list(universe["gene_id"]) == ["b1", "b2", "b3", "b5"]
     assert list(universe.loc[universe["is_regulator"], "gene_id"]) == ["b1"]
     assert len(kept) == 1
     dropped = report.set_index("reason").loc["KB genes not measured (dropped with their edges)"]
     assert (dropped["genes"], dropped["edges"]) == (1, 1)
     with pytest.raises(InputError, match="not measured.*b4"):
-        gene_universe(["b1", "b2", "b3", "b5"], GENES, out, unmeasured_kb_genes="error")
+        gene_universe(["b1", "b2", "b3", "b5"], GENES, out, kb_genes="error")
     with pytest.raises(InputError, match="duplicate gene"):
         gene_universe(["b1", "b1"], GENES, out)
 

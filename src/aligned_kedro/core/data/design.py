@@ -5,7 +5,7 @@ inputs X_u (section 2.1)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -300,7 +300,72 @@ SELECTION_COLUMNS = (
     "n_perturbed",
     "n_control",
     "status",
+    "detail",
 )
+UNKNOWN_NAME = "unknown gene name"
+NOT_MEASURED = "perturbed gene neither measured nor in the KB"
+KB_GENE_DROPPED = "perturbed KB gene not measured (universe.kb_genes: drop)"
+PERTURBATION_STATUSES = (UNKNOWN_NAME, NOT_MEASURED, KB_GENE_DROPPED)
+
+
+def perturbation_coverage(
+    design: pd.DataFrame,
+    *,
+    measured: Collection[str],
+    kb_genes: Collection[str],
+    latent: bool,
+    unknown: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Whether each perturbed condition's genes can be inputs x: measured genes, and
+    unmeasured KB genes when they are kept as latent genes (``latent``).
+
+    Parameters
+    ----------
+    design : pandas.DataFrame
+        The design with ``perturbation`` in gene IDs (`resolve_perturbations`; unknown
+        names as written).
+    measured : collection of str
+        The measured gene IDs.
+    kb_genes : collection of str
+        The gene IDs with a KB edge.
+    latent : bool
+        Unmeasured KB genes are latent genes of the universe (else they are dropped).
+    unknown : pandas.DataFrame, optional
+        `unknown_perturbations`: ``condition, name, closest``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per perturbed condition that cannot be used as it is, or that perturbs a
+        latent gene: ``condition, status, detail``; ``status`` is one of
+        `PERTURBATION_STATUSES`, or ``kept`` for a latent input; ``detail`` names the
+        genes (with the closest known names of an unknown one).
+    """
+    measured, kb_genes = set(measured), set(kb_genes)
+    names: dict[tuple[str, str], str] = {}
+    if unknown is not None:
+        for row in unknown.itertuples(index=False):
+            close = f" (closest: {row.closest.replace(';', ', ')})" if row.closest else ""
+            names[(str(row.condition), str(row.name))] = f"{row.name}{close}"
+    perturbed = design[design["role"].eq("perturbed")].drop_duplicates("condition")
+    rows = []
+    for condition, value in zip(perturbed["condition"], perturbed["perturbation"], strict=True):
+        found: dict[str, list[str]] = {}
+        for gene in _split_plus(str(value)) if isinstance(value, str) else ():
+            if (str(condition), gene) in names:
+                found.setdefault(UNKNOWN_NAME, []).append(names[(str(condition), gene)])
+            elif gene in measured:
+                continue
+            elif gene not in kb_genes:
+                found.setdefault(NOT_MEASURED, []).append(gene)
+            else:
+                found.setdefault("kept" if latent else KB_GENE_DROPPED, []).append(gene)
+        status = next((s for s in PERTURBATION_STATUSES if s in found), "kept")
+        if found:
+            detail = found[status] if status != "kept" else found["kept"]
+            prefix = "latent input: " if status == "kept" else ""
+            rows.append((str(condition), status, prefix + ", ".join(detail)))
+    return pd.DataFrame(rows, columns=["condition", "status", "detail"])
 
 
 def _status(samples: pd.DataFrame, n_control: int, require_background_match: bool) -> str:
@@ -316,20 +381,47 @@ def _status(samples: pd.DataFrame, n_control: int, require_background_match: boo
     return "kept"
 
 
+def _refused(
+    condition: object, status: str, detail: str, perturbation: object, source: str
+) -> InputError:
+    """The error of a condition that a ``error`` policy refuses."""
+    if status not in PERTURBATION_STATUSES:
+        return InputError(
+            f"condition cannot be tested: {status}",
+            source=source,
+            column="control_group",
+            row=condition,
+            gene=str(perturbation),
+        )
+    return InputError(
+        f"condition cannot be used: {status}: {detail} (set "
+        "data_processing.conditions.unknown_perturbation: drop to drop such conditions)",
+        source=source,
+        column="perturbation",
+        row=condition,
+        gene=str(perturbation),
+    )
+
+
 def select_conditions(
     design: pd.DataFrame,
     *,
     missing_control: Literal["drop", "error"] = "error",
     require_background_match: bool = False,
     untestable: Literal["drop", "error"] = "error",
+    coverage: pd.DataFrame | None = None,
+    unknown_perturbation: Literal["drop", "error"] = "error",
     source: str = "design table",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Keep the perturbed conditions that can be tested against their controls.
+    """Keep the perturbed conditions that can be tested against their controls and whose
+    perturbed genes can be inputs.
 
     A condition needs a control group with samples, and at least one residual degree of
     freedom (perturbed + control samples >= 3). ``require_background_match`` also drops
-    conditions whose controls come from another strain background. Each drop is allowed
-    by a parameter, logged and listed in the returned report; otherwise it raises.
+    conditions whose controls come from another strain background; ``coverage``
+    (`perturbation_coverage`) marks conditions whose perturbed gene is an unknown name or
+    a gene that is neither measured nor kept in the universe. Each drop is allowed by a
+    parameter, logged and listed in the returned report; otherwise it raises.
 
     Parameters
     ----------
@@ -338,6 +430,10 @@ def select_conditions(
     missing_control, untestable : {"error", "drop"}
         What a condition without controls, or without a residual degree of freedom, does.
     require_background_match : bool
+    coverage : pandas.DataFrame, optional
+        ``condition, status, detail`` of `perturbation_coverage`.
+    unknown_perturbation : {"error", "drop"}
+        What a condition that `coverage` marks does.
     source : str
         Named in errors.
 
@@ -347,7 +443,7 @@ def select_conditions(
         The rows of the kept conditions and of the control groups they use.
     report : pandas.DataFrame
         Per perturbed condition: ``condition, perturbation, control_group, n_perturbed,
-        n_control, status``.
+        n_control, status, detail``.
     """
     for column in ("sample_id", "condition", "role", "control_group"):
         if column not in design.columns:
@@ -355,27 +451,31 @@ def select_conditions(
     groups = design["control_group"].fillna("").astype(str)
     controls = design[design["role"].eq("control")].groupby(groups)["sample_id"].size()
     perturbed = design[design["role"].eq("perturbed")]
+    covered = (
+        coverage.set_index("condition")[["status", "detail"]]
+        if coverage is not None and len(coverage)
+        else pd.DataFrame(columns=["status", "detail"])
+    )
     policies = {
         "no control samples": missing_control,
         "no residual degree of freedom": untestable,
         "controls of another strain background": "drop",
+        **dict.fromkeys(PERTURBATION_STATUSES, unknown_perturbation),
         "kept": "keep",
     }
     rows = []
     for condition, samples in perturbed.groupby("condition", sort=True):
         group = str(groups[samples.index[0]])
         n_control = int(controls.get(group, 0)) if group else 0
-        status = _status(samples, n_control, require_background_match)
-        if policies[status] == "error":
-            raise InputError(
-                f"condition cannot be tested: {status}",
-                source=source,
-                column="control_group",
-                row=condition,
-                gene=str(samples["perturbation"].iloc[0]) if "perturbation" in samples else None,
-            )
+        status, detail = (
+            tuple(covered.loc[condition]) if condition in covered.index else ("kept", "")
+        )
+        if status == "kept":
+            status = _status(samples, n_control, require_background_match)
         perturbation = samples.get("perturbation", pd.Series([""])).iloc[0]
-        rows.append((condition, perturbation, group, len(samples), n_control, status))
+        if policies[status] == "error":
+            raise _refused(condition, status, detail, perturbation, source)
+        rows.append((condition, perturbation, group, len(samples), n_control, status, detail))
     report = pd.DataFrame(rows, columns=list(SELECTION_COLUMNS))
     kept = report.loc[report["status"].eq("kept"), "condition"]
     used_groups = report.loc[report["status"].eq("kept"), "control_group"]
@@ -390,6 +490,14 @@ def select_conditions(
             len(report),
             dict(dropped["status"].value_counts()),
         )
+        for status in PERTURBATION_STATUSES:
+            named = dropped[dropped["status"].eq(status)]
+            if len(named):
+                log.warning(
+                    "dropped (%s): %s",
+                    status,
+                    (named["condition"] + ": " + named["detail"]).str.cat(sep="; "),
+                )
     if not len(kept):
         raise InputError("no perturbed condition can be tested", source=source)
     return selected, report

@@ -73,6 +73,80 @@ def perturbation_matrix(
     return [c.name for c in conditions], x
 
 
+NON_FINITE = ("error", "drop_gene")
+NON_FINITE_COLUMNS = ("gene_id", "n_non_finite", "samples")
+
+
+def finite_genes(
+    expression: pd.DataFrame,
+    *,
+    non_finite: Literal["error", "drop_gene"] = "error",
+    source: str = DEFAULT_EXPRESSION_SOURCE,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The genes x samples table without missing or non-finite values: such a value raises
+    (``error``), or its gene is dropped from every sample and listed (``drop_gene``). A
+    value that is not a number always raises.
+
+    Parameters
+    ----------
+    expression : pandas.DataFrame
+        genes x samples.
+    non_finite : {"error", "drop_gene"}
+    source : str
+        Named in errors.
+
+    Returns
+    -------
+    expression : pandas.DataFrame
+        The rows of the genes whose values are all finite (`expression` itself when
+        every value is).
+    dropped : pandas.DataFrame
+        ``gene_id, n_non_finite, samples`` (up to 5, ``;``-joined) of each dropped gene.
+    """
+    if non_finite not in NON_FINITE:
+        raise InputError(
+            f"non_finite must be one of {list(NON_FINITE)}, got {non_finite!r}",
+            source="parameters",
+            column="data_processing.expression.non_finite",
+        )
+    values = expression.apply(pd.to_numeric, errors="coerce")
+    text = values.isna() & expression.notna()
+    if text.to_numpy().any():
+        row, col = np.argwhere(text.to_numpy())[0]
+        gene = str(expression.index[row])
+        raise InputError(
+            f"non-numeric expression value {expression.iat[row, col]!r}",
+            source=source,
+            column=str(expression.columns[col]),
+            row=gene,
+            gene=gene,
+        )
+    bad = ~np.isfinite(values.to_numpy(dtype=float))
+    genes = np.flatnonzero(bad.any(axis=1))
+    if len(genes) and non_finite == "error":
+        row = int(genes[0])
+        gene = str(expression.index[row])
+        sample = str(expression.columns[int(np.argmax(bad[row]))])
+        raise InputError(
+            f"missing or non-finite expression value {values.iat[row, int(np.argmax(bad[row]))]}"
+            f" ({len(genes)} genes have one; data_processing.expression.non_finite: drop_gene "
+            "drops them)",
+            source=source,
+            column=sample,
+            row=gene,
+            gene=gene,
+        )
+    columns = np.asarray(expression.columns.astype(str))
+    dropped = pd.DataFrame(
+        [
+            (str(expression.index[g]), int(bad[g].sum()), ";".join(columns[bad[g]][:5]))
+            for g in genes
+        ],
+        columns=list(NON_FINITE_COLUMNS),
+    )
+    return (expression.loc[~bad.any(axis=1)] if len(genes) else expression), dropped
+
+
 def log_cpm(
     counts: pd.DataFrame, *, pseudocount: float = 1.0, source: str = DEFAULT_EXPRESSION_SOURCE
 ) -> pd.DataFrame:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,6 +11,7 @@ import scipy.sparse as sp
 
 from aligned_kedro.core.data.design import PERTURBATION_SIGN, perturbation_type
 from aligned_kedro.core.data.harmonise import resolve_perturbations
+from aligned_kedro.core.data.harmonise.names import closest_names, known_names
 from aligned_kedro.core.errors import InputError
 
 REQUEST_COLUMNS = ("perturbation", "perturbation_type")
@@ -84,23 +84,6 @@ def _signs(kind: str, n_genes: int, source: str, row: int, name: str) -> list[in
         )
     signs = [PERTURBATION_SIGN[perturbation_type(p, source=source, row=row)] for p in parts]
     return signs * n_genes if len(signs) == 1 else signs
-
-
-def known_names(genes: pd.DataFrame, synonyms: pd.DataFrame | None = None) -> list[str]:
-    """Every name a gene can be asked by: IDs, names and synonyms."""
-    names = [*genes["gene_id"].astype(str), *genes["gene_name"].dropna().astype(str)]
-    if synonyms is not None:
-        names += synonyms["name"].dropna().astype(str).tolist()
-    return list(dict.fromkeys(names))
-
-
-def closest_names(name: str, names: Sequence[str], n: int = 5) -> list[str]:
-    """Up to `n` of `names` closest to `name`, ignoring case (difflib's ratio)."""
-    by_key: dict[str, str] = {}
-    for known in names:
-        by_key.setdefault(known.lower(), known)
-    found = difflib.get_close_matches(name.lower(), list(by_key), n=n, cutoff=0.6)
-    return [by_key[key] for key in found]
 
 
 def resolve_requests(

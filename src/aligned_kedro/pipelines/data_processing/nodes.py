@@ -12,7 +12,7 @@ from aligned_kedro.core.data import cells as cells_core
 from aligned_kedro.core.data import design as design_core
 from aligned_kedro.core.data import harmonise, labels
 from aligned_kedro.core.errors import InputError
-from aligned_kedro.pipelines._common import synonym_table
+from aligned_kedro.pipelines._common import measured_mask, synonym_table
 
 if TYPE_CHECKING:
     import anndata
@@ -156,14 +156,27 @@ def read_cells_per_cell(
     return expression, design, genes, report, labels_by_cell, rows
 
 
-def expression_values(expression: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
-    """Log2 expression: as given (``scale: log2``) or log2 CPM of a count table."""
+def expression_values(
+    expression: pd.DataFrame, params: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Log2 expression: as given (``scale: log2``) or log2 CPM of a count table, after the
+    genes with a missing or non-finite value raise or are dropped (``non_finite``); the
+    dropped genes are listed and logged."""
+    finite, dropped = labels.finite_genes(
+        expression, non_finite=params.get("non_finite", "error"), source="raw_expression"
+    )
+    if len(dropped):
+        log.warning(
+            "%d genes with missing or non-finite values dropped: %s",
+            len(dropped),
+            ", ".join(dropped["gene_id"].head(20)) + (" ..." if len(dropped) > 20 else ""),
+        )
     if params["scale"] == "log2":
-        return expression
+        return finite, dropped
     if params["scale"] == "counts":
         return labels.log_cpm(
-            expression, pseudocount=params["pseudocount"], source="raw_expression"
-        )
+            finite, pseudocount=params["pseudocount"], source="raw_expression"
+        ), dropped
     raise InputError(
         f"unknown expression scale {params['scale']!r}; expected log2 or counts",
         source="parameters",
@@ -193,23 +206,75 @@ def harmonise_edges(
     return edges, pd.concat([format_report, report], ignore_index=True)
 
 
+def _kb_genes(edges: pd.DataFrame) -> set[str]:
+    return set(edges["regulator"]) | set(edges["target"])
+
+
 def build_universe(
-    expression: pd.DataFrame, genes: pd.DataFrame, edges: pd.DataFrame, params: dict[str, Any]
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    return harmonise.gene_universe(expression.index, genes, edges, **params, source="raw_edges")
+    expression: pd.DataFrame,
+    genes: pd.DataFrame,
+    edges: pd.DataFrame,
+    design: pd.DataFrame,
+    k: int,
+    params: dict[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, float]]:
+    """The measured genes and, with ``kb_genes: latent``, the unmeasured KB genes that carry
+    a perturbation to them (`harmonise.gene_universe`); the counts as ``universe.*``."""
+    perturbed = {
+        gene
+        for value in design.loc[design["role"].eq("perturbed"), "perturbation"]
+        for gene in str(value).split("+")
+    }
+    universe, kept, report, counts = harmonise.gene_universe(
+        expression.index,
+        harmonise.with_kb_genes(genes, edges),
+        edges,
+        kb_genes=params["kb_genes"],
+        latent_scope=params["latent_scope"],
+        k=k,
+        perturbed=perturbed,
+        source="raw_edges",
+    )
+    return universe, kept, report, {f"universe.{name}": value for name, value in counts.items()}
 
 
 def select_conditions(
     design: pd.DataFrame,
     genes: pd.DataFrame,
     synonyms: pd.DataFrame | dict | None,
+    expression: pd.DataFrame,
+    edges: pd.DataFrame,
     params: dict[str, Any],
     gene_params: dict[str, Any],
+    universe_params: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    resolved = harmonise.resolve_perturbations(
-        design, genes, synonym_table(synonyms), aliases=gene_params["aliases"], source="raw_design"
+    """The conditions that can be tested and whose perturbed genes are measured or latent:
+    unknown names (with the closest known names; the KB's genes are known names), genes
+    neither measured nor in the KB and, with ``kb_genes: drop``, unmeasured KB genes drop
+    their condition or raise (``unknown_perturbation``)."""
+    options = {k: v for k, v in params.items() if k != "unknown_perturbation"}
+    genes = harmonise.with_kb_genes(genes, edges)
+    found = {
+        "synonyms": synonym_table(synonyms),
+        "aliases": gene_params["aliases"],
+        "source": "raw_design",
+    }
+    unknown = harmonise.unknown_perturbations(design, genes, **found)
+    resolved = harmonise.resolve_perturbations(design, genes, unknown="keep", **found)
+    coverage = design_core.perturbation_coverage(
+        resolved,
+        measured=expression.index,
+        kb_genes=_kb_genes(edges),
+        latent=universe_params["kb_genes"] == "latent",
+        unknown=unknown,
     )
-    return design_core.select_conditions(resolved, **params, source="raw_design")
+    return design_core.select_conditions(
+        resolved,
+        **options,
+        coverage=coverage,
+        unknown_perturbation=params["unknown_perturbation"],
+        source="raw_design",
+    )
 
 
 def differential_expression(
@@ -232,11 +297,20 @@ def label_conditions(
     y = labels.ternary_labels(de_table, lfc_threshold=params["lfc_threshold"], fdr=params["fdr"])
     conditions, x = labels.perturbation_matrix(design, genes, source="raw_design")
     x_table = pd.DataFrame(x, index=pd.Index(conditions, name="condition"), columns=genes)
-    y_table = y.reindex(index=x_table.index, columns=genes)
-    if y_table.isna().any().any():
-        missing = y_table.columns[y_table.isna().any()][0]
-        raise InputError("no label for a universe gene", source="raw_expression", gene=str(missing))
-    return y_table.astype("int8"), x_table
+    y_table = _latent_labels(
+        y.reindex(index=x_table.index, columns=genes), universe, "raw_expression"
+    )
+    return y_table, x_table
+
+
+def _latent_labels(y_table: pd.DataFrame, universe: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Labels over the universe: a measured gene without one raises; a latent gene has
+    none, and its 0s are never scored (`measured_mask`)."""
+    unlabelled = y_table.isna().any().to_numpy() & measured_mask(universe)
+    if unlabelled.any():
+        gene = str(y_table.columns[unlabelled][0])
+        raise InputError("no label for a measured gene", source=source, gene=gene)
+    return y_table.fillna(0).astype("int8")
 
 
 def label_cells(
@@ -260,14 +334,11 @@ def label_cells(
         raise InputError(
             "condition has no labelled cells", source="raw_cells", row=missing[0], gene=missing[0]
         )
-    absent = [g for g in genes if g not in cell_labels.columns]
-    if absent:
-        raise InputError("no label for a universe gene", source="raw_cells", gene=absent[0])
     index = pd.Index(rows["row"], name="row")
-    y_table = cell_labels.loc[index, genes]
+    y_table = _latent_labels(cell_labels.loc[index].reindex(columns=genes), universe, "raw_cells")
     position = pd.Index(conditions).get_indexer(rows["condition"])
     x_table = pd.DataFrame(x[position], index=index, columns=genes)
-    return y_table.astype("int8"), x_table, rows
+    return y_table, x_table, rows
 
 
 def unlabelled_inputs(
@@ -292,23 +363,42 @@ def unlabelled_inputs(
     )
 
 
+DROP_METRICS = {
+    design_core.UNKNOWN_NAME: "data.conditions_dropped_unknown_name",
+    design_core.NOT_MEASURED: "data.conditions_dropped_unmeasured_gene",
+    design_core.KB_GENE_DROPPED: "data.conditions_dropped_unmeasured_kb_gene",
+}
+
+
 def dataset_statistics(
     labels_table: pd.DataFrame,
     universe: pd.DataFrame,
     split: dict[str, Any],
     unlabelled: pd.DataFrame,
     conditions_report: pd.DataFrame,
+    expression_report: pd.DataFrame,
     rows: pd.DataFrame | None = None,
 ) -> dict[str, float]:
-    """Counts logged with the run: genes, conditions, label classes, split sizes (and with
-    per-cell ``rows``, the labelled cells)."""
-    values = labels_table.to_numpy()
+    """Counts logged with the run: genes (measured, latent, dropped for missing values),
+    conditions (kept, dropped, and why a perturbed gene dropped one), label classes of the
+    measured genes, split sizes (and with per-cell ``rows``, the labelled cells)."""
+    measured = measured_mask(universe)
+    values = labels_table.to_numpy()[:, measured]
     conditions = split.get("conditions", split)
+    status = conditions_report["status"]
+    detail = conditions_report.get("detail", pd.Series("", index=conditions_report.index))
     stats = {
         "data.genes": len(universe),
+        "data.genes_measured": int(measured.sum()),
+        "data.genes_latent": int((~measured).sum()),
+        "data.genes_dropped_non_finite": len(expression_report),
         "data.kb_regulators": int(universe["is_regulator"].sum()),
         "data.conditions": len(labels_table) if rows is None else rows["condition"].nunique(),
-        "data.conditions_dropped": int(conditions_report["status"].ne("kept").sum()),
+        "data.conditions_dropped": int(status.ne("kept").sum()),
+        **{name: int(status.eq(reason).sum()) for reason, name in DROP_METRICS.items()},
+        "data.conditions_latent_input": int(
+            (status.eq("kept") & detail.fillna("").astype(str).str.startswith("latent")).sum()
+        ),
         "data.labels_down": int((values == -1).sum()),
         "data.labels_none": int((values == 0).sum()),
         "data.labels_up": int((values == 1).sum()),

@@ -34,6 +34,7 @@ def _statistics_node(rows: str | None = None) -> Node:
         "split": "conditions_split",
         "unlabelled": "unlabelled_table",
         "conditions_report": "conditions_report",
+        "expression_report": "expression_report",
     }
     return node(
         nodes.dataset_statistics,
@@ -48,12 +49,6 @@ def condition_labels() -> Pipeline:
     controls and the ternary labels (the validation pipeline splits the conditions)."""
     return pipeline(
         [
-            node(
-                nodes.expression_values,
-                {"expression": "raw_expression", "params": "params:data_processing.expression"},
-                "log_expression",
-                name="expression_values",
-            ),
             node(
                 nodes.differential_expression,
                 {
@@ -120,15 +115,10 @@ def create_pipeline(shape: PipelineShape = DEFAULT_SHAPE, **kwargs) -> Pipeline:
                 name="harmonise_edges",
             ),
             node(
-                nodes.build_universe,
-                {
-                    "expression": "raw_expression",
-                    "genes": "raw_genes",
-                    "edges": "harmonised_edges_table",
-                    "params": "params:data_processing.universe",
-                },
-                ["universe_table", "kb_edges_table", "gene_universe_report"],
-                name="build_universe",
+                nodes.expression_values,
+                {"expression": "raw_expression", "params": "params:data_processing.expression"},
+                ["log_expression", "expression_report"],
+                name="expression_values",
             ),
             node(
                 nodes.select_conditions,
@@ -136,11 +126,32 @@ def create_pipeline(shape: PipelineShape = DEFAULT_SHAPE, **kwargs) -> Pipeline:
                     "design": "raw_design",
                     "genes": "raw_genes",
                     "synonyms": "raw_synonyms",
+                    "expression": "log_expression",
+                    "edges": "harmonised_edges_table",
                     "params": "params:data_processing.conditions",
                     "gene_params": "params:data_processing.genes",
+                    "universe_params": "params:data_processing.universe",
                 },
                 ["design_table", "conditions_report"],
                 name="select_conditions",
+            ),
+            node(
+                nodes.build_universe,
+                {
+                    "expression": "log_expression",
+                    "genes": "raw_genes",
+                    "edges": "harmonised_edges_table",
+                    "design": "design_table",
+                    "k": "params:k",
+                    "params": "params:data_processing.universe",
+                },
+                [
+                    "universe_table",
+                    "kb_edges_table",
+                    "gene_universe_report",
+                    "gene_universe_metrics",
+                ],
+                name="build_universe",
             ),
             node(
                 nodes.unlabelled_inputs,

@@ -9,7 +9,12 @@ from aligned_kedro.core.data.harmonise.edges import (
 )
 from aligned_kedro.core.data.harmonise.effects import EDGE_FORMATS, edge_effects
 from aligned_kedro.core.data.harmonise.gene_graph import harmonise_gene_graph
-from aligned_kedro.core.data.harmonise.names import name_resolver, resolve_perturbations
+from aligned_kedro.core.data.harmonise.names import (
+    name_resolver,
+    resolve_perturbations,
+    unknown_perturbations,
+    with_kb_genes,
+)
 from aligned_kedro.core.data.harmonise.universe import gene_universe
 
 __all__ = [
@@ -22,4 +27,6 @@ __all__ = [
     "name_resolver",
     "read_edge_table",
     "resolve_perturbations",
+    "unknown_perturbations",
+    "with_kb_genes",
 ]

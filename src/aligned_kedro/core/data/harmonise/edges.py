@@ -20,6 +20,7 @@ EFFECT_SIGNS = {"+": (1,), "-": (-1,)}
 DualPolicy = Literal["both", "drop", "activation", "inhibition"]
 UnknownPolicy = Literal["drop", "error", "activation", "inhibition"]
 DropPolicy = Literal["drop", "error"]
+UnresolvedPolicy = Literal["drop", "error", "keep"]
 EDGE_COLUMNS = ["regulator", "target", "sign", "regulator_name", "effect"]
 
 Edge = tuple[str, str, int, str, str]
@@ -95,14 +96,20 @@ def _row_edges(
     resolver: dict[str, tuple],
     *,
     composite: Literal["split", "drop"],
-    unresolved: DropPolicy,
+    unresolved: UnresolvedPolicy,
     source: str,
 ) -> tuple[list[Edge], tuple[str, str] | None]:
-    """One row's signed edges between gene IDs and the report line it adds, if any (a drop
-    or a composite regulator's expansion)."""
+    """One row's signed edges between gene IDs and the report line it adds, if any (a drop,
+    a name kept as a gene, or a composite regulator's expansion)."""
     regulator, target, effect = values
     regulators = resolve_name(regulator, resolver, composite)
     targets = resolve_name(target, resolver, "split")
+    kept = None
+    if unresolved == "keep" and (regulators is None or targets is None):
+        gene, column = (regulator, "regulator") if regulators is None else (target, "target")
+        regulators = regulators if regulators is not None else (str(regulator).strip(),)
+        targets = targets if targets is not None else (str(target).strip(),)
+        kept = ("kept", f"{column} not in the gene table, kept as a gene: {gene}")
     if regulators is None or targets is None:
         gene, column = (regulator, "regulator") if regulators is None else (target, "target")
         if unresolved == "error":
@@ -119,6 +126,8 @@ def _row_edges(
     if not signs:
         return [], ("dropped", f"effect {effect} by policy")
     edges = [(r, t, s, regulator, effect) for r in regulators for t in targets for s in signs]
+    if kept is not None:
+        return edges, kept
     expanded = ("expanded", f"composite regulator split: {regulator}")
     return edges, expanded if len(regulators) > 1 else None
 
@@ -158,7 +167,7 @@ def harmonise_edges(
     composite: Literal["split", "drop"] = "split",
     dual: DualPolicy = "both",
     unknown: UnknownPolicy = "drop",
-    unresolved: DropPolicy = "drop",
+    unresolved: UnresolvedPolicy = "drop",
     aliases: Sequence[str] = (),
     source: str = "edge table",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -167,8 +176,11 @@ def harmonise_edges(
     ``effect`` is ``+``, ``-``, ``+-`` (dual, by ``dual``) or ``?`` (by ``unknown``).
     Names resolve through gene IDs, gene names and ``synonyms`` (case-insensitive). A
     composite regulator (``flhD;flhC``) gives every subunit the edge (``split``) or is
-    dropped. Names that are not genes (metabolites, tRNAs) are dropped and counted, or
-    raise with ``unresolved="error"``. Other formats go through `edge_effects` first.
+    dropped. Names that are not genes of the gene table (metabolites, tRNAs) are dropped
+    and counted, raise with ``unresolved="error"``, or with ``"keep"`` become genes of
+    their own name: for a KB of genes and a gene table of the measured genes only (an
+    h5ad's var), whose unmeasured KB genes can then be latent genes of the universe.
+    Other formats go through `edge_effects` first.
 
     Parameters
     ----------
@@ -177,7 +189,7 @@ def harmonise_edges(
     genes, synonyms, aliases
         As for `name_resolver`.
     composite, dual, unknown, unresolved : str
-        The policies above.
+        The policies above (``unresolved``: drop, error or keep).
     source : str
         The file or dataset named in errors and in the log.
 
