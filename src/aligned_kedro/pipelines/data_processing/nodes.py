@@ -24,6 +24,7 @@ FORMAT_OPTIONS = (
     "dorothea_levels",
     "omnipath_undirected",
     "omnipath_consensus",
+    "complexes",
     "go_as",
     "go_min_importance",
 )

@@ -10,6 +10,11 @@ import pandas as pd
 
 from aligned_kedro.core.data.harmonise._tables import Report
 from aligned_kedro.core.data.harmonise.collectri import collectri_effects
+from aligned_kedro.core.data.harmonise.complexes import (
+    COMPLEX_FORMATS,
+    ComplexPolicy,
+    expand_complexes,
+)
 from aligned_kedro.core.data.harmonise.dorothea import dorothea_effects
 from aligned_kedro.core.data.harmonise.go import go_effects
 from aligned_kedro.core.data.harmonise.omnipath import omnipath_effects
@@ -31,6 +36,7 @@ def edge_effects(
     omnipath_consensus: bool = True,
     go_as: Literal["positive"] | None = None,
     go_min_importance: float = 0.0,
+    complexes: ComplexPolicy = "members",
     source: str = "edge table",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Normalise a GRN resource to ``regulator, target, effect`` (``+``, ``-``, ``+-``, ``?``).
@@ -47,6 +53,10 @@ def edge_effects(
       it enters the signed KB only with ``go_as: positive`` (every edge an activation),
       keeping edges with importance >= ``go_min_importance``.
 
+    In ``collectri`` and ``omnipath`` tables a complex (CollecTRI's ``AP1``, ``NFKB``;
+    OmniPath's ``JUN_FOS``) becomes one row per member gene (`complex_table`), or is
+    dropped with ``complexes: drop``; the report counts each complex.
+
     Parameters
     ----------
     raw : pandas.DataFrame
@@ -55,6 +65,8 @@ def edge_effects(
         One of `EDGE_FORMATS`.
     dorothea_levels, omnipath_undirected, omnipath_consensus, go_as, go_min_importance
         The options of one format each, as above.
+    complexes : {"members", "drop"}
+        What a complex of a ``collectri`` or ``omnipath`` table becomes.
     source : str
         The file or dataset named in errors and in the log.
 
@@ -88,6 +100,8 @@ def edge_effects(
             column="format",
         )
     table = readers[format]()
+    if format in COMPLEX_FORMATS:
+        table = expand_complexes(table, report, policy=complexes)
     if report.lines:
-        log.info("%s (%s): dropped %s", source, format, {r: n for _, r, n in report.lines})
+        log.info("%s (%s): %s", source, format, {f"{a} {r}": n for a, r, n in report.lines})
     return table.reset_index(drop=True), report.frame()

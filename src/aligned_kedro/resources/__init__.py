@@ -1,0 +1,1 @@
+"""Data files shipped with aligned-kedro (the complex member table)."""
