@@ -223,6 +223,10 @@ def test_latent_keeps_every_kb_covered_knockout_and_drops_the_rest_by_reason(lat
     assert status.loc["ko_typo", "detail"].startswith("G00O4 (closest: G0004, ")
     assert status.loc["ko_outside", "status"] == NOT_MEASURED
     assert status.loc["ko_G0004", "detail"] == f"latent input: {gene_id('G0004')}"
+    checks = report(latent, "validation").set_index("check")
+    assert checks.loc["perturbed.unknown_name", ["status", "value"]].tolist() == ["warn", 1]
+    assert "ko_typo: G00O4 (closest: G0004" in checks.loc["perturbed.unknown_name", "detail"]
+    assert checks.loc["perturbed.latent_input", "value"] == len(LATENT_KO)
     data = metrics(latent, "dataset")
     assert data["data.conditions_dropped_unknown_name"] == 1
     assert data["data.conditions_dropped_unmeasured_gene"] == 1

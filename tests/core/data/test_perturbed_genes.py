@@ -17,6 +17,7 @@ from aligned_kedro.core.data.design import (
 )
 from aligned_kedro.core.data.harmonise import resolve_perturbations, unknown_perturbations
 from aligned_kedro.core.data.labels import finite_genes
+from aligned_kedro.core.data.validation import dropped_perturbations
 from aligned_kedro.core.errors import InputError
 
 GENES = pd.DataFrame(
@@ -149,3 +150,23 @@ def test_text_in_the_table_and_an_unknown_option_are_refused():
         finite_genes(table, non_finite="drop_gene")
     with pytest.raises(InputError, match="non_finite must be one of"):
         finite_genes(expression(), non_finite="zero")
+
+
+def test_the_validation_report_lists_each_reason_and_the_latent_inputs():
+    resolved = resolve_perturbations(design(), GENES, unknown="keep")
+    _, report = select_conditions(
+        resolved, coverage=coverage(latent=True), unknown_perturbation="drop"
+    )
+    rows = {f.check: f for f in dropped_perturbations(report)}
+    unknown = rows["perturbed.unknown_name"]
+    assert (unknown.status, unknown.value) == ("warn", 2)
+    assert "ko_typo: FOXA22 (closest: FOXA2, SOX2)" in unknown.detail
+    assert (
+        rows["perturbed.unmeasured_gene"].value,
+        rows["perturbed.unmeasured_kb_gene"].value,
+    ) == (
+        1,
+        0,
+    )
+    assert rows["perturbed.unmeasured_kb_gene"].status == "ok"
+    assert rows["perturbed.latent_input"].value == 2

@@ -17,7 +17,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from aligned_kedro.core.data.design import PERTURBATION_SIGN, design_conditions
+from aligned_kedro.core.data.design import (
+    KB_GENE_DROPPED,
+    NOT_MEASURED,
+    PERTURBATION_SIGN,
+    UNKNOWN_NAME,
+    design_conditions,
+)
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.knowledge.abstention import SATURATED_SHARE
 
@@ -160,6 +166,46 @@ def replicates(
             len(no_control),
             "conditions dropped without control samples"
             + (f", e.g. {no_control['condition'].iloc[0]!r}" if len(no_control) else ""),
+        )
+    )
+    return findings
+
+
+PERTURBATION_CHECKS = {
+    UNKNOWN_NAME: "perturbed.unknown_name",
+    NOT_MEASURED: "perturbed.unmeasured_gene",
+    KB_GENE_DROPPED: "perturbed.unmeasured_kb_gene",
+}
+
+
+def dropped_perturbations(conditions: pd.DataFrame, limit: int = 10) -> list[Finding]:
+    """Conditions dropped for their perturbed genes, one row per reason (an unknown name,
+    with the closest known names; a gene neither measured nor in the KB; an unmeasured KB
+    gene with ``kb_genes: drop``), and the kept conditions that perturb a latent gene."""
+    detail = conditions.get("detail", pd.Series("", index=conditions.index))
+    detail = detail.fillna("").astype(str)
+    findings = []
+    for status, check in PERTURBATION_CHECKS.items():
+        found = conditions[conditions["status"].eq(status)]
+        shown = [f"{c}: {d}" for c, d in zip(found["condition"], detail[found.index], strict=True)]
+        more = f" and {len(found) - limit} more" if len(found) > limit else ""
+        findings.append(
+            Finding(
+                check,
+                "warn" if len(found) else "ok",
+                len(found),
+                f"conditions dropped, {status}"
+                + (f": {'; '.join(shown[:limit])}{more}" if len(found) else ""),
+            )
+        )
+    latent = conditions[conditions["status"].eq("kept") & detail.str.startswith("latent input")]
+    findings.append(
+        Finding(
+            "perturbed.latent_input",
+            "ok",
+            len(latent),
+            "kept conditions perturbing an unmeasured KB gene (a latent input)"
+            + (f", e.g. {latent['condition'].iloc[0]!r}" if len(latent) else ""),
         )
     )
     return findings

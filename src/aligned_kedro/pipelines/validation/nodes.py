@@ -167,6 +167,7 @@ def validate_inputs(
             min_replicates=params["min_replicates"],
             too_few=params["too_few_replicates"],
         ),
+        *validation.dropped_perturbations(conditions_report),
         *validation.duplicated_conditions(design),
         *validation.split_support(
             splits.strategy_support(genes, **options), split_params["strategy"]
