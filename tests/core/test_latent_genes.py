@@ -15,6 +15,7 @@ from aligned_kedro.core import (
     LinearBaseline,
     RoundData,
     adaptor_prior,
+    inconsistency_report,
     predict,
     score_stage,
     train_neural_only,
@@ -104,3 +105,24 @@ def test_the_linear_baseline_chooses_its_threshold_on_measured_genes():
         for d in (first, second)
     ]
     assert fitted[0].tau == fitted[1].tau
+
+
+def test_the_inconsistency_report_neither_counts_nor_tests_latent_genes():
+    data, kb = problem()
+    first, second = with_latent(data, 1), with_latent(data, 2)
+    reports = [
+        inconsistency_report(d.X, d.Y, kb, 2, genes=GENES, measured=d.measured)[0]
+        for d in (first, second)
+    ]
+    assert reports[0] == reports[1]
+    every, _ = inconsistency_report(data.X, data.Y, kb, 2, genes=GENES)
+    # no KB edge ends at g7 or g9: the same direct edges are tested; hiding g3, a target
+    # of the knocked-out g0, leaves its edge untested
+    assert reports[0]["n_direct_tested"] == every["n_direct_tested"]
+    hidden = dataclasses.replace(data, measured=np.arange(len(GENES)) != 3)
+    assert (
+        inconsistency_report(data.X, data.Y, kb, 2, genes=GENES, measured=hidden.measured)[0][
+            "n_direct_tested"
+        ]
+        < every["n_direct_tested"]
+    )

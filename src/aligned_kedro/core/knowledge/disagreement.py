@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from aligned_kedro.core._checks import PERTURBATION_HINT, check_k, check_ternary
+from aligned_kedro.core._checks import PERTURBATION_HINT, check_gene_mask, check_k, check_ternary
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.knowledge.deduction import Variant, _check_variant, iter_closure_blocks
 from aligned_kedro.core.knowledge.kb import KnowledgeBase
@@ -55,7 +55,8 @@ class _Relations:
     """Observed signs of (X, Y) over the genes `names`, against the KB's direct edges.
 
     `kb_col` is each name's KB index (-1 outside the KB); `direct` holds the signs of the
-    direct edges of R(0) without the self-activation, `direct_any` their presence.
+    direct edges of R(0) without the self-activation, `direct_any` their presence;
+    `measured` is False for latent genes, whose direct edges are never tested.
     """
 
     names: tuple[str, ...]
@@ -64,14 +65,21 @@ class _Relations:
     kb_col: np.ndarray
     direct: sp.csr_matrix
     direct_any: sp.csr_matrix
+    measured: np.ndarray
 
     @classmethod
     def of(
-        cls, x: np.ndarray, y: np.ndarray, kb: KnowledgeBase, names: tuple[str, ...]
+        cls,
+        x: np.ndarray,
+        y: np.ndarray,
+        kb: KnowledgeBase,
+        names: tuple[str, ...],
+        measured: np.ndarray,
     ) -> _Relations:
         kb_col = np.array([kb.index.get(g, -1) for g in names], dtype=np.intp)
         off = kb.r_pos - sp.diags(kb.r_pos.diagonal())
-        return cls(names, x, y, kb_col, (off - kb.r_neg).tocsr(), (off + kb.r_neg).tocsr())
+        signs, present = (off - kb.r_neg).tocsr(), (off + kb.r_neg).tocsr()
+        return cls(names, x, y, kb_col, signs, present, measured)
 
     def closure_rows(
         self, kb: KnowledgeBase, cols: np.ndarray, k: int, variant: Variant, block_size: int | None
@@ -95,6 +103,7 @@ class _Relations:
         conds = np.flatnonzero(self.x[:, c])
         data_sign = self.y[conds] * self.x[conds, c][:, None]
         data_sign[:, c] = 0
+        data_sign[:, ~self.measured] = 0
         present = np.where(in_kb, (p_row[kb_col] + q_row[kb_col]) > 0, False)
         kb_sign = np.where(in_kb, np.sign(p_row[kb_col] - q_row[kb_col]), 0)
         responding = data_sign != 0
@@ -105,6 +114,7 @@ class _Relations:
             edge_sign[in_kb] = self.direct[g].toarray().ravel()[kb_col[in_kb]]
             has_edge[in_kb] = self.direct_any[g].toarray().ravel()[kb_col[in_kb]] > 0
             has_edge[c] = False
+            has_edge &= self.measured
         tested = np.broadcast_to(has_edge, data_sign.shape)
         known = responding & present
         return {
@@ -166,6 +176,7 @@ def inconsistency_report(
     genes: Sequence[str] | None = None,
     *,
     block_size: int | None = None,
+    measured: np.ndarray | None = None,
 ) -> tuple[dict[str, float | int], pd.DataFrame]:
     """Data-derived relations against the KB closure R±(k) (Eq. 1), as in Figure 1.
 
@@ -190,6 +201,9 @@ def inconsistency_report(
         Names of the n' columns of X and Y (default `kb.genes`).
     block_size
         Closure rows propagated together.
+    measured
+        Boolean, (n',): False for latent genes (no labels); they respond in no relation
+        and their direct edges are not tested. All True when omitted.
 
     Returns
     -------
@@ -203,7 +217,8 @@ def inconsistency_report(
     _check_variant(variant)
     names = tuple(kb.genes if genes is None else genes)
     dense_x, dense_y = _report_inputs(X, Y, names)
-    relations = _Relations.of(dense_x, dense_y, kb, names)
+    mask = check_gene_mask(measured, len(names), source="inconsistency report")
+    relations = _Relations.of(dense_x, dense_y, kb, names, mask)
     perturbed = np.flatnonzero((dense_x != 0).any(axis=0))
     records, ranks = [], []
     for c, p_row, q_row in relations.closure_rows(kb, perturbed, k, variant, block_size):

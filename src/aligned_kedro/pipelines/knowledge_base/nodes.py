@@ -80,6 +80,7 @@ def inconsistency(
     """Figure-1 report (missing, conflicting, agreeing relations), Inc(D, KB) (Eq. 2) and the
     distribution of the share of measured genes δ_KB changes per input, over the measured
     genes."""
+    measured = measured_mask(universe)
     summary, per_regulator = inconsistency_report(
         perturbations.to_numpy(),
         labels.to_numpy(),
@@ -87,8 +88,8 @@ def inconsistency(
         k,
         params["variant"],
         genes=gene_ids(universe),
+        measured=measured,
     )
-    measured = measured_mask(universe)
     deduced = kb_predictions.to_numpy()[:, measured]
     summary["kb_changed_share"] = float((deduced != 0).mean())
     shares = changed_shares(kb_predictions.to_numpy(), perturbations.to_numpy(), measured)
