@@ -8,8 +8,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP_OPTIONS ?=
 ALIGNED_HOST ?= 127.0.0.1
+KEEP ?= 5
+RUN := $(BIN)/kedro run --pipelines=aligned
+REPORT := data/08_reporting/report.html
 
-.PHONY: install run test reference lint format bench viz viz-build mlflow clean
+.PHONY: install run test reference lint format bench viz viz-build mlflow notebooks prune clean
 
 install: $(STAMP)
 
@@ -19,7 +22,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/kedro run --pipeline=aligned
+	$(RUN)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -48,6 +51,19 @@ viz-build: $(STAMP)
 
 mlflow: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host $(ALIGNED_HOST) --port 5000 --workers 1
+
+# Both notebooks, executed by a headless Jupyter kernel into build/notebooks/ (the
+# committed notebooks stay without outputs); runs the pipeline first when no run has
+# completed yet.
+notebooks: $(STAMP) | $(REPORT)
+	$(BIN)/jupyter nbconvert --to notebook --execute --output-dir build/notebooks notebooks/*.ipynb
+
+$(REPORT): | $(STAMP)
+	$(RUN)
+
+# Versions older than the last KEEP complete runs (each dataset keeps its newest).
+prune: $(STAMP)
+	$(BIN)/python -m aligned_kedro.runs prune --keep $(KEEP)
 
 clean:
 	rm -rf $(VENV) build mlruns mlflow.db

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -33,6 +34,7 @@ import mlflow
 import pandas as pd
 
 from aligned_kedro.core.evaluation.metrics import aggregate_table
+from aligned_kedro.tracking import ensure_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = "aligned_kedro"
@@ -94,8 +96,7 @@ def run_params(params: str, seed: int | None) -> str:
 
 
 def start_run(client: mlflow.MlflowClient, experiment: str, sweep: str, variant: Variant) -> str:
-    found = client.get_experiment_by_name(experiment)
-    experiment_id = found.experiment_id if found else client.create_experiment(experiment)
+    experiment_id = ensure_experiment(client, experiment)
     run = client.create_run(
         experiment_id,
         run_name=f"{sweep}/{variant.name}",
@@ -114,15 +115,23 @@ def run_variant(
     started = time.perf_counter()
     code = subprocess.run(command(variant, extra), cwd=args.project, env=env).returncode
     if code != 0 and client.get_run(run_id).info.status == "RUNNING":
-        client.set_terminated(run_id, "FAILED")
+        client.set_terminated(run_id, end_status(code))
     print(f"[{variant.name}] exit {code} after {time.perf_counter() - started:.0f} s", flush=True)
     return run_id, code
+
+
+def end_status(code: int) -> str:
+    """The MLflow state of a run whose process exited with `code` and left it RUNNING:
+    KILLED for a signal (Ctrl-C, kill), FAILED otherwise."""
+    signalled = code < 0 or code in (128 + signal.SIGINT, 128 + signal.SIGTERM)
+    return "KILLED" if signalled else "FAILED"
 
 
 def sweep_table(client: mlflow.MlflowClient, experiment: str, sweep: str) -> pd.DataFrame:
     """One row per variant and stage (neural-only, first alignment, last refinement):
     n runs and mean, sd of each consistency metric over the FINISHED runs of the sweep,
-    with the variant's parameters. Unfinished runs are counted in ``n_unfinished``."""
+    with the variant's parameters. Runs that FAILED, were KILLED (interrupted, or left
+    RUNNING by a process that died) or still run are counted in ``n_unfinished``."""
     found = client.get_experiment_by_name(experiment)
     if found is None:
         raise SystemExit(f"no MLflow experiment {experiment!r} in {client.tracking_uri}")

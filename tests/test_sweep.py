@@ -89,3 +89,16 @@ def test_sweep_table_compares_variants_from_the_mlflow_store(tmp_path):
     assert list(table["stage"][::2]) == ["neural-only", "A (round 1)", "A-R-A-R (last refine)"]
     with pytest.raises(SystemExit, match="no run tagged"):
         sweep.sweep_table(client, "aligned_kedro", "missing")
+
+
+def test_a_run_left_running_ends_killed_for_a_signal_and_failed_otherwise():
+    assert sweep.end_status(-9) == "KILLED"
+    assert sweep.end_status(130) == "KILLED"
+    assert sweep.end_status(1) == "FAILED"
+
+
+def test_the_sweep_experiment_opens_on_its_runs(tmp_path):
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    sweep.start_run(client, "aligned_kedro", "s1", sweep.VARIANTS[0])
+    experiment = client.get_experiment_by_name("aligned_kedro")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"

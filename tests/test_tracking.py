@@ -133,3 +133,18 @@ def test_kedro_dataset_lines_are_at_warning_by_default():
     loggers = yaml.safe_load((ROOT / "conf" / "logging.yml").read_text())["loggers"]
     assert loggers["kedro.io"]["level"] == "WARNING"
     assert loggers["aligned_kedro"]["level"] == "INFO"
+
+
+def test_the_readme_command_runs_pipelines_without_a_deprecation(monkeypatch):
+    from click.testing import CliRunner
+
+    from aligned_kedro import cli
+
+    seen = []
+    monkeypatch.setattr(cli, "_run_jobs", lambda verbose, options: seen.append(options))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = CliRunner().invoke(cli.run, ["--pipeline=aligned", "--params=k:4"])
+    assert result.exit_code == 0, result.output
+    assert seen[0]["pipelines"] == ["aligned"] and seen[0]["pipeline"] is None
+    assert seen[0]["params"] == {"k": 4}

@@ -1,9 +1,11 @@
-"""Project CLI: ``kedro run`` as stock Kedro, with three changes.
+"""Project CLI: ``kedro run`` as stock Kedro, with these changes.
 
 - ``--params`` also takes ``key:value`` (Kedro 1.7 rejects ``--params=k:4`` although its
   help text promises colon or equals).
 - Bad input (an `InputError`) is one line naming the dataset, file, column, row and gene,
-  not a traceback; ``--verbose`` shows the traceback.
+  not a traceback; ``--verbose`` shows the traceback (and Kedro's dataset lines).
+- ``--pipeline=X`` runs ``--pipelines=X`` (Kedro 1.7 deprecates ``--pipeline``; the
+  README's commands keep working, without the warning).
 - Each dataset runs on its own: ``kedro run`` (``aligned``) and ``--pipeline=validate``
   in a project with ``datasets`` run the default job, then each dataset's job, each in its
   own session (and MLflow run); a dataset that fails is reported and the others still
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import traceback
 from typing import Any
 
@@ -21,6 +24,7 @@ import click
 from kedro.framework.cli.project import run as kedro_run
 from kedro.framework.cli.utils import _split_params, split_string
 
+from aligned_kedro.console import VERBOSE
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.dataset_errors import DEFAULT_DATASET
 from aligned_kedro.hooks import dataset_parameters
@@ -104,10 +108,18 @@ def _project_run(command: click.Command) -> click.Command:
         if option.name == "params":
             option.callback = split_params
     widened.params.append(
-        click.Option(["--verbose", "-v"], is_flag=True, help="Show the traceback of a failed run.")
+        click.Option(
+            ["--verbose", "-v"],
+            is_flag=True,
+            help="Show Kedro's dataset and node lines, and the traceback of a failed run.",
+        )
     )
 
     def callback(verbose: bool = False, **options: Any) -> None:
+        if options.get("pipeline") and not options.get("pipelines"):
+            options["pipelines"], options["pipeline"] = [options["pipeline"]], None
+        if verbose:
+            os.environ[VERBOSE] = "1"
         _run_jobs(verbose, options)
 
     widened.callback = callback

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 VERBOSE = "ALIGNED_VERBOSE"
-KEDRO_DETAIL = ("kedro.io", "kedro.pipeline.node", "kedro.runner")
+KEDRO_DETAIL = ("kedro.io", "kedro.pipeline.node", "kedro.runner", "kedro_mlflow")
 
 # Messages (regex) of third-party warnings that say nothing about this project.
 THIRD_PARTY_WARNINGS: tuple[str, ...] = (
@@ -103,6 +103,6 @@ def configure_console() -> None:
         if not any(isinstance(f, ReadableArgs) for f in handler.filters):
             handler.addFilter(ReadableArgs())
     quiet_third_party_warnings()
-    if os.environ.get(VERBOSE, "").strip() not in ("", "0"):
-        for name in KEDRO_DETAIL:
-            logging.getLogger(name).setLevel(logging.INFO)
+    verbose = os.environ.get(VERBOSE, "").strip() not in ("", "0")
+    for name in KEDRO_DETAIL:  # kedro-mlflow sets its own level when imported
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)

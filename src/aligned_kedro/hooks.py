@@ -271,7 +271,7 @@ class ConsoleHooks:
         self._started = 0
         self._clock = 0.0
 
-    @hook_impl
+    @hook_impl(tryfirst=True)
     def after_context_created(self) -> None:
         configure_console()
 
