@@ -33,7 +33,7 @@ def test_by_default_the_graph_comes_from_the_kb_and_no_gene_graph_is_read():
     assert "gnn_graph_table" in found["neural_only_baseline"].inputs
     assert (
         "gnn_graph_table"
-        in by_name(build_pipelines(PipelineShape())["aligned"])["round_1.align"].inputs
+        in by_name(build_pipelines(PipelineShape())["aligned"])["round_1.align_1"].inputs
     )
 
 
@@ -46,7 +46,7 @@ def test_a_dataset_with_a_gene_graph_reads_its_own_table(data_input):
     genes = "synth.cell_genes_table" if data_input == "anndata" else "synth.raw_genes"
     assert {"synth.raw_gene_graph", genes, "synth.universe_table"} <= set(graph.inputs)
     assert graph.outputs[0] == "synth.gnn_graph_table"
-    for name in ("synth.round_1.align", "synth.neural_only_baseline"):
+    for name in ("synth.round_1.align_1", "synth.neural_only_baseline"):
         assert "synth.gnn_graph_table" in found[name].inputs
 
 
@@ -64,12 +64,12 @@ def test_recovery_replicates_share_one_gene_graph_and_follow_their_kb_otherwise(
     assert [n for n in shared if n.endswith("graph")] == ["gene_graph"]
     for i in range(2):
         for r in (1, 2):
-            assert "gnn_graph_table" in shared[f"recovery.replicate_{i}.round_{r}.align"].inputs
+            assert "gnn_graph_table" in shared[f"recovery.replicate_{i}.round_{r}.align_{r}"].inputs
     own = by_name(recovery.create_pipeline(PipelineShape(rounds=1, recovery_replicates=2)))
     for i in range(2):
         ns = f"recovery.replicate_{i}"
         assert f"{ns}.corrupted_kb_table" in own[f"{ns}.kb_graph"].inputs
-        assert f"{ns}.gnn_graph_table" in own[f"{ns}.round_1.align"].inputs
+        assert f"{ns}.gnn_graph_table" in own[f"{ns}.round_1.align_1"].inputs
 
 
 UNIVERSE = pd.DataFrame({"gene_id": ["a", "b", "c"]})

@@ -25,15 +25,15 @@ def inputs_of(pipe: Pipeline, name: str) -> set[str]:
 def test_each_round_aligns_then_refines_the_previous_rounds_kb(count):
     shape = PipelineShape(rounds=count)
     pipe = training.create_pipeline(shape) + rounds.create_pipeline(shape)
-    assert "knowledge_base_table" in inputs_of(pipe, "round_1.align")
-    assert "knowledge_base_table" in inputs_of(pipe, "round_1.refine")
-    assert "round_1.aligned_model" in inputs_of(pipe, "round_1.refine")
-    assert not any(name.endswith("aligned_model") for name in inputs_of(pipe, "round_1.align"))
+    assert "knowledge_base_table" in inputs_of(pipe, "round_1.align_1")
+    assert "knowledge_base_table" in inputs_of(pipe, "round_1.refine_1")
+    assert "round_1.aligned_model" in inputs_of(pipe, "round_1.refine_1")
+    assert not any(name.endswith("aligned_model") for name in inputs_of(pipe, "round_1.align_1"))
     for r in range(2, count + 1):
-        align = inputs_of(pipe, f"round_{r}.align")
+        align = inputs_of(pipe, f"round_{r}.align_{r}")
         assert {f"round_{r - 1}.refined_kb_table", f"round_{r - 1}.aligned_model"} <= align
-        assert f"round_{r - 1}.refined_kb_table" in inputs_of(pipe, f"round_{r}.refine")
-        assert f"round_{r}.aligned_model" in inputs_of(pipe, f"round_{r}.refine")
+        assert f"round_{r - 1}.refined_kb_table" in inputs_of(pipe, f"round_{r}.refine_{r}")
+        assert f"round_{r}.aligned_model" in inputs_of(pipe, f"round_{r}.refine_{r}")
     summary = evaluation.create_pipeline(shape)
     assert f"round_{count}.refine_metrics" in inputs_of(summary, "run_summary")
     assert "no_change_baseline_metrics" in inputs_of(summary, "run_summary")
@@ -155,3 +155,16 @@ def test_no_pipeline_imports_another_pipelines_nodes():
             parts = module.split(".")
             if parts[:2] == ["aligned_kedro", "pipelines"] and parts[-1] == "nodes":
                 assert parts[2] == own, f"{path.relative_to(PIPELINES)} imports {module}"
+
+
+def test_kedro_viz_reads_the_round_of_every_stage_node():
+    """kedro-viz shows a node's name without its namespace: each stage's name says its
+    round (``align_2`` inside ``round_2``), not only ``align``."""
+    pipe = rounds.create_pipeline(PipelineShape(rounds=2))
+    shown = {node.name: node.name.rsplit(".", 1)[-1] for node in pipe.nodes}
+    assert shown == {
+        "round_1.align_1": "align_1",
+        "round_1.refine_1": "refine_1",
+        "round_2.align_2": "align_2",
+        "round_2.refine_2": "refine_2",
+    }

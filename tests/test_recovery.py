@@ -23,10 +23,10 @@ def test_each_replicate_runs_the_rounds_on_its_own_corrupted_kb(rounds, replicat
         assert "knowledge_base_table" in found[f"{ns}.remove_edges"].inputs
         for r in range(1, rounds + 1):
             for stage in ("align", "refine"):
-                inputs = found[f"{ns}.round_{r}.{stage}"].inputs
+                inputs = found[f"{ns}.round_{r}.{stage}_{r}"].inputs
                 assert "knowledge_base_table" not in inputs
                 assert {"round_data", "round_settings"} <= set(inputs)
-        first = found[f"{ns}.round_1.align"].inputs
+        first = found[f"{ns}.round_1.align_1"].inputs
         assert f"{ns}.corrupted_kb_table" in first
         assert f"{ns}.corrupted_kb_table" in found[f"{ns}.adaptor_weights"].inputs
         assert f"{ns}.round_{rounds}.refined_kb_table" in found["recovery_report"].inputs

@@ -21,7 +21,9 @@ def _stage(function: Callable[..., Any], round_number: int) -> Callable[..., Any
 
 def round_pipeline(round_number: int) -> Pipeline:
     """Round ``round_number``: stage A trains (round 1) or continues (later rounds) the
-    model against the round's KB; stage R refines that KB with the model's ȳ."""
+    model against the round's KB; stage R refines that KB with the model's ȳ. The nodes
+    are ``round_<r>.align_<r>`` and ``round_<r>.refine_<r>``, so kedro-viz, which shows a
+    node's name without its namespace, reads which round's stage each one is."""
     previous = round_namespace(round_number - 1)
     kb = "knowledge_base_table" if round_number == 1 else f"{previous}.refined_kb_table"
     shared = {"data": "round_data", "settings": "round_settings", "kb": kb}
@@ -35,13 +37,13 @@ def round_pipeline(round_number: int) -> Pipeline:
                 _stage(nodes.align, round_number),
                 align,
                 ["aligned_model", "align_predictions_table", "align_metrics"],
-                name="align",
+                name=f"align_{round_number}",
             ),
             node(
                 _stage(nodes.refine, round_number),
                 refine,
                 ["refined_kb_table", "refined_grn_report", "refine_metrics"],
-                name="refine",
+                name=f"refine_{round_number}",
             ),
         ],
         namespace=round_namespace(round_number),
