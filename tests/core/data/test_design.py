@@ -56,6 +56,26 @@ def test_missing_control_raises_by_default_naming_condition_and_gene():
     assert "design.tsv" in message and "ko_b" in message and "'b'" in message
 
 
+def test_roles_are_perturbed_or_control_in_any_case():
+    mixed = design().assign(
+        role=lambda d: d["role"].map({"perturbed": " Perturbed", "control": "CONTROL"})
+    )
+    expected, _ = select_conditions(design(), missing_control="drop", untestable="drop")
+    selected, _ = select_conditions(mixed, missing_control="drop", untestable="drop")
+    pd.testing.assert_frame_equal(selected, expected)
+
+
+def test_a_misspelled_role_is_refused_naming_the_row_and_the_values_found():
+    table = design()
+    table.loc[table["sample_id"].isin(["c1", "c2"]), "role"] = "contrl"
+    table.loc[table["sample_id"].eq("c4"), "role"] = "wt"
+    with pytest.raises(InputError) as error:
+        select_conditions(table, missing_control="drop", untestable="drop", source="design.tsv")
+    message = str(error.value)
+    assert "found 'contrl' (2 rows), 'wt' (1 rows)" in message
+    assert "column 'role'" in message and "row 'c1'" in message and "design.tsv" in message
+
+
 def test_unlabelled_inputs_cover_unseen_regulators_only():
     labelled = pd.DataFrame([[-1, 0, 0, 0]], columns=["a", "b", "c", "d"])
     x_u = unlabelled_inputs(["a", "b", "c", "d"], ["a", "c", "d"], labelled)

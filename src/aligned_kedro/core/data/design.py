@@ -65,7 +65,27 @@ def _normalised_design(design: pd.DataFrame, source: str) -> pd.DataFrame:
             source=source,
             column=missing[0],
         )
-    return pd.DataFrame({column: _text(design[column]) for column in DESIGN_COLUMNS})
+    table = pd.DataFrame({column: _text(design[column]) for column in DESIGN_COLUMNS})
+    return table.assign(role=_roles(table, source))
+
+
+def _roles(design: pd.DataFrame, source: str) -> pd.Series:
+    """The ``role`` column in lower case. Any value other than ``perturbed`` or
+    ``control`` (in any case) is refused, naming the first such row and every value found:
+    a misspelled control would otherwise drop its samples without a word."""
+    roles = _text(design["role"]).str.lower()
+    unknown = roles.index[~roles.isin(ROLES)]
+    if len(unknown):
+        counts = _text(design.loc[unknown, "role"]).value_counts()
+        found = ", ".join(f"{value!r} ({n} rows)" for value, n in counts.items())
+        first = unknown[0]
+        raise InputError(
+            f"role must be one of {list(ROLES)} (in any case); found {found}",
+            source=source,
+            column="role",
+            row=design.loc[first, "sample_id"] if "sample_id" in design else first,
+        )
+    return roles
 
 
 def _check_expression_labels(expression: pd.DataFrame, source: str) -> None:
@@ -166,17 +186,8 @@ def _conditions(table: pd.DataFrame, source: str, *, check_controls: bool) -> li
 
 
 def _check_rows(table: pd.DataFrame, expression_samples: pd.Index | None, source: str) -> None:
-    """Known roles, unique non-empty sample ids present in the expression, then each row."""
-    unknown_roles = table.loc[~table["role"].isin(ROLES)]
-    if len(unknown_roles):
-        row = unknown_roles.iloc[0]
-        raise InputError(
-            f"unknown role {row['role']!r} for sample {row['sample_id']!r}; expected one of "
-            f"{list(ROLES)}",
-            source=source,
-            column="role",
-            row=row["sample_id"],
-        )
+    """Unique non-empty sample ids present in the expression, then each row (roles are
+    checked by `_normalised_design`)."""
     empty = table.loc[table["sample_id"] == ""]
     if len(empty):
         raise InputError(
@@ -347,7 +358,8 @@ def perturbation_coverage(
         for row in unknown.itertuples(index=False):
             close = f" (closest: {row.closest.replace(';', ', ')})" if row.closest else ""
             names[(str(row.condition), str(row.name))] = f"{row.name}{close}"
-    perturbed = design[design["role"].eq("perturbed")].drop_duplicates("condition")
+    perturbed = design[_text(design["role"]).str.lower().eq("perturbed")]
+    perturbed = perturbed.drop_duplicates("condition")
     rows = []
     for condition, value in zip(perturbed["condition"], perturbed["perturbation"], strict=True):
         found: dict[str, list[str]] = {}
@@ -448,6 +460,7 @@ def select_conditions(
     for column in ("sample_id", "condition", "role", "control_group"):
         if column not in design.columns:
             raise InputError("missing column", source=source, column=column)
+    design = design.assign(role=_roles(design, source))
     groups = design["control_group"].fillna("").astype(str)
     controls = design[design["role"].eq("control")].groupby(groups)["sample_id"].size()
     perturbed = design[design["role"].eq("perturbed")]
