@@ -4,14 +4,18 @@ after `edge_effects`), and the plain ``regulator, target, sign`` file."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from aligned_kedro.core.data.harmonise._tables import REPORT_COLUMNS, Report, require_columns
-from aligned_kedro.core.data.harmonise.names import name_resolver, resolve_name
+from aligned_kedro.core.data.harmonise.aliases import AliasMatch, alias_matches
+from aligned_kedro.core.data.harmonise.names import name_key, name_resolver, resolve_name
 from aligned_kedro.core.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -22,8 +26,6 @@ UnknownPolicy = Literal["drop", "error", "activation", "inhibition"]
 DropPolicy = Literal["drop", "error"]
 UnresolvedPolicy = Literal["drop", "error", "keep"]
 EDGE_COLUMNS = ["regulator", "target", "sign", "regulator_name", "effect"]
-
-Edge = tuple[str, str, int, str, str]
 
 
 def read_edge_table(path: str | Path) -> pd.DataFrame:
@@ -89,47 +91,119 @@ def _row_signs(
     return signs
 
 
-def _row_edges(
-    row: int,
-    values: tuple[str, str, str],
-    signs: tuple[int, ...],
-    resolver: dict[str, tuple],
-    *,
-    composite: Literal["split", "drop"],
-    unresolved: UnresolvedPolicy,
-    source: str,
-) -> tuple[list[Edge], tuple[str, str] | None]:
-    """One row's signed edges between gene IDs and the report line it adds, if any (a drop,
-    a name kept as a gene, or a composite regulator's expansion)."""
-    regulator, target, effect = values
-    regulators = resolve_name(regulator, resolver, composite)
-    targets = resolve_name(target, resolver, "split")
-    kept = None
-    if unresolved == "keep" and (regulators is None or targets is None):
-        gene, column = (regulator, "regulator") if regulators is None else (target, "target")
-        regulators = regulators if regulators is not None else (str(regulator).strip(),)
-        targets = targets if targets is not None else (str(target).strip(),)
-        kept = ("kept", f"{column} not in the gene table, kept as a gene: {gene}")
-    if regulators is None or targets is None:
-        gene, column = (regulator, "regulator") if regulators is None else (target, "target")
-        if unresolved == "error":
-            raise InputError(
-                "name is not a gene of the gene table",
-                source=source,
-                column=column,
-                row=row,
-                gene=str(gene),
-            )
-        return [], ("dropped", f"{column} not a gene: {gene}")
-    if not regulators:
-        return [], ("dropped", f"composite regulator: {regulator}")
-    if not signs:
-        return [], ("dropped", f"effect {effect} by policy")
-    edges = [(r, t, s, regulator, effect) for r in regulators for t in targets for s in signs]
-    if kept is not None:
-        return edges, kept
-    expanded = ("expanded", f"composite regulator split: {regulator}")
-    return edges, expanded if len(regulators) > 1 else None
+def _first_bad_row(raw: pd.DataFrame, effects: dict[str, tuple[int, ...] | None]) -> int | None:
+    """The first row with an empty value, an unknown effect or an effect the policies
+    refuse (`_row_signs` raises for it), or None."""
+    values = raw[["regulator", "target", "effect"]]
+    allowed = [e for e, signs in effects.items() if signs is not None]
+    bad = (values.isna().any(axis=1) | ~values["effect"].isin(allowed)).to_numpy()
+    return int(bad.argmax()) if bad.any() else None
+
+
+@dataclass(frozen=True)
+class _Names:
+    """A column's names, each distinct name resolved once: the row codes into `unique`,
+    and per distinct name its gene IDs (None: not a gene; (): a refused composite)."""
+
+    codes: np.ndarray
+    unique: np.ndarray
+    ids: list[tuple | None]
+
+    @classmethod
+    def of(cls, names: pd.Series, resolver: dict[str, tuple], composite: str) -> _Names:
+        codes, unique = pd.factorize(names, use_na_sentinel=False)
+        unique = np.asarray(unique, dtype=object)
+        return cls(codes, unique, [resolve_name(n, resolver, composite) for n in unique])
+
+    def kept_as_genes(self) -> _Names:
+        """Names that are not genes become genes of their own (stripped) name."""
+        ids = [
+            (str(n).strip(),) if r is None else r
+            for n, r in zip(self.unique, self.ids, strict=True)
+        ]
+        return _Names(self.codes, self.unique, ids)
+
+    def per_row(self, values: list) -> np.ndarray:
+        return np.asarray(values, dtype=object if not values else None)[self.codes]
+
+    @property
+    def missing(self) -> np.ndarray:
+        return self.per_row([r is None for r in self.ids]).astype(bool)
+
+    @property
+    def count(self) -> np.ndarray:
+        return self.per_row([0 if r is None else len(r) for r in self.ids]).astype(np.int64)
+
+    def first(self) -> np.ndarray:
+        return np.asarray([r[0] if r else "" for r in self.ids], dtype=object)[self.codes]
+
+    def tuples(self, rows: np.ndarray) -> list[tuple]:
+        return [self.ids[c] for c in self.codes[rows]]
+
+
+def _edges_of_rows(
+    rows: np.ndarray,
+    regulators: _Names,
+    targets: _Names,
+    signs: _Names,
+    raw: pd.DataFrame,
+) -> pd.DataFrame:
+    """The edges of the kept `rows`, in row order, within a row by regulator, target and
+    sign: rows of one gene, one target and one sign directly, the others exploded."""
+    single = (regulators.count[rows] == 1) & (targets.count[rows] == 1) & (signs.count[rows] == 1)
+    simple, several = rows[single], rows[~single]
+    frames = [
+        pd.DataFrame(
+            {
+                "row": simple,
+                "regulator": regulators.first()[simple],
+                "target": targets.first()[simple],
+                "sign": signs.first()[simple],
+            }
+        )
+    ]
+    if len(several):
+        multi = pd.DataFrame(
+            {
+                "row": several,
+                "regulator": regulators.tuples(several),
+                "target": targets.tuples(several),
+                "sign": signs.tuples(several),
+            }
+        )
+        frames.append(multi.explode("regulator").explode("target").explode("sign"))
+    edges = pd.concat(frames, ignore_index=True).sort_values("row", kind="stable")
+    order = edges["row"].to_numpy(dtype=np.int64)
+    return pd.DataFrame(
+        {
+            "regulator": edges["regulator"].to_numpy(dtype=object),
+            "target": edges["target"].to_numpy(dtype=object),
+            "sign": edges["sign"].to_numpy(dtype=np.int64),
+            "regulator_name": raw["regulator"].to_numpy()[order],
+            "effect": raw["effect"].to_numpy()[order],
+        }
+    )
+
+
+def _alias_notes(
+    names: Sequence[_Names],
+    produced: np.ndarray,
+    matches: dict[str, AliasMatch],
+    notes: Report,
+) -> None:
+    """A ``matched`` line per name that answers to a gene only through the alias table,
+    counting the input rows it turns into edges."""
+    for found in names:
+        rows = np.bincount(found.codes[produced], minlength=len(found.unique))
+        for name, n in zip(found.unique, rows, strict=True):
+            if not n:
+                continue
+            for part in filter(None, (p.strip() for p in str(name).split(";"))):
+                match = matches.get(name_key(part))
+                if match is not None:
+                    notes.add(
+                        "matched", f"symbol alias: {part} ({match.kind}) -> {match.gene_name}", n
+                    )
 
 
 def _edge_report(
@@ -169,18 +243,20 @@ def harmonise_edges(
     unknown: UnknownPolicy = "drop",
     unresolved: UnresolvedPolicy = "drop",
     aliases: Sequence[str] = (),
+    symbol_aliases: pd.DataFrame | None = None,
     source: str = "edge table",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Turn ``regulator, target, effect`` rows into signed edges between gene IDs.
 
     ``effect`` is ``+``, ``-``, ``+-`` (dual, by ``dual``) or ``?`` (by ``unknown``).
-    Names resolve through gene IDs, gene names and ``synonyms`` (case-insensitive). A
-    composite regulator (``flhD;flhC``) gives every subunit the edge (``split``) or is
-    dropped. Names that are not genes of the gene table (metabolites, tRNAs) are dropped
-    and counted, raise with ``unresolved="error"``, or with ``"keep"`` become genes of
-    their own name: for a KB of genes and a gene table of the measured genes only (an
-    h5ad's var), whose unmeasured KB genes can then be latent genes of the universe.
-    Other formats go through `edge_effects` first.
+    Names resolve through gene IDs, gene names and ``synonyms`` (case-insensitive), then
+    through the ``symbol_aliases`` table (`alias_matches`). A composite regulator
+    (``flhD;flhC``) gives every subunit the edge (``split``) or is dropped. Names that are
+    not genes of the gene table (metabolites, tRNAs) are dropped and counted, raise with
+    ``unresolved="error"``, or with ``"keep"`` become genes of their own name: for a KB of
+    genes and a gene table of the measured genes only (an h5ad's var), whose unmeasured
+    KB genes can then be latent genes of the universe. Other formats go through
+    `edge_effects` first. Each distinct name is resolved once.
 
     Parameters
     ----------
@@ -190,6 +266,9 @@ def harmonise_edges(
         As for `name_resolver`.
     composite, dual, unknown, unresolved : str
         The policies above (``unresolved``: drop, error or keep).
+    symbol_aliases : pandas.DataFrame, optional
+        An HGNC-style alias table (`alias_pairs`): previous and alias symbols of the
+        approved ones.
     source : str
         The file or dataset named in errors and in the log.
 
@@ -200,28 +279,65 @@ def harmonise_edges(
         edge (sign 1 or -1).
     report : pandas.DataFrame
         ``action, reason, rows``: input, merged and output counts, every drop and
-        expansion.
+        expansion, and every name matched only through ``symbol_aliases``.
     """
     require_columns(raw, ["regulator", "target", "effect"], source)
     resolver = name_resolver(genes, synonyms, aliases)
+    matches: dict[str, AliasMatch] = {}
+    if symbol_aliases is not None:
+        matches = alias_matches(genes, symbol_aliases, resolver)
+        resolver = {**resolver, **{key: (m.gene_id,) for key, m in matches.items()}}
     effects = effect_signs(dual, unknown)
-    rows: list[Edge] = []
-    notes = Report()
-    for row, values in enumerate(zip(raw["regulator"], raw["target"], raw["effect"], strict=True)):
-        signs = _row_signs(row, values, effects, source)
-        found, note = _row_edges(
-            row,
-            values,
-            signs,
-            resolver,
-            composite=composite,
-            unresolved=unresolved,
+    regulators = _Names.of(raw["regulator"], resolver, composite)
+    targets = _Names.of(raw["target"], resolver, "split")
+    missing_reg = regulators.missing
+    missing = missing_reg | targets.missing
+    column = np.where(missing_reg, "regulator", "target")
+    name = np.where(missing_reg, raw["regulator"].to_numpy(), raw["target"].to_numpy())
+    refused = unresolved == "error" and missing.any()
+    first_refused = int(missing.argmax()) if refused else len(raw)
+    bad_row = _first_bad_row(raw, effects)
+    if bad_row is not None and bad_row <= first_refused:
+        values = tuple(raw.iloc[bad_row][["regulator", "target", "effect"]])
+        _row_signs(bad_row, values, effects, source)
+    if refused:
+        raise InputError(
+            "name is not a gene of the gene table",
             source=source,
+            column=str(column[first_refused]),
+            row=first_refused,
+            gene=str(name[first_refused]),
         )
-        rows += found
-        if note is not None:
-            notes.add(*note, 1)
-    edges = pd.DataFrame(rows, columns=EDGE_COLUMNS)
+    codes, kinds = pd.factorize(raw["effect"])
+    signs = _Names(codes, np.asarray(kinds, dtype=object), [effects[e] for e in kinds])
+    if unresolved == "keep":
+        regulators, targets = regulators.kept_as_genes(), targets.kept_as_genes()
+    dropped = missing & (unresolved != "keep")
+    composite_drop = ~dropped & ~regulators.missing & (regulators.count == 0)
+    no_signs = ~dropped & ~composite_drop & (signs.count == 0)
+    produced = ~(dropped | composite_drop | no_signs)
+    kept = missing & produced
+    expanded = produced & ~kept & (regulators.count > 1)
+    regulator, effect = raw["regulator"].to_numpy(), raw["effect"].to_numpy()
+    lines = [
+        *(
+            ("dropped", f"{c} not a gene: {g}")
+            for c, g in zip(column[dropped], name[dropped], strict=True)
+        ),
+        *(("dropped", f"composite regulator: {r}") for r in regulator[composite_drop]),
+        *(("dropped", f"effect {e} by policy") for e in effect[no_signs]),
+        *(
+            ("kept", f"{c} not in the gene table, kept as a gene: {g}")
+            for c, g in zip(column[kept], name[kept], strict=True)
+        ),
+        *(("expanded", f"composite regulator split: {r}") for r in regulator[expanded]),
+    ]
+    notes = Report()
+    for (action, reason), rows in Counter(lines).items():
+        notes.add(action, reason, rows)
+    if matches:
+        _alias_notes((regulators, targets), produced, matches, notes)
+    edges = _edges_of_rows(np.flatnonzero(produced), regulators, targets, signs, raw)
     duplicates = int(edges.duplicated(["regulator", "target", "sign"]).sum())
     edges = edges.drop_duplicates(["regulator", "target", "sign"]).reset_index(drop=True)
     return edges, _edge_report(len(raw), len(edges), duplicates, notes, source)
