@@ -79,7 +79,12 @@ class Node:
 
 
 class Job:
-    nodes = [Node("check_shape", None), Node("single.check_shape", "single")]
+    nodes = [
+        Node("check_shape", None),
+        Node("round_1.align", "round_1"),
+        Node("single.check_shape", "single"),
+        Node("single.round_1.align", "single.round_1"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -107,6 +112,6 @@ def test_which_runs_are_split_by_dataset(monkeypatch, options, split):
         lambda: {"datasets": ["single"], "single": {}},
     )
     jobs = dataset_jobs({"pipeline": None, "pipelines": [], **options})
-    expected = [("default", {"node_names": ("check_shape",)})]
+    expected = [("default", {"node_names": ("check_shape", "round_1.align")})]
     expected.append(("single", {"namespaces": ["single"]}))
     assert jobs == (expected if split else [])

@@ -184,5 +184,5 @@ def test_a_refused_request_writes_nothing(project: Path, params: str, message: s
     before = versions(folder)
     result = kedro(project, "--pipeline=predict", f"--params={params}")
     assert result.exit_code != 0
-    assert message in str(result.exception)
+    assert message in result.output  # bad input: one line, not a traceback
     assert versions(folder) == before

@@ -186,10 +186,14 @@ def test_an_unsupported_split_fails_in_one_line_naming_the_dataset(refused):
 def test_a_failed_validation_writes_its_report_and_the_other_dataset_runs(refused):
     project, _ = refused
     reporting = project / "data" / "08_reporting"
-    checks = pd.read_csv(latest(reporting / "single.validation.csv")).set_index("check")
+    # a failed run's outputs are set aside, never "latest": data/.incomplete/<version>/
+    assert not (reporting / "single.validation.csv").exists()
+    (found,) = (project / "data" / ".incomplete").rglob("single.validation.csv/*/*.csv")
+    report = pd.read_csv(found)
+    assert report["status"].iloc[0] == "error"
+    checks = report.set_index("check")
     assert checks.loc["split.strategy", "status"] == "error"
     assert checks.loc["split.strategy", "column"] == "data_processing.split.strategy"
-    assert pd.read_csv(latest(reporting / "single.validation.csv"))["status"].iloc[0] == "error"
     default = pd.read_csv(latest(reporting / "validation.csv"))
     assert not default["status"].eq("error").any()
     assert not (project / "data" / "05_model_input" / "single.conditions.json").exists()

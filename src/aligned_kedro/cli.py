@@ -47,7 +47,7 @@ def split_params(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 def dataset_jobs(options: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The jobs a ``run`` with `options` is split into: for ``aligned`` (the default) or
     ``validate`` without a node filter or namespace, in a project with ``datasets``, the
-    default job (its nodes outside every namespace) and one job per dataset (its
+    default job (its nodes outside every dataset's namespace) and one job per dataset (its
     namespace), as ``run`` options over `options`; else none (one run, as stock Kedro)."""
     from kedro.framework.project import pipelines
 
@@ -62,7 +62,9 @@ def dataset_jobs(options: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     datasets = list(dataset_parameters(project_parameters()))
     if not datasets:
         return []
-    default = tuple(n.name for n in pipelines[name].nodes if n.namespace is None)
+    default = tuple(
+        n.name for n in pipelines[name].nodes if (n.namespace or "").split(".")[0] not in datasets
+    )
     jobs = [(DEFAULT_DATASET, {"node_names": default})]
     return jobs + [(dataset, {"namespaces": [dataset]}) for dataset in datasets]
 

@@ -7,6 +7,7 @@ order of this tuple; the schema check runs first of all (``tryfirst``).
 
 from kedro.config import OmegaConfigLoader
 
+from aligned_kedro.dataset_errors import DatasetErrorHooks
 from aligned_kedro.hooks import (
     ConsoleHooks,
     DatasetParametersHook,
@@ -23,6 +24,7 @@ HOOKS = (
     AlignedMlflowHook(),
     RunLedgerHooks(),
     ParameterSchemaHook(),
+    DatasetErrorHooks(),
 )
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro-mlflow", "kedro_mlflow")
 
