@@ -61,6 +61,7 @@ OUTPUT_TYPES = {
     "delta_kb": "integer",
     "paths_pos": "double",
     "paths_neg": "double",
+    "gene_measured": "boolean",
     "measured": "boolean",
     "observed": "integer",
 }

@@ -194,3 +194,18 @@ def test_a_bundle_deduces_with_the_abstention_rule_it_was_trained_with(bundle: B
     )
     del state["abstention"]
     assert not Bundle.from_state(state).abstention.active
+
+
+def test_a_latent_gene_is_predicted_and_flagged_but_never_observed():
+    state = copy.deepcopy(small_bundle.state())
+    n = len(state["universe"]["gene_id"])
+    state["universe"]["measured"] = [True] * (n - 1) + [False]
+    latent = Bundle.from_state(state)
+    requests, X = measured_test_requests(latent)
+    prediction = predict_requests(latent, requests, X)
+    table = prediction_table(latent, prediction)
+    flags = table.groupby("gene_measured")["gene_id"].unique()
+    assert flags[False].tolist() == [latent.gene_ids[-1]]
+    last = table[table["gene_id"].eq(latent.gene_ids[-1])]
+    assert last["observed"].isna().all() and last["measured"].all()
+    assert table.loc[table["gene_measured"], "observed"].notna().all()

@@ -108,7 +108,9 @@ def bundle_state(
         "kb_checksum": kb_checksum(refined),
         "kb": _columns(refined_kb, EDGE_COLUMNS),
         "original_kb": _columns(original_kb, EDGE_COLUMNS),
-        "universe": _columns(universe, ["gene_id", "gene_name"]),
+        "universe": _columns(
+            universe, ["gene_id", "gene_name", *(["measured"] if "measured" in universe else [])]
+        ),
         "genes": _columns(genes, ["gene_id", "gene_name", *aliases]),
         "aliases": list(aliases),
         "synonyms": None if synonyms is None else _columns(synonyms, ["name", "genes"]),
@@ -172,6 +174,13 @@ class Bundle:
     @property
     def names(self) -> np.ndarray:
         return self.universe["gene_name"].to_numpy(dtype=object)
+
+    @property
+    def gene_measured(self) -> np.ndarray:
+        """False for the latent genes (KB genes the data did not measure), shape (n,)."""
+        if "measured" not in self.universe:
+            return np.ones(len(self.universe), dtype=bool)
+        return self.universe["measured"].to_numpy(dtype=bool)
 
     def deduce(self, X: sp.spmatrix | np.ndarray, original: bool = False) -> np.ndarray:
         """δ_KB of the refined KB (or the original one) for the rows of X, m x n int8."""

@@ -39,6 +39,7 @@ TABLE_COLUMNS = (
     "perturbation_type",
     "gene_id",
     "gene_name",
+    "gene_measured",
     "prediction",
     "source",
     "p_kb",
@@ -152,13 +153,14 @@ def predict_requests(
 
 def observed(bundle: Bundle, prediction: Prediction) -> np.ndarray:
     """The measured label of each request and gene, m x n float32: NaN where the request
-    was not measured, or where its measured conditions disagree."""
+    was not measured, where its measured conditions disagree, and for latent genes."""
     out = np.full(prediction.y_bar.shape, np.nan, dtype=np.float32)
     for i, rows in enumerate(prediction.matches):
         if len(rows):
             labels = bundle.measured.Y[rows].toarray()
             agree = (labels == labels[0]).all(axis=0)
             out[i, agree] = labels[0, agree]
+    out[:, ~bundle.gene_measured] = np.nan
     return out
 
 
@@ -202,7 +204,8 @@ def prediction_table(
     `TABLE_COLUMNS`: ȳ as ``prediction``, its ``source`` (kb or neural), ``p_kb``, f_y's
     class probabilities and answer (``neural``), ``delta_kb`` with the positive and
     negative path counts, the shortest signed path that carries δ_KB (or, where δ_KB is 0,
-    the shortest of either sign), and the observed label of a measured request."""
+    the shortest of either sign), and the observed label of a measured request;
+    ``gene_measured`` is False for a latent gene (predicted, never observed)."""
     m, n = prediction.y_bar.shape
     if top is None:
         rows = np.repeat(np.arange(m), n)
@@ -229,6 +232,7 @@ def prediction_table(
             "perturbation_type": requests["perturbation_type"].to_numpy(dtype=object)[rows],
             "gene_id": np.asarray(bundle.gene_ids, dtype=object)[cols],
             "gene_name": bundle.names[cols],
+            "gene_measured": bundle.gene_measured[cols],
             "prediction": prediction.y_bar[rows, cols],
             "source": np.where(prediction.a[rows, cols] == 1, "kb", "neural"),
             "p_kb": prediction.p_kb[rows, cols],

@@ -86,7 +86,8 @@ def predict(
     """Predictions for ``predict.perturbations`` (or the ``predict_requests`` table) with
     the bundle of ``predict.run_id`` (None: the newest): the long table (for CSV and
     parquet), the AnnData and three cell-eval DE tables: the requests' predictions, and the
-    measured test conditions predicted and observed. A refused request writes nothing."""
+    measured test conditions predicted and observed on the measured genes. A refused
+    request writes nothing."""
     requests = _requests(requests_table, params)
     b = Bundle.from_state(
         load_bundle(params.get("run_id")), k=params.get("k"), checksum=params.get("kb_checksum")
@@ -99,6 +100,8 @@ def predict(
     test_requests, test_X = measured_test_requests(b)
     test = predict_requests(b, test_requests, test_X)
     targets = test_requests["perturbation"].tolist()
+    scored = b.gene_measured
+    features = [g for g, kept in zip(b.gene_ids, scored, strict=True) if kept]
     log.info(
         "predicted %d perturbation(s) x %d genes with the model of run %s (k=%d, KB %s)",
         len(table),
@@ -112,8 +115,8 @@ def predict(
         long,
         to_anndata(b, prediction),
         de_table(table["perturbation"].tolist(), b.gene_ids, prediction.y_bar),
-        de_table(targets, b.gene_ids, test.y_bar),
-        de_table(targets, b.gene_ids, b.measured.Y[_test_rows(b)].toarray()),
+        de_table(targets, features, test.y_bar[:, scored]),
+        de_table(targets, features, b.measured.Y[_test_rows(b)].toarray()[:, scored]),
     )
 
 
