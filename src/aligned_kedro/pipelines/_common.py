@@ -61,6 +61,13 @@ def kb_from_table(
     return compile_kb(table, ids, conflict="both", source=source)
 
 
+def optional_table(table: pd.DataFrame | dict | None) -> pd.DataFrame | None:
+    """An optional input table; a catalog ``MemoryDataset`` with ``data: {}`` means none."""
+    if table is None or isinstance(table, pd.DataFrame):
+        return table
+    return pd.DataFrame(table) if table else None
+
+
 def synonym_table(synonyms: pd.DataFrame | dict | None) -> pd.DataFrame | None:
     """A synonym table; a catalog ``MemoryDataset`` with ``data: {}`` means none."""
     if synonyms is None or isinstance(synonyms, pd.DataFrame):

@@ -46,6 +46,32 @@ def test_perturbed_genes_outside_the_kb_are_named_and_can_be_refused():
     )
 
 
+def test_genes_matched_only_through_symbol_aliases_are_listed_with_their_rows():
+    report = pd.concat(
+        [
+            EDGE_REPORT,
+            pd.DataFrame(
+                {
+                    "action": ["matched", "matched", "matched"],
+                    "reason": [
+                        "symbol alias: p53 (alias symbol) -> TP53",
+                        "symbol alias: MYCC (alias symbol) -> MYC",
+                        "symbol alias: OLD1 (previous symbol) -> GONE",
+                    ],
+                    "rows": [3, 2, 7],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    universe = UNIVERSE.assign(measured=[True, True, False, True])
+    (found,) = [f for f in validation.kb_coverage(universe, X, report) if "alias" in f.check]
+    assert (found.check, found.status, found.value) == ("genes.alias_matched", "ok", 1)
+    assert found.detail.endswith("recovering 3 KB rows: TP53 (p53)")
+    (none,) = [f for f in validation.kb_coverage(UNIVERSE, X, EDGE_REPORT) if "alias" in f.check]
+    assert none.value == 0
+
+
 CONDITIONS = pd.DataFrame(
     {
         "condition": ["a", "b", "c"],

@@ -129,7 +129,38 @@ def kb_coverage(
         findings.append(
             Finding("perturbed.outside_kb", "ok", 0, f"all {len(perturbed)} perturbed genes")
         )
+    findings.append(alias_matches(edge_report, universe))
     return findings
+
+
+def alias_matches(edge_report: pd.DataFrame, universe: pd.DataFrame) -> Finding:
+    """Measured genes that match a KB name only through the symbol alias table, and the KB
+    rows that recovers (the edge report's ``matched`` lines)."""
+    matched = edge_report[
+        edge_report["action"].eq("matched") & edge_report["reason"].str.startswith("symbol alias:")
+    ]
+    gene = matched["reason"].str.rsplit(" -> ", n=1).str[-1]
+    kb_name = (
+        matched["reason"].str.removeprefix("symbol alias: ").str.split(" (", regex=False).str[0]
+    )
+    names = universe["gene_name"].astype(str)
+    if "measured" in universe.columns:
+        names = names[universe["measured"].to_numpy(dtype=bool)]
+    keep = gene.isin(set(names))
+    pairs = sorted(set(zip(gene[keep], kb_name[keep], strict=True)))
+    rows = int(matched.loc[keep, "rows"].sum())
+    shown = ", ".join(f"{g} ({k})" for g, k in pairs[:10])
+    more = f" and {len(pairs) - 10} more" if len(pairs) > 10 else ""
+    return Finding(
+        "genes.alias_matched",
+        "ok",
+        len({g for g, _ in pairs}),
+        f"measured genes that match a KB name only through the symbol alias table, "
+        f"recovering {rows} KB rows: {shown}{more}"
+        if pairs
+        else "measured genes that match a KB name only through the symbol alias table",
+        source="raw_aliases" if pairs else None,
+    )
 
 
 def replicates(

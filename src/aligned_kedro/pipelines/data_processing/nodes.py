@@ -12,7 +12,7 @@ from aligned_kedro.core.data import cells as cells_core
 from aligned_kedro.core.data import design as design_core
 from aligned_kedro.core.data import harmonise, labels
 from aligned_kedro.core.errors import InputError
-from aligned_kedro.pipelines._common import measured_mask, synonym_table
+from aligned_kedro.pipelines._common import measured_mask, optional_table, synonym_table
 
 if TYPE_CHECKING:
     import anndata
@@ -191,8 +191,10 @@ def harmonise_edges(
     synonyms: pd.DataFrame | dict | None,
     params: dict[str, Any],
     gene_params: dict[str, Any],
+    aliases: pd.DataFrame | dict | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Any supported GRN format (`harmonise.edge_effects`) onto gene IDs (`harmonise_edges`)."""
+    """Any supported GRN format (`harmonise.edge_effects`) onto gene IDs (`harmonise_edges`),
+    renamed symbols matched through the alias table (``raw_aliases``) when there is one."""
     options = {k: v for k, v in params.items() if k in FORMAT_OPTIONS}
     policies = {k: v for k, v in params.items() if k not in FORMAT_OPTIONS}
     effects, format_report = harmonise.edge_effects(raw_edges, **options, source="raw_edges")
@@ -202,6 +204,7 @@ def harmonise_edges(
         synonym_table(synonyms),
         **policies,
         aliases=gene_params["aliases"],
+        symbol_aliases=optional_table(aliases),
         source="raw_edges",
     )
     return edges, pd.concat([format_report, report], ignore_index=True)

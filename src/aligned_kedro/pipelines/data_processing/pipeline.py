@@ -108,6 +108,7 @@ def create_pipeline(shape: PipelineShape = DEFAULT_SHAPE, **kwargs) -> Pipeline:
                     "raw_edges": "raw_edges",
                     "genes": "raw_genes",
                     "synonyms": "raw_synonyms",
+                    "aliases": "raw_aliases",
                     "params": "params:data_processing.edges",
                     "gene_params": "params:data_processing.genes",
                 },
