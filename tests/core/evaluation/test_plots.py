@@ -111,6 +111,8 @@ def test_grn_diff_shows_added_and_removed_edges_of_the_top_regulators():
     added, removed = bars(first)
     assert [p.get_width() for p in added] == [0, 3] and [p.get_width() for p in removed] == [-4, -2]
     assert legend(first) == ["added", "removed"] and "Regulator" in first.get_ylabel()
+    assert first.get_title().startswith("round_1.refine: 4 added, 6 removed")  # all edges
+    assert "(the 2 regulators with most changes shown)" in first.get_title()
     assert "0 added, 0 removed" in second.get_title() and not bars(second)[0].patches
 
 

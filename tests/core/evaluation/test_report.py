@@ -137,3 +137,25 @@ def test_run_report_sections_explain_the_numbers_and_keep_every_table():
     for caption in captions:
         assert f'id="table-{report.slug(caption)}"' in html
     assert html.count("data:image/png;base64,") == 5
+
+
+def headline(benchmark: pd.DataFrame) -> str:
+    t = run_tables()
+    figures = {name: figure() for name in ("consistency", "trajectory", "grn_diff")}
+    figures |= {name: figure() for name in ("topology", "usage")}
+    sections = report.run_report_sections(
+        benchmark, t["topology"], t["shortcuts"], t["usage"], {}, figures
+    )
+    return " ".join(s.text for s in sections)
+
+
+def test_the_headline_compares_the_last_stage_with_the_best_baseline():
+    benchmark = run_tables()["benchmark"]
+    kb_only = benchmark.iloc[[0]].assign(stage="baseline.kb_only", method="KB-only")
+    kb_only[["data_f1_mean", "kb_f1_mean", "balanced_f1_mean"]] = [0.35, 1.0, 0.45]
+    text = headline(pd.concat([kb_only, benchmark], ignore_index=True))
+    assert "The best baseline, KB-only (data 0.3500, knowledge 1.0000, balanced 0.4500)" in text
+    assert "is 0.0500 below it in balanced consistency" in text
+    kb_only["balanced_f1_mean"] = 0.6
+    text = headline(pd.concat([kb_only, benchmark], ignore_index=True))
+    assert "A baseline wins this run: KB-only" in text and "is 0.1000 above the last" in text

@@ -164,7 +164,8 @@ def refinement_noise(table: pd.DataFrame) -> Figure:
 
 def grn_diff(reports: Mapping[str, pd.DataFrame], top: int = 15) -> Figure:
     """Edges added and removed per regulator by each refinement stage, for the ``top``
-    regulators with the most changes (one panel per stage)."""
+    regulators with the most changes (one panel per stage); the title counts every edge,
+    as the report's text does."""
     fig = Figure(figsize=(7.0, 0.5 + 3.2 * max(1, len(reports))), layout="constrained")
     axes = fig.subplots(max(1, len(reports)), 1, squeeze=False)[:, 0]
     for ax, (stage, report) in zip(axes, reports.items(), strict=False):
@@ -175,7 +176,9 @@ def grn_diff(reports: Mapping[str, pd.DataFrame], top: int = 15) -> Figure:
             .reindex(columns=["added", "removed"], fill_value=0)
             .assign(total=lambda t: t["added"] + t["removed"])
         )
-        counts = counts[counts["total"] > 0].nlargest(top, "total").iloc[::-1]
+        changed = counts[counts["total"] > 0]
+        added, removed = int(changed["added"].sum()), int(changed["removed"].sum())
+        counts = changed.nlargest(top, "total").iloc[::-1]
         y = np.arange(len(counts))
         ax.barh(y, counts["added"], color=OKABE_ITO[2], label="added")
         ax.barh(y, -counts["removed"], color=OKABE_ITO[4], label="removed")
@@ -184,9 +187,10 @@ def grn_diff(reports: Mapping[str, pd.DataFrame], top: int = 15) -> Figure:
         ax.set_xlabel("Edges removed (left) and added (right)")
         ax.set_ylabel("Regulator")
         kept = int((report["status"] == "kept").sum())
+        shown = f" (the {len(counts)} regulators with most changes shown)"
         ax.set_title(
-            f"{stage}: {int(counts['added'].sum())} added, "
-            f"{int(counts['removed'].sum())} removed, {kept} kept"
+            f"{stage}: {added} added, {removed} removed, {kept} kept"
+            + (shown if len(counts) < len(changed) else "")
         )
         if len(counts):
             ax.legend(fontsize=8, loc="lower right")

@@ -222,7 +222,6 @@ def _consistency_text(benchmark: pd.DataFrame) -> str:
         "(–) for a single seed.",
     ]
     aligned = benchmark[benchmark["method"] == "ALIGNED"]
-    neural = _row(benchmark, "method", "neural-only")
     if benchmark["balanced_f1_mean"].isna().all():
         text.append("No stage has a score: the run has no test split (Data checks).")
     elif not aligned.empty:
@@ -232,15 +231,33 @@ def _consistency_text(benchmark: pd.DataFrame) -> str:
             f"Best balanced consistency of ALIGNED: {best['balanced_f1_mean']:.4f} at stage "
             f"{best['stages']}. The last stage ({last['stages']}) reaches data "
             f"{last['data_f1_mean']:.4f}, knowledge {last['kb_f1_mean']:.4f} and balanced "
-            f"{last['balanced_f1_mean']:.4f}"
+            f"{last['balanced_f1_mean']:.4f}."
         )
-        if neural is not None:
-            line += (
-                f", against {neural['data_f1_mean']:.4f}, {neural['kb_f1_mean']:.4f} and "
-                f"{neural['balanced_f1_mean']:.4f} for the neural-only model"
-            )
-        text.append(line + ".")
+        text.append(" ".join([line, _against_baselines(benchmark, last)]).strip())
     return "\n\n".join(text)
+
+
+def _against_baselines(benchmark: pd.DataFrame, last: pd.Series) -> str:
+    """The last ALIGNED stage against the best baseline by balanced consistency, named,
+    saying plainly when the baseline wins."""
+    baselines = benchmark[benchmark["method"] != "ALIGNED"].dropna(subset=["balanced_f1_mean"])
+    if baselines.empty:
+        return ""
+    top = baselines.loc[baselines["balanced_f1_mean"].idxmax()]
+    scores = (
+        f"data {top['data_f1_mean']:.4f}, knowledge {top['kb_f1_mean']:.4f}, balanced "
+        f"{top['balanced_f1_mean']:.4f}"
+    )
+    gap = last["balanced_f1_mean"] - top["balanced_f1_mean"]
+    if gap > 0:
+        return (
+            f"The best baseline, {top['method']} ({scores}), is {gap:.4f} below it in "
+            "balanced consistency."
+        )
+    return (
+        f"A baseline wins this run: {top['method']} ({scores}) is {-gap:.4f} above the last "
+        "ALIGNED stage in balanced consistency."
+    )
 
 
 def _grn_changes(grn_reports: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
