@@ -29,7 +29,7 @@ def test_every_parameter_in_the_examples_exists_in_the_defaults():
         {name: values for name, values in b.items() if "data_processing" in values} for b in BLOCKS
     ]
     blocks = [b for b in blocks if b]
-    assert len(blocks) == 6
+    assert len(blocks) == 7
     for block in blocks:
         for dataset in block.values():
             for path in key_paths({"data_processing": dataset["data_processing"]}):
