@@ -148,3 +148,25 @@ def test_the_readme_command_runs_pipelines_without_a_deprecation(monkeypatch):
     assert result.exit_code == 0, result.output
     assert seen[0]["pipelines"] == ["aligned"] and seen[0]["pipeline"] is None
     assert seen[0]["params"] == {"k": 4}
+
+
+def test_a_long_node_is_never_silent(caplog, monkeypatch):
+    import time
+    from types import SimpleNamespace
+
+    from aligned_kedro.hooks import ConsoleHooks
+
+    hooks = ConsoleHooks()
+    monkeypatch.setattr(hooks, "HEARTBEAT", 0.05)
+    run_params = {"run_id": "v1", "pipeline_names": ["aligned"]}
+    pipeline = SimpleNamespace(nodes=[object(), object()])
+    with caplog.at_level(logging.INFO, logger="aligned_kedro"):
+        hooks.before_pipeline_run(run_params, pipeline)
+        hooks.before_node_run(SimpleNamespace(name="round_1.align_1"))
+        time.sleep(0.3)
+        hooks.after_pipeline_run(run_params)
+        time.sleep(0.1)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[:2] == ["run v1: aligned, 2 nodes", "[1/2] round_1.align_1"]
+    assert "round_1.align_1: still running (0 s)" in lines
+    assert lines[-1].startswith("run v1 completed in")

@@ -7,6 +7,7 @@ import atexit
 import copy
 import hashlib
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -261,15 +262,35 @@ class ParameterSchemaHook:
         check_parameters(self._parameters, schema)
 
 
+class _Heartbeat:
+    """A line every `every` seconds while a node (its run and its saves) takes long."""
+
+    def __init__(self, name: str, every: float) -> None:
+        self._name, self._every, self._stop = name, every, threading.Event()
+        threading.Thread(target=self._beat, daemon=True).start()
+
+    def _beat(self) -> None:
+        start = time.perf_counter()
+        while not self._stop.wait(self._every):
+            log.info("%s: still running (%.0f s)", self._name, time.perf_counter() - start)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
 class ConsoleHooks:
     """The console of a run (`aligned_kedro.console`): one short line as each node starts
-    (``[3/41] round_1.align``) and one when the run completes, in place of Kedro's
-    per-node lines (``conf/logging.yml``)."""
+    (``[3/41] round_1.align_1``), a line every `HEARTBEAT` seconds while a node is still at
+    work (no silent minute), and one when the run completes, in place of Kedro's per-node
+    lines (``conf/logging.yml``)."""
+
+    HEARTBEAT = 30.0
 
     def __init__(self) -> None:
         self._total = 0
         self._started = 0
         self._clock = 0.0
+        self._heartbeat: _Heartbeat | None = None
 
     @hook_impl(tryfirst=True)
     def after_context_created(self) -> None:
@@ -283,10 +304,22 @@ class ConsoleHooks:
 
     @hook_impl
     def before_node_run(self, node: Any) -> None:
+        self._quiet()
         self._started += 1
         log.info("[%d/%d] %s", self._started, self._total, node.name)
+        self._heartbeat = _Heartbeat(node.name, self.HEARTBEAT)
 
     @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        self._quiet()
         seconds = time.perf_counter() - self._clock
         log.info("run %s completed in %.0f s", run_params["run_id"], seconds)
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self._quiet()
+
+    def _quiet(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
