@@ -97,7 +97,8 @@ class Abstention:
         numpy.ndarray of bool
             Same shape as `values`.
         """
-        return np.abs(values) > self.balance * totals * (1.0 + _TIE)
+        bound = np.multiply(totals, self.balance * (1.0 + _TIE))
+        return np.greater(np.abs(values), bound, out=np.empty(values.shape, dtype=bool))
 
 
 def changed_shares(
