@@ -15,11 +15,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
-from click.testing import CliRunner
-from conftest import project_copy
-from kedro.framework.startup import bootstrap_project
+from conftest import add_dataset, kedro_run, latest, project_copy
 
-from aligned_kedro.cli import cli
 from aligned_kedro.datasets import AnnDataDataset
 
 FAST = "training.optimiser.epochs:3,refinement.max_iter:2"
@@ -142,24 +139,11 @@ def write_project(path: Path, parameters: str) -> Path:
     collectri().to_csv(raw / "collectri.csv", index=False)
     go_graph().to_csv(raw / "go.csv", index=False)
     (raw / "synonyms.tsv").write_text("name\tgenes\nTFB\tGENE1\n")
-    (path / "conf" / "base" / "catalog_synth.yml").write_text(textwrap.dedent(CATALOG))
-    (path / "conf" / "base" / "parameters_synth.yml").write_text(parameters)
-    shared = path / "conf" / "base" / "parameters.yml"
-    shared.write_text(shared.read_text().replace("datasets: []", "datasets: [synth]"))
-    return path
+    return add_dataset(path, "synth", CATALOG, parameters)
 
 
 def run_synth(project: Path) -> Path:
-    while mlflow.active_run():
-        mlflow.end_run()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(project)
-        bootstrap_project(project)
-        result = CliRunner().invoke(
-            cli,
-            ["run", "--pipeline=aligned", "--namespaces=synth", f"--params=k:2,{FAST}"],
-            catch_exceptions=False,
-        )
+    result = kedro_run(project, "--pipeline=aligned", "--namespaces=synth", f"--params=k:2,{FAST}")
     assert result.exit_code == 0, result.output
     return project
 
@@ -182,11 +166,6 @@ def per_cell_finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert "labels: per_cell" in parameters
     return run_synth(write_project(tmp_path_factory.mktemp("percell"), parameters))
-
-
-def latest(path: Path) -> Path:
-    (version,) = sorted(p.name for p in path.iterdir())
-    return path / version / path.name
 
 
 def test_labels_recover_the_known_grn(finished: Path):

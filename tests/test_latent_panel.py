@@ -7,19 +7,14 @@ are dropped, counted by reason."""
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
-from conftest import ROOT, project_copy
-from kedro.framework.startup import bootstrap_project
+from conftest import ROOT, add_dataset, kedro_run, latest, project_copy
 from omegaconf import OmegaConf
 
-from aligned_kedro.cli import cli
 from aligned_kedro.core import compile_kb, deduce
 from aligned_kedro.core.data.design import KB_GENE_DROPPED, NOT_MEASURED, UNKNOWN_NAME
 from aligned_kedro.pipelines.data_processing import nodes
@@ -137,27 +132,10 @@ panel:
 def run_panel(path: Path, kb_genes: str) -> Path:
     project_copy(path)
     write_data(path / "data" / "01_raw" / "panel")
-    (path / "conf" / "base" / "catalog_panel.yml").write_text(textwrap.dedent(CATALOG))
-    (path / "conf" / "base" / "parameters_panel.yml").write_text(PARAMETERS % kb_genes)
-    shared = path / "conf" / "base" / "parameters.yml"
-    shared.write_text(shared.read_text().replace("datasets: []", "datasets: [panel]"))
-    while mlflow.active_run():
-        mlflow.end_run()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(path)
-        bootstrap_project(path)
-        result = CliRunner().invoke(
-            cli,
-            ["run", "--pipeline=aligned", "--namespaces=panel", f"--params=k:{K},{FAST}"],
-            catch_exceptions=False,
-        )
+    add_dataset(path, "panel", CATALOG, PARAMETERS % kb_genes)
+    result = kedro_run(path, "--pipeline=aligned", "--namespaces=panel", f"--params=k:{K},{FAST}")
     assert result.exit_code == 0, result.output
     return path
-
-
-def latest(path: Path) -> Path:
-    (version,) = sorted(p.name for p in path.iterdir())
-    return path / version / path.name
 
 
 def table(project: Path, name: str) -> pd.DataFrame:
