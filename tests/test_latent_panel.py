@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 
 from aligned_kedro.core import compile_kb, deduce
 from aligned_kedro.core.data.design import KB_GENE_DROPPED, NOT_MEASURED, UNKNOWN_NAME
+from aligned_kedro.core.errors import InputError
 from aligned_kedro.pipelines.data_processing import nodes
 
 K = 2
@@ -247,3 +248,27 @@ def test_drop_behaves_as_before_and_counts_the_knockouts_it_loses(dropped: dict)
     assert genes.loc["KB genes not measured (dropped with their edges)", "genes"] == 1700
     relations = genes[genes["side"].eq("relations")]["relations"].tolist()
     assert relations[0] < relations[1]
+
+
+def test_a_measured_gene_without_a_label_is_refused_and_latent_genes_get_zeros():
+    universe = pd.DataFrame(
+        {"gene_id": ["a", "b", "x"], "gene_name": ["a", "b", "x"], "measured": [True, True, False]}
+    )
+    design = pd.DataFrame(
+        {
+            "sample_id": ["k1", "k2", "c1", "c2"],
+            "condition": ["ko_x", "ko_x", "wt", "wt"],
+            "role": ["perturbed", "perturbed", "control", "control"],
+            "perturbation": ["x", "x", "", ""],
+            "perturbation_type": ["KO", "KO", "", ""],
+            "control_group": ["wt"] * 4,
+        }
+    )
+    de = pd.DataFrame(
+        {"condition": "ko_x", "gene": ["a", "b"], "log2fc": [2.0, 0.0], "q": [0.01, 0.9]}
+    )
+    params = {"lfc_threshold": 1.0, "fdr": 0.05}
+    y, x = nodes.label_conditions(de, design, universe, params)
+    assert y.loc["ko_x"].tolist() == [1, 0, 0] and x.loc["ko_x"].tolist() == [0, 0, -1]
+    with pytest.raises(InputError, match="no label for a measured gene.*'b'"):
+        nodes.label_conditions(de.iloc[:1], design, universe, params)
