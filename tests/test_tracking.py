@@ -117,6 +117,13 @@ def test_metric_dicts_print_as_readable_lines():
     ReadableArgs().filter(counted)
     assert counted.getMessage() == "6 dropped: [1]"
     assert readable({"a": {"b": np.int64(6)}, "c": None}) == "a={b=6}, c=None"
+    metrics = {"round_1.align.data_f1": 0.41, "round_1.align.kb_usage": 0.3}
+    stage = logging.LogRecord("x", 20, "f", 1, "%s: %s", ("round_1.align", metrics), None)
+    ReadableArgs().filter(stage)
+    assert stage.getMessage() == "round_1.align: data_f1=0.41, kb_usage=0.3"
+    unnamed = logging.LogRecord("x", 20, "f", 1, "statistics: %s", ({"data.genes": 5},), None)
+    ReadableArgs().filter(unnamed)
+    assert unnamed.getMessage() == "statistics: data.genes=5"
 
 
 def test_third_party_warnings_are_quiet_and_ours_are_not():

@@ -84,11 +84,18 @@ class ReadableArgs(logging.Filter):
         if isinstance(args, Mapping):
             record.args = (readable(args),)
         else:
-            record.args = tuple(_readable_arg(arg) for arg in args)
+            named = {arg for arg in args if isinstance(arg, str)}
+            record.args = tuple(_readable_arg(arg, named) for arg in args)
         return True
 
 
-def _readable_arg(arg: Any) -> Any:
+def _readable_arg(arg: Any, named: set[str]) -> Any:
+    """`arg` as `readable` text; a mapping whose keys all start with ``<name>.``, where
+    the same call names ``<name>`` (``"%s: %s", stage, metrics``), without that prefix."""
+    if isinstance(arg, Mapping) and arg:
+        prefix = os.path.commonprefix([str(key) for key in arg]).rpartition(".")[0]
+        if prefix in named:
+            arg = {str(key)[len(prefix) + 1 :]: value for key, value in arg.items()}
     if isinstance(arg, Mapping | list | tuple):
         return readable(arg)
     if hasattr(arg, "item") and getattr(arg, "ndim", None) == 0:
