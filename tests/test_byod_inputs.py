@@ -241,9 +241,10 @@ def test_per_cell_rows_carry_their_condition_inputs_and_split_by_condition(tmp_p
         assert sorted(set(test)) == sorted(split["conditions"]["test"])
         for name in set(test):
             assert set(split["test"]) >= set(kept.loc[kept["condition"].eq(name), "row"])
-    stats = nodes.dataset_statistics(y, universe, split, x.iloc[:1], report, pd.DataFrame(), kept)
+    stats = nodes.dataset_statistics(y, universe, x.iloc[:1], report, pd.DataFrame(), kept)
     assert stats["data.conditions"] == 6 and stats["data.label_rows"] == 24
-    assert stats["data.test_conditions"] == 1 and stats["data.test_rows"] == 4
+    sizes = validation_nodes.split_statistics(split)
+    assert sizes["data.test_conditions"] == 1 and sizes["data.test_rows"] == 4
 
 
 def test_per_cell_labels_build_their_own_nodes_and_the_mode_is_checked():

@@ -175,7 +175,7 @@ def test_explain_reproduces_the_tables_path_counts(project: Path):
     [
         ("predict.perturbations=crpp", "closest known names: crp"),
         ("predict.perturbations=crp;CRP", "asked twice"),
-        ("predict.perturbations=crp,predict.perturbation_type=delete", "unknown perturbation"),
+        ("predict.perturbations=crp,predict.perturbation_type=delete", "did you mean 'deletion'"),
         ("predict.perturbations=crp,predict.k=5", "k=3; k=5 was asked"),
     ],
 )

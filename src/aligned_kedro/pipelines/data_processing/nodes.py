@@ -377,7 +377,6 @@ DROP_METRICS = {
 def dataset_statistics(
     labels_table: pd.DataFrame,
     universe: pd.DataFrame,
-    split: dict[str, Any],
     unlabelled: pd.DataFrame,
     conditions_report: pd.DataFrame,
     expression_report: pd.DataFrame,
@@ -385,10 +384,10 @@ def dataset_statistics(
 ) -> dict[str, float]:
     """Counts logged with the run: genes (measured, latent, dropped for missing values),
     conditions (kept, dropped, and why a perturbed gene dropped one), label classes of the
-    measured genes, split sizes (and with per-cell ``rows``, the labelled cells)."""
+    measured genes (and with per-cell ``rows``, the labelled cells). The split's sizes
+    are the validation pipeline's (it splits)."""
     measured = measured_mask(universe)
     values = labels_table.to_numpy()[:, measured]
-    conditions = split.get("conditions", split)
     status = conditions_report["status"]
     detail = conditions_report.get("detail", pd.Series("", index=conditions_report.index))
     stats = {
@@ -407,13 +406,9 @@ def dataset_statistics(
         "data.labels_none": int((values == 0).sum()),
         "data.labels_up": int((values == 1).sum()),
         "data.labels_changed_share": float((values != 0).mean()),
-        "data.train_conditions": len(conditions["train"]),
-        "data.test_conditions": len(conditions["test"]),
         "data.unlabelled_inputs": len(unlabelled),
     }
     if rows is not None:
         stats["data.label_rows"] = len(labels_table)
-        stats["data.train_rows"] = len(split["train"])
-        stats["data.test_rows"] = len(split["test"])
     log.info("dataset statistics: %s", stats)
     return stats

@@ -31,7 +31,6 @@ def _statistics_node(rows: str | None = None) -> Node:
     inputs = {
         "labels_table": "labels_table",
         "universe": "universe_table",
-        "split": "conditions_split",
         "unlabelled": "unlabelled_table",
         "conditions_report": "conditions_report",
         "expression_report": "expression_report",

@@ -206,6 +206,18 @@ def validation_report(
     return report, metrics
 
 
+def split_statistics(split: dict[str, Any]) -> dict[str, float]:
+    """The split's sizes, logged with the run: conditions (and per-cell rows) per side."""
+    conditions = split.get("conditions", split)
+    stats = {
+        "data.train_conditions": len(conditions["train"]),
+        "data.test_conditions": len(conditions["test"]),
+    }
+    if "conditions" in split:
+        stats.update({"data.train_rows": len(split["train"]), "data.test_rows": len(split["test"])})
+    return stats
+
+
 def check_validation(report: pd.DataFrame, split: dict[str, Any]) -> dict[str, Any]:
     """Refuse the dataset on the report's first error, after the report is written; else
     the split goes on as ``conditions_split``, so training waits for the checks."""

@@ -99,5 +99,8 @@ def create_pipeline(shape: PipelineShape = DEFAULT_SHAPE, **kwargs) -> Pipeline:
                 "conditions_split",
                 name="check_validation",
             ),
+            node(
+                nodes.split_statistics, "conditions_split", "split_metrics", name="split_statistics"
+            ),
         ]
     )
