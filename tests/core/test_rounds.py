@@ -40,6 +40,8 @@ def test_stage_names_are_the_baselines_then_align_and_refine_of_each_round():
         "baseline.kb_only",
         "baseline.linear",
         "baseline.neural_only",
+        "baseline.static_routing",
+        "diagnostic.oracle_routing",
         "round_1.align",
         "round_1.refine",
         "round_2.align",

@@ -1,5 +1,6 @@
 """Adaptor loss L_a (Eq. 4), the combination ȳ, REINFORCE advantages (Eq. 5), the weight
-vector w (appendix E.3) and the balanced routing prior (against brute force)."""
+vector w (appendix E.3), the balanced routing prior (against brute force), the oracle
+routing and the route metrics."""
 
 from __future__ import annotations
 
@@ -21,9 +22,12 @@ from aligned_kedro.core.learning.adaptor import (
     gene_rewards,
     inconsistency,
     kb_usage,
+    kb_usage_by_input,
     length_penalty,
     normalise_advantages,
+    oracle_routing,
     reinforce_loss,
+    route_switch_share,
     weight_penalty,
     weight_vector,
 )
@@ -256,3 +260,48 @@ def test_balanced_routing_rejects_bad_input() -> None:
         balanced_routing(Y, np.full((2, 3), 3), Y)
     with pytest.raises(InputError, match="non-empty"):
         balanced_routing(np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((0, 3)))
+
+
+def cell_routed_score(Y: np.ndarray, H: np.ndarray, K: np.ndarray, a: np.ndarray) -> float:
+    y_bar = combine(a, H, K)
+    return balanced_f1(macro_f1(Y, y_bar)["f1"], macro_f1(K, y_bar)["f1"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(ternary_triples)
+def test_oracle_routing_reports_its_routing_and_beats_the_simple_ones(triple) -> None:
+    """Its score is Eq. 3 of its own routing; it is at least the score of all-ŷ, all-δ,
+    "δ where δ = y" and the best per-gene (static) routing found by `balanced_routing`."""
+    Y, H, K = triple
+    a, score = oracle_routing(Y, H, K)
+    assert set(np.unique(a)) <= {0, 1}
+    assert score == pytest.approx(cell_routed_score(Y, H, K, a), abs=1e-12)
+    for simple in (np.zeros_like(Y), np.ones_like(Y), (K == Y).astype(int)):
+        assert score >= cell_routed_score(Y, H, K, simple) - 1e-12
+
+
+def test_oracle_routing_finds_the_brute_force_best_of_a_hand_case() -> None:
+    """Gene 0's δ is right in rows 0-1 and wrong in rows 2-3, where f_y is right: the
+    best routing differs between the rows of a gene and beats every static routing."""
+    Y = np.array([[1, 0, -1], [-1, 1, 0], [0, -1, 1], [0, 0, -1]])
+    K = np.array([[1, 0, -1], [-1, 1, 1], [1, -1, 1], [-1, 1, -1]])
+    H = np.array([[0, 0, -1], [0, 1, 0], [0, 0, 1], [0, 0, 0]])
+    a, score = oracle_routing(Y, H, K)
+    best = max(
+        cell_routed_score(Y, H, K, np.array(bits).reshape(Y.shape))
+        for bits in itertools.product([0, 1], repeat=Y.size)
+    )
+    assert score == pytest.approx(best)
+    assert route_switch_share(a, K) > 0
+    assert score > brute_force_best(Y, H, K)[0] + 0.01
+
+
+def test_route_switch_share_counts_genes_routed_both_ways_where_the_kb_answers() -> None:
+    """Gene 0 answers twice and is routed both ways; gene 1 answers twice, one way; gene 2
+    answers once (not counted); gene 3 switches only where the KB is silent (0)."""
+    K = np.array([[1, -1, 1, 0], [-1, 1, 0, 0], [0, 0, 0, 1], [0, 0, 0, 1]])
+    a = np.array([[1, 1, 1, 1], [0, 1, 0, 0], [1, 0, 0, 1], [0, 0, 0, 1]])
+    assert route_switch_share(a, K) == pytest.approx(1 / 3)
+    assert route_switch_share(np.broadcast_to(a[0], K.shape), K) == 0.0
+    assert route_switch_share(a, np.zeros_like(K)) == 0.0
+    np.testing.assert_allclose(kb_usage_by_input(a), [1, 0.25, 0.5, 0.25])

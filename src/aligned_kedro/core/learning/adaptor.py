@@ -109,6 +109,11 @@ def _gene_confusions(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return counts.reshape(-1, 3, 3).astype(np.float64)
 
 
+def _confusion_score(data: np.ndarray, knowledge: np.ndarray, gamma: float) -> float:
+    """F1_balance (Eq. 3) from the 3 x 3 confusion counts against y and against δ."""
+    return balanced_f1(float(class_f1(data).mean()), float(class_f1(knowledge).mean()), gamma)
+
+
 def balanced_routing(
     Y: Array,
     y_neural: Array,
@@ -153,7 +158,7 @@ def balanced_routing(
     totals = [data[0].sum(axis=0), knowledge[0].sum(axis=0)]
 
     def score(d: np.ndarray, k: np.ndarray) -> float:
-        return balanced_f1(float(class_f1(d).mean()), float(class_f1(k).mean()), gamma)
+        return _confusion_score(d, k, gamma)
 
     best = score(*totals)
     for _ in range(max_passes):
@@ -168,6 +173,95 @@ def balanced_routing(
         if not changed:
             break
     return w.astype(np.float64), best
+
+
+def oracle_routing(
+    Y: Array,
+    y_neural: Array,
+    kb_pred: Array,
+    gamma: float = DEFAULT_GAMMA,
+    grid: int = 100,
+    max_passes: int = 20,
+) -> tuple[np.ndarray, float]:
+    """The best routing of each output between ŷ and δ chosen WITH the labels Y: an upper
+    bound on what any adaptor could reach with this f_y and this KB, never a method.
+
+    F1_balance (Eq. 3) depends on a routing only through how many outputs of each kind
+    (y, ŷ, δ) take δ, so the search runs over how many outputs of each of the 27 kinds
+    are routed to the KB (counts in `grid` steps from none to all): from each of three
+    starts ("δ where δ = y", all ŷ, all δ) it changes one kind's count at a time while
+    that improves the score (coordinate ascent, at most `max_passes` passes), and keeps
+    the best. Within a kind, the first outputs in row-major order take δ.
+
+    Parameters
+    ----------
+    Y : array-like, shape (m, n)
+        Labels y in {-1, 0, 1}.
+    y_neural : array-like, shape (m, n)
+        ŷ of f_y.
+    kb_pred : array-like, shape (m, n)
+        δ_KB(x).
+    gamma : float
+    grid, max_passes : int
+
+    Returns
+    -------
+    a : numpy.ndarray, shape (m, n), int8
+        1 where the output takes δ.
+    score : float
+        F1_balance of ȳ under `a`.
+    """
+    source = "oracle routing"
+    Y = check_label_matrix(Y, "Y", source=source)
+    H = check_ternary(y_neural, "y_neural", shape=Y.shape, source=source)
+    K = check_ternary(kb_pred, "kb_pred", shape=Y.shape, source=source)
+    kinds = 9 * (Y.astype(np.int64) + 1) + 3 * (H.astype(np.int64) + 1) + K.astype(np.int64) + 1
+    counts = np.bincount(kinds.ravel(), minlength=27).astype(np.float64)
+    index = np.arange(27)
+    y, h, k = index // 9, index // 3 % 3, index % 3
+    # confusion cells (truth * 3 + prediction) each kind adds to, routed to δ or to ŷ
+    cells = {
+        "data_kb": y * 3 + k,
+        "data_neural": y * 3 + h,
+        "kb_kb": k * 3 + k,
+        "kb_neural": k * 3 + h,
+    }
+
+    def confusion(routed: np.ndarray, kb: str, neural: str) -> np.ndarray:
+        return (
+            np.bincount(cells[kb], routed, 9) + np.bincount(cells[neural], counts - routed, 9)
+        ).reshape(3, 3)
+
+    def score(routed: np.ndarray) -> float:
+        data = confusion(routed, "data_kb", "data_neural")
+        return _confusion_score(data, confusion(routed, "kb_kb", "kb_neural"), gamma)
+
+    free = np.flatnonzero(counts * (h != k))
+    choices = {kind: np.unique(np.round(np.linspace(0, counts[kind], grid + 1))) for kind in free}
+    best, routed = -1.0, counts * 0
+    for start in ((y == k) * counts, counts * 0, counts.copy()):
+        current, value = start.astype(np.float64), score(start)
+        for _ in range(max_passes):
+            changed = False
+            for kind in free:
+                for count in choices[kind]:
+                    old, current[kind] = current[kind], count
+                    candidate = score(current)
+                    if candidate > value + 1e-12:
+                        value, changed = candidate, True
+                    else:
+                        current[kind] = old
+            if not changed:
+                break
+        if value > best:
+            best, routed = value, current
+    a = np.zeros(Y.shape, dtype=np.int8)
+    flat_kinds, flat_a = kinds.ravel(), a.reshape(-1)
+    for kind in np.flatnonzero(routed):
+        flat_a[np.flatnonzero(flat_kinds == kind)[: int(routed[kind])]] = 1
+    data_counts = _gene_confusions(Y, combine(a, H, K)).sum(axis=0)
+    kb_counts = _gene_confusions(K, combine(a, H, K)).sum(axis=0)
+    return a, _confusion_score(data_counts, kb_counts, gamma)
 
 
 def adaptor_bias(w: Array) -> np.ndarray:
@@ -317,6 +411,37 @@ def reinforce_loss(
         logits_a, a.float(), reduction="none"
     )
     return (advantages.detach() * log_prob).mean()
+
+
+def route_switch_share(a: Array, kb_pred: Array) -> float:
+    """Share of the genes with a KB answer (δ ≠ 0) for at least two inputs whose route
+    differs between those inputs: 0 for any per-gene (static) routing; 0 when no gene
+    qualifies.
+
+    Parameters
+    ----------
+    a : array-like, shape (m, n)
+        The adaptor's 0/1 choice.
+    kb_pred : array-like, shape (m, n)
+        δ_KB(x).
+
+    Returns
+    -------
+    float
+    """
+    a = np.asarray(a).astype(bool)
+    answers = np.asarray(kb_pred) != 0
+    qualifies = answers.sum(axis=0) >= 2
+    if not qualifies.any():
+        return 0.0
+    to_kb = (a & answers).sum(axis=0)[qualifies]
+    return float(((to_kb > 0) & (to_kb < answers.sum(axis=0)[qualifies])).mean())
+
+
+def kb_usage_by_input(a: Array) -> np.ndarray:
+    """Share of each input's outputs routed to the knowledge base, shape (m,)."""
+    a = np.asarray(a, dtype=np.float64)
+    return a.mean(axis=1) if a.size else np.zeros(len(a))
 
 
 def kb_usage(a: Array) -> float:

@@ -16,6 +16,8 @@ from aligned_kedro.core._checks import (
     check_ternary,
 )
 from aligned_kedro.core.errors import InputError
+from aligned_kedro.core.learning.adaptor import adaptor_bias
+from aligned_kedro.core.learning.routing import RouteHead, RouteInputs, prior_head
 from aligned_kedro.core.learning.trained import TrainConfig
 
 IGNORE = -100
@@ -34,7 +36,9 @@ def class_weights(Y: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Batches:
-    """Training inputs on the device: X_l rows first, then X_u rows."""
+    """Training inputs on the device: X_l rows first, then X_u rows; for an adaptive
+    f_a the path evidence of those rows and the per-input prior (head and per-gene bias
+    logit(w))."""
 
     X: torch.Tensor
     m_l: int
@@ -42,6 +46,9 @@ class Batches:
     kb: torch.Tensor | None
     w: torch.Tensor | None
     class_weight: torch.Tensor
+    evidence: dict[str, torch.Tensor] | None = None
+    prior: RouteHead | None = None
+    prior_bias: torch.Tensor | None = None
 
 
 def prepare_batches(
@@ -56,10 +63,12 @@ def prepare_batches(
     train_config: TrainConfig,
     device: torch.device,
     measured: Any = None,
+    routing: RouteInputs | None = None,
 ) -> tuple[Batches, np.ndarray | None]:
     """The checked training inputs on `device`, and w as checked (None without the
     adaptor). Columns outside `measured` (latent genes, no labels) get the target
-    `IGNORE` and no say in the class weights: the cross-entropy leaves them out."""
+    `IGNORE` and no say in the class weights: the cross-entropy leaves them out.
+    `routing` (an adaptive f_a) adds the rows' path evidence and the per-input prior."""
     shape = np.shape(X_l)
     if len(shape) == 2 and shape[1] != n:
         raise InputError(
@@ -97,4 +106,12 @@ def prepare_batches(
         w=w_t,
         class_weight=torch.as_tensor(weights, dtype=torch.float32, device=device),
     )
+    if adaptor and routing is not None:
+        evidence = routing.evidence(len(X_l_arr), len(X_u_arr))
+        batches.evidence = evidence.tensors(device)
+        if routing.prior is not None:
+            batches.prior = prior_head(routing.prior, device)
+            batches.prior_bias = torch.as_tensor(
+                adaptor_bias(w_arr), dtype=torch.float32, device=device
+            )
     return batches, w_arr

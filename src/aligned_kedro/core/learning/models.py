@@ -24,6 +24,7 @@ from torch_geometric.nn import SGConv
 from aligned_kedro.core._checks import check_positive_int
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.learning.adaptor import adaptor_bias
+from aligned_kedro.core.learning.routing import ROUTINGS, RouteHead
 
 N_CLASSES = 3
 GRAPHS = ("one_step", "closure", "gene_graph")
@@ -52,6 +53,8 @@ class ModelConfig(DictConfig):
     `graph` names the graph the caller builds edge_index from (informational): the KB's
     ``one_step`` R±(0) or ``closure`` R±(k), or an unsigned ``gene_graph`` such as GEARS'
     GO graph; `adaptor_span` bounds the sample-specific part of f_a's logits (see `adapt`).
+    `routing` is ``static`` (f_a routes a gene the same way for every input) or
+    ``adaptive`` (a `RouteHead` of width `route_hidden` reads per-(input, gene) features).
 
     Parameters
     ----------
@@ -67,6 +70,9 @@ class ModelConfig(DictConfig):
         Seeds the initial weights.
     adaptor_span : float
         > 0.
+    routing : {"static", "adaptive"}
+    route_hidden : int
+        Width of the `RouteHead` (``adaptive``).
     """
 
     label = "model config"
@@ -80,6 +86,8 @@ class ModelConfig(DictConfig):
     graph: str = "one_step"
     seed: int = 0
     adaptor_span: float = 2.0
+    routing: str = "static"
+    route_hidden: int = 16
 
     def __post_init__(self) -> None:
         source = "model config"
@@ -87,11 +95,15 @@ class ModelConfig(DictConfig):
             raise InputError(
                 f"model_type must be 'mlp' or 'gnn', got {self.model_type!r}", source=source
             )
-        for name in ("n_genes", "hidden", "layers", "embedding_dim"):
+        for name in ("n_genes", "hidden", "layers", "embedding_dim", "route_hidden"):
             check_positive_int(getattr(self, name), name, source=source)
         if self.graph not in GRAPHS:
             raise InputError(
                 f"graph must be one of {list(GRAPHS)}, got {self.graph!r}", source=source
+            )
+        if self.routing not in ROUTINGS:
+            raise InputError(
+                f"routing must be one of {list(ROUTINGS)}, got {self.routing!r}", source=source
             )
         if not self.adaptor_span > 0:
             raise InputError(
@@ -256,8 +268,18 @@ class _Base(nn.Module):
         """f_y logits, m x n x 3 (a view of a contiguous m x 3 x n tensor)."""
         raise NotImplementedError
 
-    def adapt(self, encoding: Encoding, shared_grad_scale: float = 1.0) -> torch.Tensor:
-        """f_a logits, m x n: b_g + span * tanh(ũ_g / span).
+    @property
+    def adaptive(self) -> bool:
+        """Whether f_a reads per-(input, gene) features (``routing: adaptive``)."""
+        return self.config.routing == "adaptive"
+
+    def adapt(
+        self,
+        encoding: Encoding,
+        shared_grad_scale: float = 1.0,
+        features: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """f_a logits, m x n: b_g + span * tanh(ũ_g / span), plus r(φ(x, g)) when adaptive.
 
         b_g is the per-gene bias (initialised to logit(w)); ũ is the sample-specific
         modulation read from the shared representation, centred over genes. So every
@@ -265,7 +287,9 @@ class _Base(nn.Module):
         ũ can only re-rank genes within a sample and by at most ±span: REINFORCE cannot
         saturate f_a for all genes at once, as the reference's collapsed columns did, and
         sampling keeps exploring. The gradient into the shared representation is
-        multiplied by `shared_grad_scale` (0 detaches it).
+        multiplied by `shared_grad_scale` (0 detaches it). An adaptive f_a adds the
+        unbounded r(φ) of its `RouteHead` on the features φ (m x n x F,
+        `routing.route_features`), which can flip a gene's route for one input.
         """
         if shared_grad_scale != 1.0:
             encoding = Encoding(
@@ -273,19 +297,36 @@ class _Base(nn.Module):
             )
         u = self.modulation(encoding)
         span = self.config.adaptor_span
-        return self.adaptor_bias + span * torch.tanh((u - u.mean(-1, keepdim=True)) / span)
+        logits = self.adaptor_bias + span * torch.tanh((u - u.mean(-1, keepdim=True)) / span)
+        if not self.adaptive:
+            return logits
+        if features is None:
+            raise InputError(
+                "an adaptive adaptor needs the route features of its inputs", source="adaptor"
+            )
+        return logits + self.route_head(features)
 
     def modulation(self, encoding: Encoding) -> torch.Tensor:
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(f_y logits m x n x 3, f_a logits m x n) for perturbations x (m x n)."""
+        """(f_y logits m x n x 3, f_a logits m x n) for perturbations x (m x n); a static
+        f_a only (an adaptive one needs `adapt` with its features)."""
         encoding = self.encode(x)
         return self.classify(encoding), self.adapt(encoding)
 
+    def _route_head(self) -> None:
+        """The adaptive f_a's `RouteHead`, built last so that f_y's and the static f_a's
+        initial weights are those of a static model of the same seed."""
+        if self.adaptive:
+            self.route_head = RouteHead(self.config.route_hidden)
+
     @torch.no_grad()
-    def init_adaptor(self, w: Any) -> None:
-        """Set f_a's per-gene bias to logit(w) and its weights to zero (section 3.3)."""
+    def init_adaptor(self, w: Any, route: dict[str, torch.Tensor] | None = None) -> None:
+        """Set f_a's per-gene bias to logit(w) and its weights to zero (section 3.3); an
+        adaptive f_a's `RouteHead` takes the state `route` (the fitted per-input prior,
+        `routing.fit_router`), else a zero last layer: its sampling distribution starts at
+        w(x), or at w."""
         vector = np.asarray(w, dtype=np.float64)
         if vector.shape != (self.config.n_genes,) or not np.isfinite(vector).all():
             raise InputError(
@@ -296,6 +337,21 @@ class _Base(nn.Module):
         bias = torch.as_tensor(adaptor_bias(vector), dtype=torch.float32)
         self.adaptor_bias.copy_(bias.to(self.adaptor_bias.device))
         self.adaptor_out.weight.zero_()
+        if route is not None and not self.adaptive:
+            raise InputError("a static adaptor takes no route state", source="adaptor")
+        if self.adaptive:
+            if route is not None:
+                expected = {k: tuple(v.shape) for k, v in self.route_head.state_dict().items()}
+                if {k: tuple(v.shape) for k, v in route.items()} != expected:
+                    raise InputError(
+                        f"the route state does not fit a route head of width "
+                        f"{self.config.route_hidden}",
+                        source="adaptor",
+                    )
+                self.route_head.load_state_dict(route)
+            else:
+                self.route_head.net[-1].weight.zero_()
+                self.route_head.net[-1].bias.zero_()
 
 
 class MLPModel(_Base):
@@ -313,6 +369,7 @@ class MLPModel(_Base):
         self.out = nn.Linear(h, N_CLASSES * n)
         self.adaptor_out = nn.Linear(h, n, bias=False)
         self.adaptor_bias = nn.Parameter(torch.zeros(n))
+        self._route_head()
         self.init_adaptor(np.full(n, 0.5))
 
     def encode(self, x: torch.Tensor) -> Encoding:
@@ -356,6 +413,7 @@ class GNNModel(_Base):
         self.adaptor_head = nn.Sequential(nn.Linear(d, h), nn.ReLU(), nn.Linear(h, d))
         self.adaptor_out = nn.Linear(d, 1, bias=False)
         self.adaptor_bias = nn.Parameter(torch.zeros(n))
+        self._route_head()
         self.init_adaptor(np.full(n, 0.5))
 
     def gene_embeddings(self) -> torch.Tensor:

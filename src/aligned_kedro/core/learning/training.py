@@ -37,6 +37,7 @@ from aligned_kedro.core.learning.models import (
     check_edge_weight,
     resolve_device,
 )
+from aligned_kedro.core.learning.routing import RouteInputs, route_features
 from aligned_kedro.core.learning.trained import TrainConfig, TrainedModel
 from aligned_kedro.core.threads import torch_threads
 
@@ -82,13 +83,22 @@ def _step(
     if not adaptor:
         terms["loss"] = terms["ce"]
         return ce, terms
-    y_hat = _neural_answer(model, encoding, labelled, logits)
+    y_hat, probs = _neural_answer(model, encoding, labelled, logits, data.evidence is not None)
     kb = data.kb[idx]
-    logits_a = model.adapt(encoding, tc.shared_grad_scale)
+    w = data.w
+    if probs is None:
+        logits_a = model.adapt(encoding, tc.shared_grad_scale)
+    else:
+        evidence = {name: values[idx] for name, values in data.evidence.items()}
+        features = route_features(kb, probs, evidence)
+        logits_a = model.adapt(encoding, tc.shared_grad_scale, features)
+        if data.prior is not None:
+            # the per-input prior w(x) of Eq. 4's L_weight
+            w = torch.sigmoid(data.prior_bias + data.prior(features))
     # a ~ Bernoulli(f_a(x)); L_a of Eq. 4, credited per gene
     a = torch.bernoulli(torch.sigmoid(logits_a.detach()), generator=generator)
     rewards = gene_rewards(
-        a, y_hat, kb, data.w, tc.c_l, tc.c_w, tc.theta_share, tc.use_inc, use_len=False
+        a, y_hat, kb, w, tc.c_l, tc.c_w, tc.theta_share, tc.use_inc, use_len=False
     )
     l_a = rewards.sum(-1)
     if tc.use_len:
@@ -183,6 +193,7 @@ def train(
     init: TrainedModel | None = None,
     edge_weight: Any = None,
     measured: Any = None,
+    routing: RouteInputs | None = None,
 ) -> TrainedModel:
     """Train f_y and f_a jointly by Eq. 5 (stage A of Algorithm 1).
 
@@ -216,6 +227,10 @@ def train(
         Receives a progress line every `log_every` epochs.
     measured : array-like of bool, shape (n,), optional
         False for latent genes (no labels): the cross-entropy leaves their columns out.
+    routing : RouteInputs, optional
+        Required for an adaptive f_a (``model_config.routing``): the path evidence of X_l
+        and X_u, which f_a's route features read, and the per-input prior w(x) that f_a
+        starts at (a fresh f_a) and that L_weight pulls towards.
 
     Returns
     -------
@@ -234,15 +249,33 @@ def train(
         raise InputError("need a model_config (or an init model)", source="model config")
     n = model_config.n_genes
     device = resolve_device(train_config.device)
+    adaptive = adaptor and model_config.routing == "adaptive"
+    if adaptive != (adaptor and routing is not None):
+        raise InputError(
+            f"a {model_config.routing} adaptor "
+            f"{'needs' if adaptive else 'takes no'} route inputs (the KB's path evidence)",
+            source="adaptor",
+        )
     data, w_arr = prepare_batches(
-        X_l, Y_l, kb_pred_l, X_u, kb_pred_u, w, n, adaptor, train_config, device, measured
+        X_l,
+        Y_l,
+        kb_pred_l,
+        X_u,
+        kb_pred_u,
+        w,
+        n,
+        adaptor,
+        train_config,
+        device,
+        measured,
+        routing,
     )
     if edge_index is not None:
         edge_index = check_edge_index(edge_index, n)
         edge_weight = check_edge_weight(edge_weight, edge_index.shape[1])
     model = _starting_model(model_config, init, edge_index, edge_weight)
     if adaptor and (init is None or not init.adaptor):
-        model.init_adaptor(w_arr)
+        model.init_adaptor(w_arr, None if routing is None else routing.prior)
     model.to(device)
     seed_everything(train_config.seed)
     generator = torch.Generator(device=device).manual_seed(train_config.seed)
@@ -269,19 +302,25 @@ def _neural_answer(
     encoding: Encoding,
     labelled: torch.Tensor,
     logits_labelled: torch.Tensor | None,
-) -> torch.Tensor:
-    """ŷ = argmax f_y(x) in {-1, 0, 1} without gradient; the unlabelled rows are classified
-    under no_grad, so f_y's backward pass covers only the labelled rows."""
-    y_hat = torch.empty(
-        (len(labelled), model.config.n_genes), dtype=torch.long, device=labelled.device
-    )
+    probabilities: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """ŷ = argmax f_y(x) in {-1, 0, 1} without gradient, and with `probabilities` f_y's
+    class probabilities (m x n x 3, detached); the unlabelled rows are classified under
+    no_grad, so f_y's backward pass covers only the labelled rows."""
+    shape = (len(labelled), model.config.n_genes)
+    y_hat = torch.empty(shape, dtype=torch.long, device=labelled.device)
+    probs = torch.empty((*shape, 3), device=labelled.device) if probabilities else None
+    parts = []
     if logits_labelled is not None:
-        y_hat[labelled] = ternary_argmax(logits_labelled.detach())
+        parts.append((labelled, logits_labelled.detach()))
     if not bool(labelled.all()):
         with torch.no_grad():
-            logits = model.classify(encoding.rows(~labelled)).transpose(1, 2)
-            y_hat[~labelled] = ternary_argmax(logits)
-    return y_hat
+            parts.append((~labelled, model.classify(encoding.rows(~labelled)).transpose(1, 2)))
+    for rows, logits in parts:
+        y_hat[rows] = ternary_argmax(logits)
+        if probs is not None:
+            probs[rows] = torch.softmax(logits, 1).transpose(1, 2)
+    return y_hat, probs
 
 
 def train_neural_only(
@@ -336,7 +375,9 @@ def out_of_fold_predictions(
     edge_weight: Any = None,
     logger: logging.Logger | None = None,
     measured: Any = None,
-) -> np.ndarray:
+    *,
+    probabilities: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Out-of-fold ŷ for every row of X: the rows of each fold (row indices) are predicted
     by an f_y trained by cross-entropy alone on the other folds' rows. Every row must be in
     exactly one fold.
@@ -350,11 +391,14 @@ def out_of_fold_predictions(
         Row indices; together every row exactly once.
     model_config, train_config, edge_index, edge_weight, logger, measured
         As for `train`.
+    probabilities : bool
+        Also return f_y's out-of-fold class probabilities.
 
     Returns
     -------
     numpy.ndarray, shape (m, n), int8
-        ŷ in {-1, 0, 1}.
+        ŷ in {-1, 0, 1}; with `probabilities`, the pair (ŷ, probabilities of shape
+        (m, n, 3), float32).
     """
     X_arr = np.asarray(X)
     count = np.zeros(len(X_arr), dtype=np.int64)
@@ -369,6 +413,7 @@ def out_of_fold_predictions(
         )
     Y_arr = np.asarray(Y)
     y_out = np.empty(X_arr.shape, dtype=np.int8)
+    p_out = np.empty((*X_arr.shape, 3), dtype=np.float32) if probabilities else None
     for fold in folds:
         rest = np.flatnonzero(~np.isin(np.arange(len(X_arr)), fold))
         trained = train_neural_only(
@@ -381,5 +426,8 @@ def out_of_fold_predictions(
             logger,
             measured=measured,
         )
-        y_out[fold] = predict(trained, X_arr[fold])["y_hat"]
-    return y_out
+        predicted = predict(trained, X_arr[fold], probabilities=probabilities)
+        y_out[fold] = predicted["y_hat"]
+        if p_out is not None:
+            p_out[fold] = predicted["p_y"]
+    return y_out if p_out is None else (y_out, p_out)

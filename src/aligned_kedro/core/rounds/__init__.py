@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from aligned_kedro.core.rounds.data import PRIORS, RoundData, RoundSettings
 from aligned_kedro.core.rounds.prior import Prior, adaptor_prior, kb_degree
+from aligned_kedro.core.rounds.routing import route_evidence, routing_baselines, routing_scores
 from aligned_kedro.core.rounds.scoring import (
     BASELINES,
+    DIAGNOSTICS,
     round_namespace,
     score_stage,
     stage_name,
@@ -33,6 +35,7 @@ from aligned_kedro.core.rounds.stages import (
 
 __all__ = [
     "BASELINES",
+    "DIAGNOSTICS",
     "PRIORS",
     "AlignResult",
     "Prior",
@@ -44,6 +47,9 @@ __all__ = [
     "kb_degree",
     "refine_round",
     "round_namespace",
+    "route_evidence",
+    "routing_baselines",
+    "routing_scores",
     "score_stage",
     "stage_name",
     "stage_names",

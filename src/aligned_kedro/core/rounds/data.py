@@ -8,7 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from aligned_kedro.core._checks import PERTURBATION_HINT, check_gene_mask, check_ternary
+from aligned_kedro.core._checks import (
+    PERTURBATION_HINT,
+    check_gene_mask,
+    check_non_negative_int,
+    check_ternary,
+)
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.knowledge.abstention import Abstention
 from aligned_kedro.core.knowledge.deduction import deduce
@@ -18,7 +23,9 @@ from aligned_kedro.core.learning.models import ModelConfig
 from aligned_kedro.core.learning.training import TrainConfig
 
 PRIORS = ("balanced", "e3", "agreement", "constant", "random")
-ADAPTOR_OPTIONS = ("weights", "folds", "random_kb")
+ADAPTOR_OPTIONS = ("weights", "folds", "random_kb", "route_prior", "route_steps", "route_lr")
+ROUTING_MODEL_OPTIONS = ("routing", "route_hidden")
+ROUTE_PRIORS = ("fitted", "none")
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,6 +165,13 @@ class RoundSettings:
         Ablation: align against a randomly rewired copy of the round's KB.
     refine : RefineOptions
         Options of Eq. 6.
+    route_prior : {"fitted", "none"}
+        For an adaptive f_a (``model.routing``): start it at the per-input prior w(x)
+        fitted on the training split (`fit_router`), or at the per-gene w.
+    route_steps : int
+        Adam steps of that fit.
+    route_lr : float
+        Its learning rate.
     """
 
     k: int
@@ -172,6 +186,9 @@ class RoundSettings:
     folds: int = 5
     random_kb: bool = False
     refine: RefineOptions = field(default_factory=RefineOptions)
+    route_prior: str = "fitted"
+    route_steps: int = 300
+    route_lr: float = 0.02
 
     def __post_init__(self) -> None:
         if self.prior not in PRIORS:
@@ -179,6 +196,20 @@ class RoundSettings:
                 f"unknown adaptor weights {self.prior!r}; expected one of {', '.join(PRIORS)}",
                 source="parameters",
                 column="training.adaptor.weights",
+            )
+        if self.route_prior not in ROUTE_PRIORS:
+            raise InputError(
+                f"unknown route prior {self.route_prior!r}; expected one of "
+                f"{', '.join(ROUTE_PRIORS)}",
+                source="parameters",
+                column="training.adaptor.route_prior",
+            )
+        check_non_negative_int(self.route_steps, "route_steps", source="parameters")
+        if not self.route_lr > 0:
+            raise InputError(
+                f"route_lr must be positive, got {self.route_lr}",
+                source="parameters",
+                column="training.adaptor.route_lr",
             )
 
     @classmethod
@@ -196,11 +227,12 @@ class RoundSettings:
         """Settings from the ``training``, ``knowledge_base`` and ``refinement`` parameters."""
         adaptor = dict(training["adaptor"])
         chosen = {key: adaptor.pop(key) for key in ADAPTOR_OPTIONS if key in adaptor}
+        routing = {key: adaptor.pop(key) for key in ROUTING_MODEL_OPTIONS if key in adaptor}
         return cls(
             k=k,
             seed=seed,
             gamma=gamma,
-            model=ModelConfig(n_genes=n_genes, seed=seed, **training["model"]),
+            model=ModelConfig(n_genes=n_genes, seed=seed, **training["model"], **routing),
             training=TrainConfig(seed=seed, **training["optimiser"], **adaptor),
             variant=knowledge_base["variant"],
             margin=knowledge_base["margin"],
@@ -209,6 +241,9 @@ class RoundSettings:
             folds=int(chosen.get("folds", 5)),
             random_kb=bool(chosen.get("random_kb", False)),
             refine=RefineOptions.from_params(refinement),
+            route_prior=chosen.get("route_prior", "fitted"),
+            route_steps=int(chosen.get("route_steps", 300)),
+            route_lr=float(chosen.get("route_lr", 0.02)),
         )
 
     def deduce(self, kb: KnowledgeBase, X: np.ndarray) -> np.ndarray:

@@ -12,7 +12,8 @@ from aligned_kedro.core.evaluation.metrics import consistency_scores
 from aligned_kedro.core.learning.adaptor import kb_usage
 from aligned_kedro.core.rounds.data import RoundData
 
-BASELINES = ("no_change", "kb_only", "linear", "neural_only")
+BASELINES = ("no_change", "kb_only", "linear", "neural_only", "static_routing")
+DIAGNOSTICS = ("oracle_routing",)
 STEPS = ("align", "refine")
 
 Metrics = dict[str, Any]
@@ -25,8 +26,11 @@ def round_namespace(round_number: int) -> str:
 
 def stage_name(step: str, round_number: int | None = None) -> str:
     """``round_<r>.<step>`` for a stage of round r (align or refine), ``baseline.<step>``
-    for a baseline: the prefix of the stage's metrics and its row of the run summary."""
+    for a baseline, ``diagnostic.<step>`` for a diagnostic (an upper bound that reads the
+    test labels): the prefix of the stage's metrics and its row of the run summary."""
     if round_number is None:
+        if step in DIAGNOSTICS:
+            return f"diagnostic.{step}"
         if step not in BASELINES:
             raise InputError(f"unknown baseline {step!r}; expected one of {list(BASELINES)}")
         return f"baseline.{step}"
@@ -36,8 +40,9 @@ def stage_name(step: str, round_number: int | None = None) -> str:
 
 
 def stage_names(rounds: int) -> list[str]:
-    """Every stage of a run of `rounds` rounds: the baselines, then A and R of each round."""
-    names = [stage_name(baseline) for baseline in BASELINES]
+    """Every stage of a run of `rounds` rounds: the baselines and diagnostics, then A and
+    R of each round."""
+    names = [stage_name(name) for name in (*BASELINES, *DIAGNOSTICS)]
     return names + [stage_name(step, r) for r in range(1, rounds + 1) for step in STEPS]
 
 

@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.evaluation.refinement_benchmark import corrupt
 from aligned_kedro.core.knowledge.kb import KnowledgeBase
 from aligned_kedro.core.knowledge.refinement import RefineResult, refine
+from aligned_kedro.core.learning.routing import PathEvidence, RouteInputs
 from aligned_kedro.core.learning.training import TrainedModel, predict, train
 from aligned_kedro.core.rounds.data import RoundData, RoundSettings
+from aligned_kedro.core.rounds.routing import route_evidence, routing_scores
 from aligned_kedro.core.rounds.scoring import Metrics, score_stage, stage_name
 
 
@@ -37,6 +40,7 @@ def align_round(
     previous: TrainedModel | None = None,
     edge_index: Any = None,
     edge_weight: Any = None,
+    route: dict[str, torch.Tensor] | None = None,
     logger: logging.Logger | None = None,
 ) -> AlignResult:
     """Stage A of round r (Eq. 5). Round 1 trains f_y and f_a on D_l ∪ X_u (Algorithm 1
@@ -58,14 +62,17 @@ def align_round(
         Round r-1's model.
     edge_index, edge_weight : optional
         The GNN's graph, (2, E) and (E,); a `previous` model keeps its own.
+    route : dict, optional
+        The per-input prior of an adaptive f_a (`Prior.route`).
     logger : logging.Logger, optional
 
     Returns
     -------
     AlignResult
         ``model``; ``outputs`` y_hat, a, p_a and y_bar on every row of ``data.X``, each
-        (m, n); ``metrics`` named ``round_<r>.align.<score>`` (`score_stage` on the test
-        rows, the current KB being the round's) and ``.train_<history>``.
+        (m, n); ``metrics`` named ``round_<r>.align.<score>`` (`score_stage` and
+        `routing_scores` on the test rows, the current KB being the round's) and
+        ``.train_<history>``.
     """
     if (round_number == 1) != (previous is None):
         raise InputError(
@@ -79,6 +86,18 @@ def align_round(
     x_train, y_train, _ = data.part("train")
     kb_train = settings.deduce(kb, x_train)
     kb_u = settings.deduce(kb, data.X_u)
+    evidence, evidence_u = (
+        route_evidence(settings, kb, data.X),
+        route_evidence(settings, kb, data.X_u),
+    )
+    routing = None
+    if evidence is not None:
+        train_rows = evidence.rows(data.train)
+        routing = RouteInputs(
+            train_rows if previous is None else PathEvidence.stack([train_rows, evidence_u]),
+            evidence_u if previous is None else None,
+            route,
+        )
     if previous is None:
         trained = train(
             x_train,
@@ -93,9 +112,10 @@ def align_round(
             edge_weight=edge_weight,
             logger=logger,
             measured=data.measured,
+            routing=routing,
         )
     else:
-        y_bar_u = predict(previous, data.X_u, kb_u)["y_bar"]
+        y_bar_u = predict(previous, data.X_u, kb_u, evidence_u)["y_bar"]
         trained = train(
             np.vstack([x_train, data.X_u]),
             np.vstack([y_train, y_bar_u]),
@@ -108,11 +128,13 @@ def align_round(
             logger=logger,
             init=previous,
             measured=data.measured,
+            routing=routing,
         )
     deduced = settings.deduce(kb, data.X)
-    outputs = predict(trained, data.X, deduced)
+    outputs = predict(trained, data.X, deduced, evidence)
     test = {name: values[data.test] for name, values in outputs.items()}
     metrics = score_stage(stage, data, test, settings.gamma, current_kb=deduced[data.test])
+    metrics.update(routing_scores(stage, data, test, w, settings.gamma, deduced[data.test]))
     metrics.update({f"{stage}.train_{name}": values for name, values in trained.history.items()})
     _log(logger, stage, metrics)
     return AlignResult(model=trained, outputs=outputs, metrics=metrics)
@@ -139,6 +161,7 @@ def refine_round(
     model: TrainedModel,
     settings: RoundSettings,
     *,
+    w: np.ndarray | None = None,
     logger: logging.Logger | None = None,
 ) -> RefineRoundResult:
     """Stage R of round r: fit the round's KB to ⟨X_u ∪ X_l, ȳ⟩ (Eq. 6, Algorithm 1 line
@@ -154,6 +177,8 @@ def refine_round(
     model : TrainedModel
         The round's aligned model.
     settings : RoundSettings
+    w : numpy.ndarray, shape (n,), optional
+        The adaptor's prior: with it, the metrics include `routing_scores`.
     logger : logging.Logger, optional
 
     Returns
@@ -161,19 +186,23 @@ def refine_round(
     RefineRoundResult
         ``refined`` (`RefineResult`: the refined KB, every edge with its status and
         support, the trace) and ``metrics`` named ``round_<r>.refine.<name>``: scores on
-        the test rows (`score_stage`), the edge counts, iterations, seconds and loss.
+        the test rows (`score_stage`, `routing_scores`), the edge counts, iterations,
+        seconds and loss.
     """
     stage = stage_name("refine", round_number)
     x_train, _, _ = data.part("train")
     x_fit = np.vstack([data.X_u, x_train])
-    y_bar = predict(model, x_fit, settings.deduce(kb, x_fit))["y_bar"]
+    evidence = route_evidence(settings, kb, x_fit)
+    y_bar = predict(model, x_fit, settings.deduce(kb, x_fit), evidence)["y_bar"]
     result = refine(
         kb, x_fit, y_bar, settings.refine, k=settings.k, seed=settings.seed, logger=logger
     )
     x_test, _, _ = data.part("test")
     deduced = settings.deduce(result.kb, x_test)
-    outputs = predict(model, x_test, deduced)
+    outputs = predict(model, x_test, deduced, route_evidence(settings, result.kb, x_test))
     metrics = score_stage(stage, data, outputs, settings.gamma, current_kb=deduced)
+    if w is not None:
+        metrics.update(routing_scores(stage, data, outputs, w, settings.gamma, deduced))
     metrics.update(
         {
             f"{stage}.{name}": float(v)

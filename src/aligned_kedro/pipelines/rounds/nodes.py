@@ -42,11 +42,13 @@ def align(
     kb: pd.DataFrame,
     graph: pd.DataFrame,
     weights: pd.DataFrame,
+    route: dict[str, Any],
     previous: dict[str, Any] | None = None,
     *,
     round_number: int,
 ) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
-    """Stage A of the round (`align_round`): the model, its predictions and metrics."""
+    """Stage A of the round (`align_round`): the model, its predictions and metrics; an
+    adaptive f_a starts at the per-input prior `route` (empty for a static one)."""
     edges = graph_arrays(graph, data.genes, settings.model)
     result = align_round(
         round_number,
@@ -56,6 +58,7 @@ def align(
         settings,
         previous=None if previous is None else from_state(previous, **edges),
         **edges,
+        route=route or None,
         logger=log,
     )
     return to_state(result.model), prediction_table(result.outputs, data), result.metrics
@@ -67,6 +70,7 @@ def refine(
     kb: pd.DataFrame,
     model: dict[str, Any],
     universe: pd.DataFrame,
+    weights: pd.DataFrame,
     *,
     round_number: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
@@ -74,7 +78,13 @@ def refine(
     against the round's KB (every edge with its status and support, genes named) and the
     stage's metrics."""
     result = refine_round(
-        round_number, data, kb_from_table(kb, data.genes), from_state(model), settings, logger=log
+        round_number,
+        data,
+        kb_from_table(kb, data.genes),
+        from_state(model),
+        settings,
+        w=weights["w"].to_numpy(),
+        logger=log,
     )
     edges = result.refined.edges
     names = gene_names(universe)

@@ -27,10 +27,11 @@ def round_pipeline(round_number: int) -> Pipeline:
     previous = round_namespace(round_number - 1)
     kb = "knowledge_base_table" if round_number == 1 else f"{previous}.refined_kb_table"
     shared = {"data": "round_data", "settings": "round_settings", "kb": kb}
-    align = {**shared, "graph": "gnn_graph_table", "weights": "adaptor_weights_table"}
+    weights = {"weights": "adaptor_weights_table"}
+    align = {**shared, **weights, "graph": "gnn_graph_table", "route": "adaptor_route_model"}
     if round_number > 1:
         align["previous"] = f"{previous}.aligned_model"
-    refine = {**shared, "model": "aligned_model", "universe": "universe_table"}
+    refine = {**shared, **weights, "model": "aligned_model", "universe": "universe_table"}
     return pipeline(
         [
             node(

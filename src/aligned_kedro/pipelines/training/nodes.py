@@ -16,8 +16,10 @@ from aligned_kedro.core import (
     RoundSettings,
     adaptor_prior,
     closure,
+    from_state,
     harmonise_gene_graph,
     predict,
+    routing_baselines,
     score_stage,
     stage_name,
     to_state,
@@ -94,9 +96,10 @@ def adaptor_weights(
     kb: pd.DataFrame,
     genes: pd.DataFrame,
     graph: pd.DataFrame,
-) -> tuple[pd.DataFrame, dict[str, float]]:
+) -> tuple[pd.DataFrame, dict[str, float], dict[str, Any]]:
     """The prior w of Eq. 4 from the training split (`adaptor_prior`), per gene with the
-    KB degree and GO count it may use."""
+    KB degree and GO count it may use, and an adaptive f_a's per-input prior (its route
+    head's state; empty for a static f_a)."""
     go = genes.set_index("gene_id")["go_count"].reindex(list(data.genes)).fillna(0).to_numpy()
     prior = adaptor_prior(
         data,
@@ -109,7 +112,8 @@ def adaptor_weights(
     table = pd.DataFrame(
         {"gene_id": list(data.genes), "w": prior.w, "kb_degree": prior.kb_degree, "go_count": go}
     )
-    return table, {f"training.{name}": value for name, value in prior.stats.items()}
+    metrics = {f"training.{name}": value for name, value in prior.stats.items()}
+    return table, metrics, prior.route or {}
 
 
 def neural_only_baseline(
@@ -129,6 +133,21 @@ def neural_only_baseline(
     )
     outputs = predict(trained, data.part("test")[0])
     return to_state(trained), score_stage(stage_name("neural_only"), data, outputs, settings.gamma)
+
+
+def static_routing_baseline(
+    data: RoundData, settings: RoundSettings, model: dict[str, Any], weights: pd.DataFrame
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Static routing (w ≥ 0.5 → δ_KB) and the oracle routing (an upper bound that reads
+    the test labels) between the neural-only f_y and the original KB (`routing_baselines`),
+    as the metrics of ``baseline.static_routing`` and ``diagnostic.oracle_routing``."""
+    y_hat = predict(from_state(model), data.part("test")[0])["y_hat"]
+    metrics = routing_baselines(data, y_hat, weights["w"].to_numpy(), settings.gamma)
+    static = stage_name("static_routing")
+    return (
+        {name: value for name, value in metrics.items() if name.startswith(f"{static}.")},
+        {name: value for name, value in metrics.items() if not name.startswith(f"{static}.")},
+    )
 
 
 def linear_baseline(

@@ -90,7 +90,7 @@ def prior_pipeline() -> Pipeline:
                     "genes": "raw_genes",
                     "graph": "gnn_graph_table",
                 },
-                ["adaptor_weights_table", "adaptor_weights_metrics"],
+                ["adaptor_weights_table", "adaptor_weights_metrics", "adaptor_route_model"],
                 name="adaptor_weights",
             )
         ]
@@ -99,7 +99,8 @@ def prior_pipeline() -> Pipeline:
 
 def baselines_pipeline() -> Pipeline:
     """The stages every ALIGNED stage is compared with: no change, δ_KB alone, the linear
-    model and f_y alone."""
+    model, f_y alone, f_y and δ_KB routed by the prior alone (static routing), and the
+    oracle routing between them (a diagnostic upper bound)."""
     return pipeline(
         [
             node(
@@ -125,6 +126,12 @@ def baselines_pipeline() -> Pipeline:
                 {**DATA, "graph": "gnn_graph_table"},
                 ["neural_only_model", "neural_only_baseline_metrics"],
                 name="neural_only_baseline",
+            ),
+            node(
+                nodes.static_routing_baseline,
+                {**DATA, "model": "neural_only_model", "weights": "adaptor_weights_table"},
+                ["static_routing_baseline_metrics", "diagnostic.oracle_routing_metrics"],
+                name="static_routing_baseline",
             ),
         ]
     )

@@ -19,22 +19,28 @@ PER_CLASS = tuple(
     for label in LABEL_NAMES.values()
 )
 CURRENT_KB = ("kb_f1_current", "balanced_f1_current")
-BENCHMARK_METRICS = (*CONSISTENCY, *CURRENT_KB, "kb_usage", *PER_CLASS)
+ROUTING = ("route_switch_share", "static_gain", "oracle_balanced_f1")
+BENCHMARK_METRICS = (*CONSISTENCY, *CURRENT_KB, "kb_usage", *ROUTING, *PER_CLASS)
 BASELINE_METHODS = {
     "no_change": "no-change",
     "kb_only": "KB-only",
     "linear": "linear",
     "neural_only": "neural-only",
+    "static_routing": "static routing",
 }
+DIAGNOSTIC_METHODS = {"oracle_routing": "oracle routing (upper bound, reads test labels)"}
 _ROUND_STAGE = re.compile(r"^round_(\d+)\.(align|refine)$")
 
 
 def stage_label(stage: str) -> tuple[str, str]:
     """(method, ALIGNED stages) of a run-summary stage: ``round_2.align`` is
-    ("ALIGNED", "A-R-A"), ``baseline.kb_only`` is ("KB-only", "-")."""
-    if stage.startswith("baseline."):
-        name = stage.removeprefix("baseline.")
+    ("ALIGNED", "A-R-A"), ``baseline.kb_only`` is ("KB-only", "-"), the diagnostic
+    ``diagnostic.oracle_routing`` is labelled an upper bound."""
+    kind, _, name = stage.partition(".")
+    if kind == "baseline":
         return BASELINE_METHODS.get(name, name), "-"
+    if kind == "diagnostic":
+        return DIAGNOSTIC_METHODS.get(name, f"{name} (diagnostic)"), "-"
     found = _ROUND_STAGE.match(stage)
     if not found:
         return stage, "-"
