@@ -61,7 +61,9 @@ def weights(kind: str, perturbations: pd.DataFrame | None = None, **adaptor: obj
     ],
 )
 def test_each_kind_of_prior(kind, expected):
-    table, stats = weights(kind)
+    table, stats, prior = weights(kind)
+    assert prior["route"] == {}
+    np.testing.assert_array_equal(prior["w"].numpy(), table["w"])
     np.testing.assert_allclose(table["w"], expected)
     assert table["gene_id"].tolist() == GENES and table["kb_degree"].tolist() == [1, 1, 0]
     assert stats["training.w_mean"] == pytest.approx(np.mean(expected))
@@ -84,16 +86,26 @@ def test_tables_whose_rows_disagree_are_refused_by_name():
 
 
 def test_balanced_prior_routes_by_out_of_fold_predictions():
-    table, stats = weights("balanced", folds=2)
+    table, stats, _ = weights("balanced", folds=2)
     assert set(table["w"]) <= {0.0, 1.0}
     assert 0.0 <= stats["training.out_of_fold.data_f1"] <= 1.0
     assert stats["training.out_of_fold.folds"] == 2
     assert 0.0 < stats["training.w_balanced_f1_train"] <= 1.0
-    _, stats = weights("balanced", folds=3)
+    _, stats, _ = weights("balanced", folds=3)
     assert stats["training.out_of_fold.folds"] == 2
     assert stats["training.out_of_fold.folds_requested"] == 3
     shared = tables()["perturbations"]
     shared.loc["ko_b", "a"] = -1
-    table, stats = weights("balanced", shared, folds=3)  # one group: e3, as the README says
+    table, stats, _ = weights("balanced", shared, folds=3)  # one group: e3, as the README says
     assert stats["training.prior_fallback_e3"] == 1.0
     assert "training.out_of_fold.folds" not in stats
+
+
+def test_an_adaptive_adaptor_gets_its_fitted_per_input_prior():
+    table, stats, prior = weights("balanced", folds=2, routing="adaptive", route_hidden=4)
+    route = prior["route"]
+    assert set(route) == {f"net.{i}.{p}" for i in (0, 2) for p in ("weight", "bias")}
+    assert route["net.0.weight"].shape[0] == 4
+    assert 0.0 <= stats["training.route_prior.balanced_f1_train"] <= 1.0
+    _, _, unfitted = weights("balanced", folds=2, routing="adaptive", route_prior="none")
+    assert unfitted["route"] == {}

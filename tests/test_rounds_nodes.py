@@ -47,14 +47,15 @@ def through_nodes() -> list:
         UNIVERSE, TRAINING, KNOWLEDGE_BASE, REFINEMENT, k=K, seed=0, gamma=5.0
     )
     genes = UNIVERSE.assign(go_count=0)
-    weights, _ = training.adaptor_weights(data, settings, KB_EDGES, genes, NO_GRAPH)
+    _, _, prior = training.adaptor_weights(data, settings, KB_EDGES, genes, NO_GRAPH)
+    assert prior["route"] == {}
     kb, previous, found = KB_EDGES, None, []
     for r in (1, 2):
         model, predictions, align_metrics = rounds.align(
-            data, settings, kb, NO_GRAPH, weights, previous, round_number=r
+            data, settings, kb, NO_GRAPH, prior, previous, round_number=r
         )
         refined, grn, refine_metrics = rounds.refine(
-            data, settings, kb, model, UNIVERSE, round_number=r
+            data, settings, kb, model, UNIVERSE, prior, round_number=r
         )
         found.append((predictions, align_metrics, refined, grn, refine_metrics))
         kb, previous = refined, model
@@ -69,7 +70,7 @@ def test_two_rounds_in_core_equal_the_pipeline_nodes():
     nodes = through_nodes()
     for r, (predictions, align_metrics, refined, grn, refine_metrics) in enumerate(nodes, 1):
         aligned = align_round(r, data, kb, w, settings, previous=previous)
-        stage = refine_round(r, data, kb, aligned.model, settings)
+        stage = refine_round(r, data, kb, aligned.model, settings, w=w)
         assert non_timing(aligned.metrics) == non_timing(align_metrics)
         assert non_timing(stage.metrics) == non_timing(refine_metrics)
         y_bar = predictions.pivot(index="condition", columns="gene_id", values="y_bar")

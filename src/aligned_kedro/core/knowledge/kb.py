@@ -17,6 +17,7 @@ from aligned_kedro.core.errors import InputError
 logger = logging.getLogger(__name__)
 
 EDGE_COLUMNS = ("regulator", "target", "sign")
+CONFIDENCE = "confidence"
 _SIGN_WORDS = {"+": 1, "-": -1, "+1": 1, "-1": -1, "1": 1}
 
 
@@ -110,6 +111,15 @@ class KnowledgeBase:
         table = pd.concat(frames, ignore_index=True)
         return table.sort_values(["regulator", "target", "sign"], ignore_index=True)
 
+    def confidence(self) -> pd.DataFrame | None:
+        """Edges whose source gave a confidence (regulator, target, sign, confidence in
+        [0, 1], 1 the most confident); None when the KB has no confidence column."""
+        table = self.edge_table
+        if table is None or CONFIDENCE not in table.columns:
+            return None
+        known = table[table[CONFIDENCE].notna()]
+        return known.loc[:, [*EDGE_COLUMNS, CONFIDENCE]].reset_index(drop=True)
+
 
 def _parse_sign(value: object) -> int | None:
     if isinstance(value, str):
@@ -180,6 +190,26 @@ def _edge_codes(
     return codes["regulator"], codes["target"], signs
 
 
+def checked_confidence(table: pd.DataFrame, source: str) -> pd.Series:
+    """A table's ``confidence`` column as float64 in [0, 1] (empty: unknown); another
+    value raises naming its row and regulator."""
+    raw = table[CONFIDENCE]
+    if raw.dtype == object:
+        raw = raw.mask(raw.astype(str).str.strip() == "")
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = (values.isna() & raw.notna()) | (values < 0) | (values > 1)
+    if bad.any():
+        first = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(
+            f"confidence must be a number in [0, 1], got {table[CONFIDENCE].iloc[first]!r}",
+            source=source,
+            column=CONFIDENCE,
+            row=table.index[first],
+            gene=str(table["regulator"].iloc[first]),
+        )
+    return values.astype(np.float64)
+
+
 def _kept_rows(
     edges: pd.DataFrame, pair: np.ndarray, signs: np.ndarray, conflict: str, source: str
 ) -> tuple[np.ndarray, int, int]:
@@ -232,7 +262,9 @@ def compile_kb(
     ----------
     edges
         One row per edge with columns regulator, target (names in `genes`) and sign
-        (+1/-1 or "+"/"-"); extra columns are kept in `edge_table`.
+        (+1/-1 or "+"/"-"); extra columns are kept in `edge_table`. An optional
+        ``confidence`` column (a number in [0, 1], empty when unknown) is checked and
+        read by refinement (`KnowledgeBase.confidence`).
     genes
         The gene universe, n unique names: the matrices' row and column order.
     conflict
@@ -255,6 +287,8 @@ def compile_kb(
     keep, n_duplicates, n_conflicts_dropped = _kept_rows(edges, pair, signs, conflict, source)
     table = edges.loc[keep].reset_index(drop=True)
     table["sign"] = signs[keep]
+    if CONFIDENCE in edges.columns:
+        table[CONFIDENCE] = checked_confidence(edges, source).to_numpy()[keep]
     reg, tgt, sign = regulators[keep], targets[keep], signs[keep]
 
     def adjacency(mask: np.ndarray) -> sp.csr_matrix:

@@ -41,24 +41,23 @@ def align(
     settings: RoundSettings,
     kb: pd.DataFrame,
     graph: pd.DataFrame,
-    weights: pd.DataFrame,
-    route: dict[str, Any],
+    prior: dict[str, Any],
     previous: dict[str, Any] | None = None,
     *,
     round_number: int,
 ) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
-    """Stage A of the round (`align_round`): the model, its predictions and metrics; an
-    adaptive f_a starts at the per-input prior `route` (empty for a static one)."""
+    """Stage A of the round (`align_round`): the model, its predictions and metrics. The
+    adaptor's `prior` holds w and, for an adaptive f_a, the per-input prior ``route``."""
     edges = graph_arrays(graph, data.genes, settings.model)
     result = align_round(
         round_number,
         data,
         kb_from_table(kb, data.genes),
-        weights["w"].to_numpy(),
+        prior["w"].numpy(),
         settings,
         previous=None if previous is None else from_state(previous, **edges),
         **edges,
-        route=route or None,
+        route=prior["route"] or None,
         logger=log,
     )
     return to_state(result.model), prediction_table(result.outputs, data), result.metrics
@@ -70,7 +69,7 @@ def refine(
     kb: pd.DataFrame,
     model: dict[str, Any],
     universe: pd.DataFrame,
-    weights: pd.DataFrame,
+    prior: dict[str, Any],
     *,
     round_number: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
@@ -83,7 +82,7 @@ def refine(
         kb_from_table(kb, data.genes),
         from_state(model),
         settings,
-        w=weights["w"].to_numpy(),
+        w=prior["w"].numpy(),
         logger=log,
     )
     edges = result.refined.edges

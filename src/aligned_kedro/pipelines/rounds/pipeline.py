@@ -27,11 +27,11 @@ def round_pipeline(round_number: int) -> Pipeline:
     previous = round_namespace(round_number - 1)
     kb = "knowledge_base_table" if round_number == 1 else f"{previous}.refined_kb_table"
     shared = {"data": "round_data", "settings": "round_settings", "kb": kb}
-    weights = {"weights": "adaptor_weights_table"}
-    align = {**shared, **weights, "graph": "gnn_graph_table", "route": "adaptor_route_model"}
+    prior = {"prior": "adaptor_prior_model"}
+    align = {**shared, **prior, "graph": "gnn_graph_table"}
     if round_number > 1:
         align["previous"] = f"{previous}.aligned_model"
-    refine = {**shared, **weights, "model": "aligned_model", "universe": "universe_table"}
+    refine = {**shared, **prior, "model": "aligned_model", "universe": "universe_table"}
     return pipeline(
         [
             node(

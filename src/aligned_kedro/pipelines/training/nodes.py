@@ -97,9 +97,10 @@ def adaptor_weights(
     genes: pd.DataFrame,
     graph: pd.DataFrame,
 ) -> tuple[pd.DataFrame, dict[str, float], dict[str, Any]]:
-    """The prior w of Eq. 4 from the training split (`adaptor_prior`), per gene with the
-    KB degree and GO count it may use, and an adaptive f_a's per-input prior (its route
-    head's state; empty for a static f_a)."""
+    """The prior w of Eq. 4 from the training split (`adaptor_prior`): per gene with the
+    KB degree and GO count it may use, its metrics, and what the rounds read, ``w`` and
+    an adaptive f_a's per-input prior ``route`` (its route head's state; empty for a
+    static f_a)."""
     go = genes.set_index("gene_id")["go_count"].reindex(list(data.genes)).fillna(0).to_numpy()
     prior = adaptor_prior(
         data,
@@ -113,7 +114,7 @@ def adaptor_weights(
         {"gene_id": list(data.genes), "w": prior.w, "kb_degree": prior.kb_degree, "go_count": go}
     )
     metrics = {f"training.{name}": value for name, value in prior.stats.items()}
-    return table, metrics, prior.route or {}
+    return table, metrics, {"w": torch.as_tensor(prior.w), "route": prior.route or {}}
 
 
 def neural_only_baseline(

@@ -90,7 +90,7 @@ def prior_pipeline() -> Pipeline:
                     "genes": "raw_genes",
                     "graph": "gnn_graph_table",
                 },
-                ["adaptor_weights_table", "adaptor_weights_metrics", "adaptor_route_model"],
+                ["adaptor_weights_table", "adaptor_weights_metrics", "adaptor_prior_model"],
                 name="adaptor_weights",
             )
         ]

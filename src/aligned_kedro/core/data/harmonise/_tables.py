@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from aligned_kedro.core.errors import InputError
+from aligned_kedro.core.knowledge.kb import checked_confidence
 
 REPORT_COLUMNS = ["action", "reason", "rows"]
 
@@ -54,9 +55,57 @@ def effect_from_sign(values: pd.Series, source: str, gene: pd.Series) -> pd.Seri
     return pd.Series(np.select([numbers > 0, numbers < 0], ["+", "-"], "?"), index=values.index)
 
 
-def effect_table(regulator: pd.Series, target: pd.Series, effect: object) -> pd.DataFrame:
-    """The normalised ``regulator, target, effect`` table every format produces."""
-    return pd.DataFrame({"regulator": regulator, "target": target, "effect": effect})
+def effect_table(
+    regulator: pd.Series, target: pd.Series, effect: object, confidence: object = None
+) -> pd.DataFrame:
+    """The normalised ``regulator, target, effect`` table every format produces, with a
+    ``confidence`` column in [0, 1] when the source gives one."""
+    table = pd.DataFrame({"regulator": regulator, "target": target, "effect": effect})
+    return table if confidence is None else table.assign(confidence=confidence)
+
+
+def level_confidence(
+    values: pd.Series, levels: dict[str, float], source: str, gene: pd.Series
+) -> pd.Series:
+    """Confidence in [0, 1] of named evidence levels (any case; empty: unknown); an
+    unknown level raises naming its row and regulator."""
+    text = values.astype(str).str.strip().str.lower()
+    empty = values.isna() | text.isin(["", "nan"])
+    found = text.map({name.lower(): value for name, value in levels.items()})
+    bad = found.isna() & ~empty
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(
+            f"unknown evidence level {values.iloc[row]!r}; expected one of {list(levels)}",
+            source=source,
+            column=str(values.name),
+            row=row,
+            gene=str(gene.iloc[row]),
+        )
+    return found.astype(np.float64)
+
+
+def count_confidence(values: pd.Series, half: float, source: str, gene: pd.Series) -> pd.Series:
+    """Confidence in [0, 1) of a count of support (curation effort, references):
+    x / (x + half), half confidence at `half`; a negative or non-numeric count raises."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = (numbers.isna() & values.notna()) | (numbers < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(
+            f"expected a non-negative count, found {values.iloc[row]!r}",
+            source=source,
+            column=str(values.name),
+            row=row,
+            gene=str(gene.iloc[row]),
+        )
+    return (numbers / (numbers + half)).astype(np.float64)
+
+
+def given_confidence(raw: pd.DataFrame, source: str) -> pd.Series | None:
+    """A table's own ``confidence`` column, numbers in [0, 1] (`checked_confidence`), or
+    None."""
+    return checked_confidence(raw, source) if "confidence" in raw.columns else None
 
 
 class Report:

@@ -1,5 +1,6 @@
 """DoRothEA: ``tf, confidence, target, mor``, the sign of the mode of regulation ``mor``,
-keeping the chosen confidence levels (A most confident, E least)."""
+keeping the chosen confidence levels (A most confident, E least) as a confidence in
+[0, 1] (`DOROTHEA_CONFIDENCE`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from aligned_kedro.core.data.harmonise._tables import (
 from aligned_kedro.core.errors import InputError
 
 DOROTHEA_LEVELS: tuple[str, ...] = ("A", "B", "C", "D", "E")
+DOROTHEA_CONFIDENCE = {"A": 1.0, "B": 0.75, "C": 0.5, "D": 0.25, "E": 0.0}
 
 
 def _check_levels(raw: pd.DataFrame, levels: Sequence[str], source: str) -> pd.Series:
@@ -46,10 +48,12 @@ def _check_levels(raw: pd.DataFrame, levels: Sequence[str], source: str) -> pd.S
 def dorothea_effects(
     raw: pd.DataFrame, source: str, report: Report, *, levels: Sequence[str]
 ) -> pd.DataFrame:
-    """``regulator, target, effect`` of the rows whose confidence is in `levels`; the other
-    rows are counted in `report`."""
+    """``regulator, target, effect, confidence`` of the rows whose confidence level is in
+    `levels`; the other rows are counted in `report`."""
     require_columns(raw, ["tf", "confidence", "target", "mor"], source)
     level = _check_levels(raw, levels, source)
-    raw = report.keep(level.isin(levels), "confidence level not kept", raw)
+    kept = level.isin(levels)
+    raw = report.keep(kept, "confidence level not kept", raw)
     effect = effect_from_sign(raw["mor"], source, raw["tf"])
-    return effect_table(raw["tf"], raw["target"], effect)
+    confidence = level[kept.to_numpy()].map(DOROTHEA_CONFIDENCE)
+    return effect_table(raw["tf"], raw["target"], effect, confidence)

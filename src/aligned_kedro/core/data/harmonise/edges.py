@@ -181,6 +181,7 @@ def _edges_of_rows(
             "sign": edges["sign"].to_numpy(dtype=np.int64),
             "regulator_name": raw["regulator"].to_numpy()[order],
             "effect": raw["effect"].to_numpy()[order],
+            **{c: raw[c].to_numpy()[order] for c in ("confidence",) if c in raw.columns},
         }
     )
 
@@ -276,7 +277,8 @@ def harmonise_edges(
     -------
     edges : pandas.DataFrame
         ``regulator, target, sign, regulator_name, effect``, one row per distinct signed
-        edge (sign 1 or -1).
+        edge (sign 1 or -1), and ``confidence`` (the highest of its rows) when `raw` has
+        one.
     report : pandas.DataFrame
         ``action, reason, rows``: input, merged and output counts, every drop and
         expansion, and every name matched only through ``symbol_aliases``.
@@ -339,5 +341,8 @@ def harmonise_edges(
         _alias_notes((regulators, targets), produced, matches, notes)
     edges = _edges_of_rows(np.flatnonzero(produced), regulators, targets, signs, raw)
     duplicates = int(edges.duplicated(["regulator", "target", "sign"]).sum())
+    if "confidence" in edges.columns and pd.api.types.is_numeric_dtype(edges["confidence"]):
+        best = edges.groupby(["regulator", "target", "sign"], sort=False)["confidence"]
+        edges["confidence"] = best.transform("max")  # a duplicate keeps its highest
     edges = edges.drop_duplicates(["regulator", "target", "sign"]).reset_index(drop=True)
     return edges, _edge_report(len(raw), len(edges), duplicates, notes, source)

@@ -10,10 +10,14 @@ import pandas as pd
 
 from aligned_kedro.core.data.harmonise._tables import (
     Report,
+    count_confidence,
     effect_table,
+    given_confidence,
     require_columns,
     truthy,
 )
+
+HALF_CONFIDENCE = 3.0
 
 
 def omnipath_effects(
@@ -26,7 +30,10 @@ def omnipath_effects(
 ) -> pd.DataFrame:
     """``regulator, target, effect``: stimulation ``+``, inhibition ``-``, both ``+-``,
     neither ``?``; undirected rows are dropped and counted in `report`, or kept as
-    directed. ``source_genesymbol`` / ``target_genesymbol`` name the genes when present."""
+    directed. ``source_genesymbol`` / ``target_genesymbol`` name the genes when present.
+    A ``confidence`` column, else ``curation_effort``, else ``n_references`` gives each
+    edge a confidence (`count_confidence`: half at `HALF_CONFIDENCE` curation events or
+    references)."""
     require_columns(raw, ["source", "target", "is_directed"], source)
     prefix = "consensus_" if consensus else "is_"
     columns = [f"{prefix}stimulation", f"{prefix}inhibition"]
@@ -41,4 +48,8 @@ def omnipath_effects(
         f"{side}_genesymbol" if f"{side}_genesymbol" in raw.columns else side
         for side in ("source", "target")
     ]
-    return effect_table(raw[names[0]], raw[names[1]], effect)
+    confidence = given_confidence(raw, source)
+    counted = [c for c in ("curation_effort", "n_references") if c in raw.columns]
+    if confidence is None and counted:
+        confidence = count_confidence(raw[counted[0]], HALF_CONFIDENCE, source, raw[names[0]])
+    return effect_table(raw[names[0]], raw[names[1]], effect, confidence)
