@@ -35,6 +35,8 @@ def cliques(*groups: str) -> pd.DataFrame:
         ("round_1.refine", ("ALIGNED", "A-R")),
         ("round_2.align", ("ALIGNED", "A-R-A")),
         ("round_2.refine", ("ALIGNED", "A-R-A-R")),
+        ("baseline.static_routing", ("static routing", "-")),
+        ("diagnostic.oracle_routing", ("oracle routing (upper bound, reads test labels)", "-")),
     ],
 )
 def test_stage_labels_follow_the_papers_tables(stage, expected):
@@ -69,6 +71,22 @@ def test_benchmark_is_mean_and_sample_sd_over_seeds_in_stage_order():
     assert out["kb_f1_sd"].tolist() == pytest.approx([0.0, 0.0, 0.0])
     assert out["kb_f1_current_mean"].tolist() == pytest.approx([0.5, 0.6, 0.8])
     assert out["balanced_f1_current_mean"].tolist() == pytest.approx([0.4, 0.5, 0.65])
+
+
+def test_routing_metrics_average_over_the_stages_that_have_them():
+    """Baselines have no route_switch_share or static_gain: their cells stay empty, while
+    the rounds' average over seeds."""
+    rows = []
+    for seed, switch in ((0, [0.1, 0.3]), (1, [0.3, 0.5])):
+        found = summary_rows(seed, [0.2, 0.3, 0.3])
+        found["route_switch_share"] = [np.nan, *switch]
+        found["static_gain"] = [np.nan, 0.01, -0.01]
+        rows.append(found)
+    out = A.consistency_benchmark(pd.concat(rows))
+    assert out["route_switch_share_mean"].tolist()[1:] == pytest.approx([0.2, 0.4])
+    assert np.isnan(out["route_switch_share_mean"].iloc[0])
+    assert out["static_gain_sd"].tolist()[1:] == pytest.approx([0.0, 0.0])
+    assert list(out["stage"]) == ["baseline.neural_only", "round_1.align", "round_1.refine"]
 
 
 @pytest.mark.parametrize("with_seed", [True, False])

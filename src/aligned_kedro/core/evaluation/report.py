@@ -216,7 +216,12 @@ def _consistency_text(benchmark: pd.DataFrame) -> str:
         "(Eq. 3, γ = 5) and is high only when both are (section 3.1). Baselines: no-change "
         "predicts no response anywhere, KB-only is δ_KB itself (knowledge consistency 1 by "
         "construction), linear is a ridge model on perturbation embeddings and neural-only "
-        "is f_y without the adaptor. ALIGNED stages: A = alignment, R = refinement.",
+        "is f_y without the adaptor; static routing combines that f_y with δ_KB by the "
+        "prior alone (δ_KB for the genes with w ≥ 0.5), so an ALIGNED stage's static_gain "
+        "is what its adaptor adds over that rule with the stage's own f_y. The oracle "
+        "routing chooses per gene and condition between the same two answers WITH the test "
+        "labels: an upper bound, never a method. ALIGNED stages: A = alignment, R = "
+        "refinement.",
         f"Values are means over {'/'.join(map(str, seeds))} seed(s) (column n_seeds); the "
         "standard deviation is shown where a row averages several seeds and is undefined "
         "(–) for a single seed.",

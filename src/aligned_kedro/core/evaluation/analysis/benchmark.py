@@ -55,6 +55,7 @@ def consistency_benchmark(summary: pd.DataFrame, source: str = "run summary") ->
     With one seed the sd is undefined and reported as NaN; ``n_seeds`` says how many
     seeds each row averages. Stages keep their order of first appearance. A stage without
     a KB of its own (a baseline) scores its `*_current` metrics against the original KB.
+    The routing metrics (`ROUTING`) average over the seeds of the stages that have them.
     """
     for column in ("stage", *CONSISTENCY):
         if column not in summary.columns:
@@ -73,8 +74,13 @@ def consistency_benchmark(summary: pd.DataFrame, source: str = "run summary") ->
             source=source,
             row=row,
         )
-    values = [m for m in BENCHMARK_METRICS if m in table.columns]
+    values = [m for m in BENCHMARK_METRICS if m in table.columns and m not in ROUTING]
     out = aggregate_table(table, "stage", values, source=source).rename(columns={"n": "n_seeds"})
+    for metric in (m for m in ROUTING if m in table.columns):
+        scored = table[table[metric].notna()]
+        found = aggregate_table(scored, "stage", [metric], source=source).drop(columns="n")
+        out = out.merge(found, on="stage", how="left")
+        values.append(metric)
     single = out["n_seeds"] < 2
     out.loc[single, [f"{m}_sd" for m in values]] = np.nan
     order = {stage: i for i, stage in enumerate(pd.unique(table["stage"]))}
