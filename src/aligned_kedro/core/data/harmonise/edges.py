@@ -25,6 +25,7 @@ DualPolicy = Literal["both", "drop", "activation", "inhibition"]
 UnknownPolicy = Literal["drop", "error", "activation", "inhibition"]
 DropPolicy = Literal["drop", "error"]
 UnresolvedPolicy = Literal["drop", "error", "keep"]
+UNRESOLVED = ("drop", "error", "keep")
 EDGE_COLUMNS = ["regulator", "target", "sign", "regulator_name", "effect"]
 
 
