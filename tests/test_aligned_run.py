@@ -166,12 +166,17 @@ def test_outputs_are_versioned_and_consistent(finished: Path):
         "baseline.kb_only",
         "baseline.linear",
         "baseline.neural_only",
+        "baseline.static_routing",
+        "diagnostic.oracle_routing",
         "round_1.align",
         "round_1.refine",
         "round_2.align",
         "round_2.refine",
     ]
     assert summary["balanced_f1"].between(0, 1).all()
+    rounds = summary[summary["stage"].str.startswith("round_")]
+    assert (rounds["oracle_balanced_f1"] >= rounds["balanced_f1"] - 1e-12).all()
+    assert (rounds["route_switch_share"] == 0).all()  # the default adaptor routes by w
 
 
 def test_models_load_without_unpickling(finished: Path):
