@@ -152,7 +152,10 @@ def test_outputs_are_versioned_and_consistent(finished: Path):
     (version,) = versions(labels)
     y = pd.read_parquet(labels / version / "labels.parquet")
     x = pd.read_parquet(primary / "perturbations.parquet" / version / "perturbations.parquet")
-    assert y.shape == x.shape == (16, 3923)
+    assert y.shape == x.shape == (16, 3926)  # 3923 measured genes, 3 latent KB regulators
+    universe = primary / "universe.parquet" / version / "universe.parquet"
+    assert (~pd.read_parquet(universe)["measured"]).sum() == 3
+    assert (y.iloc[:, 3923:] == 0).all().all()
     assert set(pd.unique(y.to_numpy().ravel())) <= {-1, 0, 1}
     assert ((x != 0).sum(axis=1) >= 1).all()
     split_dir = finished / "data" / "05_model_input" / "conditions.json"
@@ -221,8 +224,12 @@ def test_round_two_refines_the_kb_that_round_one_refined(finished: Path):
     assert len(kept_or_removed) == len(first)
     assert set(grn["status"]) <= {"kept", "added", "removed"}
     edges = grn[grn["regulator"] != grn["target"]]
-    assert edges["support"].notna().all() and (edges["inputs_reaching"] >= 0).all()
-    assert (edges.loc[edges["inputs_reaching"] == 0, "support"] == 0).all()
+    reaching = edges["n_observed_inputs"] + edges["n_predicted_inputs"]
+    assert edges["support"].notna().all() and (reaching >= 0).all()
+    untested = edges.loc[reaching == 0, ["support_observed", "support_predicted"]]
+    assert (untested == 0).all().all()
+    edited = edges[edges["status"] != "kept"]
+    assert edited["drivers"].fillna("").str.len().gt(0).all()
 
 
 def test_refinement_benchmark_runs_on_the_built_kb(finished: Path):

@@ -70,7 +70,8 @@ def test_two_rounds_in_core_equal_the_pipeline_nodes():
     nodes = through_nodes()
     for r, (predictions, align_metrics, refined, grn, refine_metrics) in enumerate(nodes, 1):
         aligned = align_round(r, data, kb, w, settings, previous=previous)
-        stage = refine_round(r, data, kb, aligned.model, settings, w=w)
+        names = UNIVERSE.set_index("gene_id")["gene_name"].reindex(GENES).tolist()
+        stage = refine_round(r, data, kb, aligned.model, settings, gene_names=names, w=w)
         assert non_timing(aligned.metrics) == non_timing(align_metrics)
         assert non_timing(stage.metrics) == non_timing(refine_metrics)
         y_bar = predictions.pivot(index="condition", columns="gene_id", values="y_bar")

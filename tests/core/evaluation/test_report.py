@@ -99,7 +99,14 @@ def run_tables() -> dict[str, pd.DataFrame]:
             "regulator": ["a", "b", "a", "c"],
             "target": ["b", "c", "a", "d"],
             "support": [2.5, 1.0, None, 0.0],
-            "inputs_reaching": [3, 1, None, 0],
+            "n_observed_inputs": [3, 1, None, 0],
+            "evidence": ["observed", "observed", "none", "none"],
+            "confidence": [None, None, None, 0.8],
+            "support_observed": [2.5, 1.0, None, 0.0],
+            "support_predicted": [0.0, 0.0, None, 0.0],
+            "drivers": ["ko_a (+2.50)", "ko_b (+1.00)", "", ""],
+            "regulator_name": ["A", "B", "A", "C"],
+            "target_name": ["B", "C", "A", "D"],
         }
     )
     return {
@@ -126,14 +133,23 @@ def test_run_report_sections_explain_the_numbers_and_keep_every_table():
     text = " ".join(s.text for s in sections)
     assert "0.5000 at stage A-R" in text
     assert (
-        "round_1.refine: 1 edges added, 0 removed, 3 kept (1 supported by the aligned "
-        "predictions, 0 contradicted by less than λ, 1 untested)." in text
+        "round_1.refine: 1 edges added, 0 removed, 3 kept (1 supported by the fitted "
+        "inputs, 0 contradicted by less than λ, 1 untested by measured responses); measured "
+        "responses alone pay the price of 0 removals and 1 additions, the aligned "
+        "predictions alone (the model's extrapolation) of 0 removals and 0 additions, and "
+        "only both together of 0 removals and 0 additions." in text
     )
+    headline = {caption: table for s in sections for caption, table in s.tables}[
+        "Edits that measured responses point to (strongest first)"
+    ]
+    assert headline[["regulator_name", "target_name", "drivers"]].values.tolist() == [
+        ["B", "C", "ko_b (+1.00)"]
+    ]
     assert "50.0% were indirect relations of the same sign" in text
     assert "round_1.align: 30.0% of outputs from the KB" in text
     html = report.render_html("Run", sections)
     captions = [caption for s in sections for caption, _ in s.tables]
-    assert len(captions) == 6
+    assert len(captions) == 7
     for caption in captions:
         assert f'id="table-{report.slug(caption)}"' in html
     assert html.count("data:image/png;base64,") == 5

@@ -20,7 +20,12 @@ from aligned_kedro.core.evaluation.refinement_benchmark import (
 )
 from aligned_kedro.core.knowledge.deduction import deduce
 from aligned_kedro.core.knowledge.kb import KnowledgeBase, compile_kb
-from aligned_kedro.core.knowledge.refinement import RefineOptions, RefineProblem, refine
+from aligned_kedro.core.knowledge.refinement import (
+    REFINED_EDGE_COLUMNS,
+    RefineOptions,
+    RefineProblem,
+    refine,
+)
 from aligned_kedro.core.knowledge.refinement.relaxation import (
     prox_eps,
     prox_frobenius,
@@ -282,7 +287,8 @@ def test_result_edge_table_and_summary(recovery_runs):
     _, noisy, result = recovery_runs[0]
     table = result.edges
     identity = ["regulator", "target", "sign"]
-    assert list(table.columns) == [*identity, "score", "status", "support", "inputs_reaching"]
+    assert list(table.columns) == [*identity, *REFINED_EDGE_COLUMNS[3:]]
+    assert REFINED_EDGE_COLUMNS[3:6] == ("score", "status", "confidence")
     assert set(table["status"]) <= {"kept", "added", "removed"}
     summary = result.summary
     for status in ("kept", "added", "removed"):
@@ -354,9 +360,10 @@ def test_edge_support_hand_case():
         assert table.loc[pair, "support"] > 0.5
     assert table.loc[("g0", "g6"), "support"] < -0.5
     assert table.loc[("g4", "g5"), "support"] == 0.0
-    assert table.loc[("g4", "g5"), "inputs_reaching"] == 0
-    assert table.loc[("g1", "g3"), "inputs_reaching"] == 2
-    assert table.loc[("g0", "g1"), "inputs_reaching"] == 1
+    assert table.loc[("g4", "g5"), "n_observed_inputs"] == 0
+    assert table.loc[("g1", "g3"), "n_observed_inputs"] == 2
+    assert table.loc[("g0", "g1"), "n_observed_inputs"] == 1
+    assert (table["n_predicted_inputs"] == 0).all()
     summary = result.summary
     assert (summary["edges_kept_supported"], summary["edges_kept_contradicted"]) == (3, 1)
     assert (summary["edges_kept_no_evidence"], summary["edges_kept_untested"]) == (1, 1)
@@ -376,7 +383,7 @@ def _within(kb: KnowledgeBase, start: np.ndarray, k: int) -> set[int]:
 @given(seed=st.integers(0, 10_000), k=st.integers(1, 3))
 def test_edge_support_matches_brute_force(seed, k):
     """Support of a leaf-target edge = f_j(entry 0) - f_j(entry 1) by direct evaluation, and
-    inputs_reaching = inputs whose perturbed genes reach the regulator within k edges."""
+    n_observed_inputs = inputs whose perturbed genes reach the regulator within k edges."""
     true = small_grn(seed, n=20, n_regulators=5, per_regulator=3)
     noisy = corrupt(true, 0.3, seed)
     X = knockouts(true, seed, doubles=3)
@@ -390,7 +397,7 @@ def test_edge_support_matches_brute_force(seed, k):
     for edge in result.edges.itertuples():
         reg, tgt = noisy.index[edge.regulator], noisy.index[edge.target]
         reached = sum(reg in _within(noisy, np.flatnonzero(x), k) for x in dense)
-        assert edge.inputs_reaching == reached
+        assert edge.n_observed_inputs == reached
         if tgt in regulators:
             continue
         errors = []

@@ -496,7 +496,7 @@ def _saturation(values: dict[str, float]) -> Finding:
         1.0,
         f"δ_KB saturates: the median input changes {median:.0%} of the measured genes (more "
         f"than {SATURATED_SHARE:.0%}), so the KB says little beyond 'everything changes'; "
-        "set knowledge_base.abstention.balance (e.g. 0.5) or a smaller k",
+        "raise knowledge_base.abstention.balance (0 turns abstention off) or lower k",
         source="parameters",
         column="knowledge_base.abstention",
     )

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from aligned_kedro.core.knowledge.refinement import kept_by_support
+from aligned_kedro.core.knowledge.refinement.edges import EVIDENCE, kept_by_support
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 70rem; margin: 2rem auto; padding: 0 1rem;
@@ -278,17 +278,80 @@ def _grn_changes(grn_reports: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             counts = kept_by_support(report)
             for name in ("supported", "contradicted", "untested"):
                 row[f"kept_{name}"] = counts[name]
+        if "evidence" in report.columns:
+            for status in ("added", "removed"):
+                chosen = report[report["status"] == status]
+                for evidence in EVIDENCE:
+                    row[f"{status}_by_{evidence}"] = int((chosen["evidence"] == evidence).sum())
+                known = chosen["confidence"].notna()
+                row[f"{status}_with_confidence"] = int(known.sum())
+                row[f"{status}_confident"] = int((chosen["confidence"] >= 0.5).sum())
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+HEADLINE_EDITS = 50
+
+
+def _observed_edits(grn_reports: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The headline list: edits that measured responses point to (observed support in the
+    edit's direction), strongest first, with their evidence, price and driving inputs."""
+    frames = []
+    for stage, report in grn_reports.items():
+        if "evidence" not in report.columns:
+            continue
+        direction = np.where(report["status"] == "removed", -1.0, 1.0)
+        edited = report[
+            report["status"].isin(["added", "removed"])
+            & (direction * report["support_observed"] > 0)
+        ]
+        columns = [
+            c
+            for c in (
+                "regulator_name",
+                "target_name",
+                "sign",
+                "status",
+                "evidence",
+                "confidence",
+                "price",
+                "support_observed",
+                "support_predicted",
+                "n_observed_inputs",
+                "drivers",
+            )
+            if c in edited.columns
+        ]
+        frames.append(edited.loc[:, columns].assign(stage=stage))
+    if not frames:
+        return pd.DataFrame()
+    table = pd.concat(frames, ignore_index=True)
+    order = table["support_observed"].abs().sort_values(ascending=False, kind="stable").index
+    return table.loc[order[:HEADLINE_EDITS], ["stage", *columns]].reset_index(drop=True)
 
 
 def _change_text(r: pd.Series) -> str:
     text = f"{r['stage']}: {r['added']} edges added, {r['removed']} removed, {r['kept']} kept"
     if pd.notna(r.get("kept_supported")):
         text += (
-            f" ({int(r['kept_supported'])} supported by the aligned predictions, "
+            f" ({int(r['kept_supported'])} supported by the fitted inputs, "
             f"{int(r['kept_contradicted'])} contradicted by less than λ, "
-            f"{int(r['kept_untested'])} untested)"
+            f"{int(r['kept_untested'])} untested by measured responses)"
+        )
+    if pd.notna(r.get("removed_by_observed")):
+        kinds = {"observed": ("observed", "both"), "predicted": ("predicted",)}
+        kinds["combined"] = ("combined",)
+        n = {
+            (kind, status): int(sum(r[f"{status}_by_{e}"] for e in names))
+            for kind, names in kinds.items()
+            for status in ("removed", "added")
+        }
+        text += (
+            f"; measured responses alone pay the price of {n['observed', 'removed']} "
+            f"removals and {n['observed', 'added']} additions, the aligned predictions "
+            f"alone (the model's extrapolation) of {n['predicted', 'removed']} removals "
+            f"and {n['predicted', 'added']} additions, and only both together of "
+            f"{n['combined', 'removed']} removals and {n['combined', 'added']} additions"
         )
     return text + "."
 
@@ -403,6 +466,7 @@ def run_report_sections(
     """
     main, detail = _consistency_tables(benchmark)
     changes = _grn_changes(grn_reports)
+    observed_edits = _observed_edits(grn_reports)
     change_text = " ".join(_change_text(r) for _, r in changes.iterrows())
     checks = [] if validation is None else [_data_checks_section(validation)]
     return checks + [
@@ -423,9 +487,15 @@ def run_report_sections(
             "Each refinement stage (Eq. 6) fits the round's KB to the aligned predictions; "
             "edges are kept, added or removed against the stage's input KB (the original KB "
             "in round 1, the previous round's refined KB afterwards). An edge's support is "
-            "how much worse the refined KB fits the aligned predictions without it (column "
-            "support of the refined GRN table). " + change_text,
-            tables=[("Edges kept, added and removed per stage", changes)],
+            "how much worse the refined KB fits the inputs without it: support_observed over "
+            "the labelled conditions (measured responses), support_predicted over the "
+            "unlabelled inputs and their aligned predictions. An edit is backed by the kinds "
+            "whose support alone pays its price λ (column evidence: observed, predicted, both, "
+            "or combined when only their sum does). " + change_text,
+            tables=[
+                ("Edges kept, added and removed per stage", changes),
+                ("Edits that measured responses point to (strongest first)", observed_edits),
+            ],
             figures=[("Edges added and removed per regulator", figures["grn_diff"])],
         ),
         Section(

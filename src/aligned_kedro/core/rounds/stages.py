@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,12 +162,14 @@ def refine_round(
     model: TrainedModel,
     settings: RoundSettings,
     *,
+    gene_names: Sequence[str] | None = None,
     w: np.ndarray | None = None,
     logger: logging.Logger | None = None,
 ) -> RefineRoundResult:
-    """Stage R of round r: fit the round's KB to ⟨X_u ∪ X_l, ȳ⟩ (Eq. 6, Algorithm 1 line
-    9), ȳ formed by the round's model against that KB, then score the model against the
-    refined KB.
+    """Stage R of round r: fit the round's KB (Eq. 6, Algorithm 1 line 9) to ⟨X_u, ȳ⟩,
+    ȳ formed by the round's model against that KB (predicted evidence), and to the
+    training split's measured labels (observed evidence), as ``settings.refine.evidence``
+    chooses; then score the model against the refined KB.
 
     Parameters
     ----------
@@ -177,6 +180,8 @@ def refine_round(
     model : TrainedModel
         The round's aligned model.
     settings : RoundSettings
+    gene_names : sequence of str, optional
+        Names of ``data.genes`` for the unlabelled inputs in the edge table's drivers.
     w : numpy.ndarray, shape (n,), optional
         The adaptor's prior: with it, the metrics include `routing_scores`.
     logger : logging.Logger, optional
@@ -190,12 +195,24 @@ def refine_round(
         seconds and loss.
     """
     stage = stage_name("refine", round_number)
-    x_train, _, _ = data.part("train")
-    x_fit = np.vstack([data.X_u, x_train])
-    evidence = route_evidence(settings, kb, x_fit)
-    y_bar = predict(model, x_fit, settings.deduce(kb, x_fit), evidence)["y_bar"]
+    x_train, y_train, _ = data.part("train")
+    evidence = route_evidence(settings, kb, data.X_u)
+    y_bar = predict(model, data.X_u, settings.deduce(kb, data.X_u), evidence)["y_bar"]
+    genes = np.asarray(data.genes if gene_names is None else gene_names, dtype=object)
     result = refine(
-        kb, x_fit, y_bar, settings.refine, k=settings.k, seed=settings.seed, logger=logger
+        kb,
+        np.vstack([data.X_u, x_train]),
+        np.vstack([y_bar, y_train]),
+        settings.refine,
+        k=settings.k,
+        seed=settings.seed,
+        observed=np.arange(len(data.X_u) + len(x_train)) >= len(data.X_u),
+        measured=data.measured,
+        input_names=[
+            *(f"X_u {'+'.join(genes[np.flatnonzero(x)])}" for x in data.X_u),
+            *(str(data.rows[i]) for i in data.train),
+        ],
+        logger=logger,
     )
     x_test, _, _ = data.part("test")
     deduced = settings.deduce(result.kb, x_test)

@@ -25,7 +25,10 @@ def replicate(index: int, shape: PipelineShape) -> Pipeline:
                 {
                     "kb_table": "knowledge_base_table",
                     "perturbations": "perturbations_table",
+                    "labels": "labels_table",
                     "split": "conditions_split",
+                    "universe": "universe_table",
+                    "settings": "round_settings",
                     "params": "params:recovery",
                 },
                 ["corrupted_kb_table", "removed_edges_table"],
@@ -33,7 +36,14 @@ def replicate(index: int, shape: PipelineShape) -> Pipeline:
             )
         ],
         namespace=namespace,
-        inputs={"knowledge_base_table", "perturbations_table", "conditions_split"},
+        inputs={
+            "knowledge_base_table",
+            "perturbations_table",
+            "labels_table",
+            "conditions_split",
+            "universe_table",
+            "round_settings",
+        },
         parameters={"params:recovery"},
     )
     free = aligned.inputs()
@@ -59,7 +69,7 @@ def create_pipeline(shape: PipelineShape = DEFAULT_SHAPE, **kwargs) -> Pipeline:
         pairs += [f"{ns}.removed_edges_table", f"{ns}.{last}"]
     report = node(
         nodes.recovery_report,
-        ["universe_table", *pairs],
+        ["universe_table", "knowledge_base_table", *pairs],
         ["recovery_analysis", "recovery_edges_analysis", "recovery_metrics"],
         name="recovery_report",
     )

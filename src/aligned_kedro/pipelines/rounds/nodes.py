@@ -76,17 +76,18 @@ def refine(
     """Stage R of the round (`refine_round`): the refined KB's edges, the refined GRN
     against the round's KB (every edge with its status and support, genes named) and the
     stage's metrics."""
+    names = gene_names(universe)
     result = refine_round(
         round_number,
         data,
         kb_from_table(kb, data.genes),
         from_state(model),
         settings,
+        gene_names=names.reindex(list(data.genes)).fillna("").tolist(),
         w=prior["w"].numpy(),
         logger=log,
     )
     edges = result.refined.edges
-    names = gene_names(universe)
     grn = edges.assign(
         regulator_name=edges["regulator"].map(names), target_name=edges["target"].map(names)
     )

@@ -11,7 +11,9 @@ from aligned_kedro.core.evaluation.analysis.added_edges import (
 from aligned_kedro.core.evaluation.analysis.benchmark import consistency_benchmark, stage_label
 from aligned_kedro.core.evaluation.analysis.recovery import (
     count_recovery,
+    false_additions,
     recovery_summary,
+    responding_edges,
     sample_removals,
 )
 from aligned_kedro.core.evaluation.analysis.topology import degree_table, grn_topology
@@ -23,9 +25,11 @@ __all__ = [
     "count_recovery",
     "degree_groups",
     "degree_table",
+    "false_additions",
     "grn_topology",
     "knowledge_usage",
     "recovery_summary",
+    "responding_edges",
     "sample_removals",
     "shortcut_summary",
     "stage_label",

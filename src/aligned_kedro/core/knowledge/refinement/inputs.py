@@ -1,34 +1,90 @@
-"""The inputs of Eq. 6 for refinement: checked, and grouped in blocks that share a basis."""
+"""The inputs of Eq. 6 for refinement: checked, sorted by the kind of their evidence, and
+grouped in blocks that share a basis.
+
+An input is *observed* when its responses were measured (a labelled condition and its
+labels) and *predicted* when they come from the aligned prediction ȳ (an unlabelled input
+of X_u). An observed input counts only on the genes that were measured; one with fewer
+than `min_called` responses (non-zero labels) lacks the power to say that a gene does
+not change, and is skipped.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
-from aligned_kedro.core._checks import PERTURBATION_HINT, check_ternary
+from aligned_kedro.core._checks import PERTURBATION_HINT, check_gene_mask, check_ternary
 from aligned_kedro.core.errors import InputError
+
+Kind = Literal["observed", "predicted"]
+KINDS: tuple[Kind, ...] = ("observed", "predicted")
 
 
 @dataclass(frozen=True)
 class InputBlock:
-    """Inputs that perturb at most `batch_size` distinct genes: the basis (their row
-    positions), inputs x (sparse, inputs x basis), targets ȳ (inputs x n) and the weight
-    Σ x² of each basis gene."""
+    """Inputs of one kind that perturb at most `batch_size` distinct genes: the basis (their
+    row positions), inputs x (sparse, inputs x basis), targets ȳ (inputs x n), the weight
+    Σ x² of each basis gene, the inputs' rows of X, and for observed inputs the 0/1 mask
+    of the measured columns (None: every column counts)."""
 
     basis: torch.Tensor
     x: torch.Tensor
     y: torch.Tensor
     weight: torch.Tensor
+    rows: np.ndarray
+    kind: Kind
+    mask: torch.Tensor | None = None
+
+    def masked(
+        self, values: torch.Tensor, columns: slice | torch.Tensor = slice(None)
+    ) -> torch.Tensor:
+        """`values` (…, c) on `columns` of the layout, 0 where no response was measured."""
+        return values if self.mask is None else values * self.mask[columns]
+
+    def residual(
+        self, pred: torch.Tensor, columns: slice | torch.Tensor = slice(None)
+    ) -> torch.Tensor:
+        """x·prediction - ȳ on `columns`, (inputs, c), 0 where no response was measured."""
+        return self.masked(torch.sparse.mm(self.x, pred) - self.y[:, columns], columns)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Checked inputs: X (CSR, m x n), ȳ (m x n), the kind of each row, the measured genes,
+    and the observed rows skipped for too few responses."""
+
+    x: sp.csr_matrix
+    y: np.ndarray
+    observed: np.ndarray
+    measured: np.ndarray
+    skipped: np.ndarray
+
+    def rows_of(self, kind: Kind) -> np.ndarray:
+        """Rows of that kind that take part (skipped rows excluded), ascending."""
+        chosen = self.observed if kind == "observed" else ~self.observed
+        chosen = chosen.copy()
+        chosen[self.skipped] = False
+        return np.flatnonzero(chosen)
 
 
 def check_inputs(
-    X: object, Y_bar: object, genes: tuple[str, ...]
-) -> tuple[sp.csr_matrix, np.ndarray]:
+    X: object,
+    Y_bar: object,
+    genes: tuple[str, ...],
+    *,
+    observed: object = None,
+    measured: object = None,
+    min_called: int = 0,
+) -> Inputs:
     """X as float64 CSR (sorted, no stored zeros) and Ȳ as given, both (m, n) with values
-    in {-1, 0, 1}; a bad value raises `InputError` naming its row and gene."""
+    in {-1, 0, 1}; a bad value raises `InputError` naming its row and gene. `observed`
+    (m,) marks the rows whose Ȳ are measured responses (None: every row); `measured` (n,)
+    the genes they were measured on (None: every gene). Observed rows with fewer than
+    `min_called` non-zero values on measured genes are listed in ``skipped``."""
     n = len(genes)
     x = sp.csr_matrix(X) if sp.issparse(X) else np.asarray(X)
     y = Y_bar.toarray() if sp.issparse(Y_bar) else np.asarray(Y_bar)
@@ -46,18 +102,35 @@ def check_inputs(
     xs = sp.csr_matrix(xs, dtype=np.float64)
     xs.eliminate_zeros()
     xs.sort_indices()
-    return xs, y
+    m = xs.shape[0]
+    rows_observed = np.ones(m, dtype=bool) if observed is None else np.asarray(observed)
+    if rows_observed.shape != (m,) or rows_observed.dtype != bool:
+        raise InputError(
+            f"observed must be a boolean vector of the {m} inputs, got {rows_observed.dtype} "
+            f"of shape {rows_observed.shape}",
+            source="refine",
+        )
+    genes_measured = check_gene_mask(measured, n, "measured", source="refine")
+    called = np.count_nonzero(y[:, genes_measured], axis=1)
+    skipped = np.flatnonzero(rows_observed & (called < min_called))
+    return Inputs(xs, y, rows_observed, genes_measured, skipped)
 
 
 def input_blocks(
-    xs: sp.csr_matrix,
-    y: np.ndarray,
+    inputs: Inputs,
+    kind: Kind,
     position: np.ndarray,
     layout: np.ndarray,
     limit: int,
     dtype: torch.dtype,
 ) -> list[InputBlock]:
-    """Group inputs (in order of their first perturbed gene) into blocks of <= `limit` genes."""
+    """Group the inputs of `kind` (in order of their first perturbed gene) into blocks of
+    <= `limit` genes."""
+    rows = inputs.rows_of(kind)
+    xs = inputs.x[rows]
+    mask = None
+    if kind == "observed" and not inputs.measured.all():
+        mask = torch.as_tensor(inputs.measured[layout], dtype=dtype)
     m = xs.shape[0]
     first = np.full(m, -1, dtype=np.int64)
     nonempty = np.diff(xs.indptr) > 0
@@ -89,10 +162,13 @@ def input_blocks(
             InputBlock(
                 basis=torch.as_tensor(position[cols], dtype=torch.long),
                 x=x_tensor,
-                y=torch.as_tensor(y[members][:, layout], dtype=dtype),
+                y=torch.as_tensor(inputs.y[rows[members]][:, layout], dtype=dtype),
                 weight=torch.as_tensor(
                     np.asarray(x_block.power(2).sum(axis=0)).ravel(), dtype=dtype
                 ),
+                rows=rows[members],
+                kind=kind,
+                mask=mask,
             )
         )
     return out

@@ -23,7 +23,13 @@ import scipy.sparse as sp
 import torch
 
 from aligned_kedro.core.knowledge.kb import KnowledgeBase
-from aligned_kedro.core.knowledge.refinement.inputs import InputBlock, check_inputs, input_blocks
+from aligned_kedro.core.knowledge.refinement.inputs import (
+    KINDS,
+    InputBlock,
+    Kind,
+    check_inputs,
+    input_blocks,
+)
 from aligned_kedro.core.knowledge.refinement.relaxation import EXP_LIMIT, Relaxation, predict
 from aligned_kedro.core.knowledge.walks import leave, signed_walks
 
@@ -69,6 +75,28 @@ class Evaluation:
         return float(self.f.sum())
 
 
+@dataclass(frozen=True)
+class EdgeEvidence:
+    """What the inputs say about a set of entries (`RefineProblem.edge_support`).
+
+    Attributes
+    ----------
+    support : dict of numpy.ndarray, (E,) float64
+        By kind of input (observed, predicted): f_j(entry at 0) - f_j(entry at 1).
+    reaching : dict of numpy.ndarray, (E,) int64
+        By kind: the inputs that reach the entry's regulator and measured its target.
+    drivers : numpy.ndarray, (E, top) float64
+        The largest contributions of single inputs to the support, by absolute value.
+    driver_rows : numpy.ndarray, (E, top) int64
+        Their rows of X.
+    """
+
+    support: dict[str, np.ndarray]
+    reaching: dict[str, np.ndarray]
+    drivers: np.ndarray
+    driver_rows: np.ndarray
+
+
 class RefineProblem:
     """Row-restricted data term of Eq. 6 in the column layout [rows | other genes].
 
@@ -112,10 +140,16 @@ class RefineProblem:
         relaxation: Relaxation = "difference",
         batch_size: int | None = None,
         dtype: torch.dtype = torch.float32,
+        observed: np.ndarray | None = None,
+        measured: np.ndarray | None = None,
+        min_called: int = 0,
+        fit: tuple[Kind, ...] = KINDS,
     ) -> None:
         n = kb.n_genes
-        xs, y = check_inputs(X, Y_bar, kb.genes)
-        self.n_inputs = xs.shape[0]
+        self.inputs = check_inputs(
+            X, Y_bar, kb.genes, observed=observed, measured=measured, min_called=min_called
+        )
+        xs = self.inputs.x
         self.perturbed = np.flatnonzero(np.diff(xs.tocsc().indptr))
         self.rows = np.union1d(kb.regulators, self.perturbed).astype(np.intp)
         self.r = len(self.rows)
@@ -125,7 +159,13 @@ class RefineProblem:
         position = np.full(n, -1, dtype=np.intp)
         position[self.rows] = np.arange(self.r)
         limit = batch_size or max(1, _BLOCK_ELEMENTS // max(n, 1))
-        self.blocks = input_blocks(xs, y, position, self.layout, limit, dtype)
+        self.evidence = {
+            kind: input_blocks(self.inputs, kind, position, self.layout, limit, dtype)
+            for kind in KINDS
+        }
+        self.fit = tuple(kind for kind in KINDS if kind in fit)
+        self.blocks = [block for kind in self.fit for block in self.evidence[kind]]
+        self.n_inputs = sum(len(self.inputs.rows_of(kind)) for kind in self.fit)
         self.r_pos = torch.as_tensor(kb.r_pos[self.rows][:, self.layout].toarray(), dtype=dtype)
         self.r_neg = torch.as_tensor(kb.r_neg[self.rows][:, self.layout].toarray(), dtype=dtype)
 
@@ -169,7 +209,7 @@ class RefineProblem:
                 p, n, _, _ = self.propagate(p_in, n_in, block.basis)
                 pred = predict(p, n, self.tk, self.relaxation)
                 # Eq. 6: Σ_x ||prediction - ȳ||², per column
-                per_column = ((torch.sparse.mm(block.x, pred) - block.y) ** 2).sum(dim=0)
+                per_column = (block.residual(pred) ** 2).sum(dim=0)
                 if grad:
                     dp, dn = torch.autograd.grad(per_column.sum(), (p_in, n_in))
                     gp += dp
@@ -201,7 +241,7 @@ class RefineProblem:
             n_in = wn.detach().requires_grad_(True)
             p, n, reach_p, reach_n = self.propagate(p_in, n_in, block.basis)
             pred = predict(p, n, self.tk, self.relaxation)
-            residual = torch.sparse.mm(block.x, pred) - block.y
+            residual = block.residual(pred)
             per_column = (residual**2).sum(dim=0)
             dp, dn = torch.autograd.grad(per_column.sum(), (p_in, n_in))
             gp += dp
@@ -237,19 +277,27 @@ class RefineProblem:
             with torch.no_grad():
                 p, n = leave(sums, (wp[:, r:], wn[:, r:]))
                 pred = predict(p, n, self.tk, self.relaxation)
-                residual = torch.sparse.mm(block.x, pred) - block.y[:, r:]
+                residual = block.residual(pred, slice(r, None))
                 total += (residual**2).sum(dim=0).double()
         return total
 
     def edge_support(
-        self, wp: torch.Tensor, wn: torch.Tensor, rows_: np.ndarray, cols_: np.ndarray, sign: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Support of entries (rows_, cols_) of R̄+ (sign 1) or R̄- (sign -1) in the data term.
+        self,
+        wp: torch.Tensor,
+        wn: torch.Tensor,
+        rows_: np.ndarray,
+        cols_: np.ndarray,
+        sign: int,
+        *,
+        top: int = 3,
+    ) -> EdgeEvidence:
+        """Support of entries (rows_, cols_) of R̄+ (sign 1) or R̄- (sign -1), by kind of input.
 
         support = f_j(entry at 0) - f_j(entry at 1), the other entries as in (wp, wn), on the
-        entry's own target column j (as in the removal secant): positive where the data
+        entry's own target column j (as in the removal secant): positive where the inputs
         favour the edge, negative where they contradict it, 0 where no input reaches its
-        regulator.
+        regulator. It is summed separately over observed and predicted inputs, whether or
+        not they are fitted.
 
         Parameters
         ----------
@@ -259,36 +307,65 @@ class RefineProblem:
             Entry positions in the layout, (E,) each.
         sign
             1 for entries of R̄+, -1 for R̄-.
+        top
+            How many driving inputs to keep per entry.
 
         Returns
         -------
-        tuple of numpy.ndarray
-            The support (E,) float64, and the number of inputs that reach each entry's
-            regulator by walks of length 0..k, i.e. that can test it (E,) int64.
+        EdgeEvidence
+            Per kind, the support (E,) and the number of inputs that reach each entry's
+            regulator by walks of length 0..k and measured its target, i.e. that can test
+            it (E,); and the `top` fitted inputs with the largest share of the support.
         """
         c = torch.as_tensor(rows_, dtype=torch.long)
         j = torch.as_tensor(cols_, dtype=torch.long)
-        support = torch.zeros(len(c), dtype=torch.float64)
-        reaching = torch.zeros(len(c), dtype=torch.long)
+        support = {kind: torch.zeros(len(c), dtype=torch.float64) for kind in KINDS}
+        reaching = {kind: torch.zeros(len(c), dtype=torch.long) for kind in KINDS}
+        best = torch.zeros((len(c), 0), dtype=torch.float64)
+        best_rows = torch.zeros((len(c), 0), dtype=torch.long)
         w = wp if sign == 1 else wn
-        for block in self.blocks:
-            with torch.no_grad():
-                p, n, ap, an = self.propagate(wp, wn, block.basis)
-                same, other = (ap, an) if sign == 1 else (an, ap)
-                hit = torch.sparse.mm(block.x * block.x, ((ap + an) > 0).to(p.dtype))
-                for start in range(0, len(c), _SECANT_CHUNK):
-                    cc, jj = c[start : start + _SECANT_CHUNK], j[start : start + _SECANT_CHUNK]
-                    p0, n0 = p[:, jj], n[:, jj]
-                    pred0 = predict(p0, n0, self.tk, self.relaxation)
-                    residual = torch.sparse.mm(block.x, pred0) - block.y[:, jj]
-                    errors = []
-                    for value in (0.0, 1.0):
-                        moved, to_same, to_other = value - w[cc, jj], same[:, cc], other[:, cc]
-                        change = self._change(block, p0, n0, pred0, moved, to_same, to_other)
-                        errors.append(((residual + change) ** 2).sum(dim=0).double())
-                    support[start : start + len(cc)] += errors[0] - errors[1]
-                    reaching[start : start + len(cc)] += (hit[:, cc] > 0).sum(dim=0)
-        return support.numpy(), reaching.numpy()
+        for kind, blocks in self.evidence.items():
+            for block in blocks:
+                with torch.no_grad():
+                    p, n, ap, an = self.propagate(wp, wn, block.basis)
+                    same, other = (ap, an) if sign == 1 else (an, ap)
+                    hit = torch.sparse.mm(block.x * block.x, ((ap + an) > 0).to(p.dtype)) > 0
+                    rows = torch.as_tensor(block.rows, dtype=torch.long)
+                    for start in range(0, len(c), _SECANT_CHUNK):
+                        part = slice(start, start + _SECANT_CHUNK)
+                        cc, jj = c[part], j[part]
+                        p0, n0 = p[:, jj], n[:, jj]
+                        pred0 = predict(p0, n0, self.tk, self.relaxation)
+                        residual = block.residual(pred0, jj)
+                        errors = []
+                        for value in (0.0, 1.0):
+                            moved, to_same, to_other = value - w[cc, jj], same[:, cc], other[:, cc]
+                            change = self._change(
+                                block, jj, p0, n0, pred0, moved, to_same, to_other
+                            )
+                            errors.append(((residual + change) ** 2).double())
+                        share = errors[0] - errors[1]
+                        support[kind][part] += share.sum(dim=0)
+                        tested = block.masked(hit[:, cc].to(p.dtype), jj) > 0
+                        reaching[kind][part] += tested.sum(dim=0)
+                        if kind in self.fit:
+                            best, best_rows = _top(best, best_rows, share.T, rows, top, part)
+        return EdgeEvidence(
+            support={kind: v.numpy() for kind, v in support.items()},
+            reaching={kind: v.numpy() for kind, v in reaching.items()},
+            drivers=best.numpy(),
+            driver_rows=best_rows.numpy(),
+        )
+
+    def observed_rows(self) -> np.ndarray:
+        """Rows whose gene an observed input perturbs or was measured to respond in
+        (a non-zero label), (r,) bool: the regulators whose own change was observed."""
+        rows = self.inputs.rows_of("observed")
+        x, y = self.inputs.x[rows], self.inputs.y[rows]
+        changed = (np.asarray(abs(x).sum(axis=0)).ravel() > 0) | (
+            (y != 0).any(axis=0) & self.inputs.measured
+        )
+        return changed[self.rows]
 
     def to_dense(self, w: torch.Tensor, n: int) -> torch.Tensor:
         """Scatter a `rows x layout` tensor into an n x n gene x gene tensor (for checks)."""
@@ -340,14 +417,14 @@ class RefineProblem:
         w = block.weight[:, None]
         if self.relaxation == "difference":
             # ∂ε(P - N)/∂R̄(c, j) = ε'·(reach+ - reach-)(c)
-            e2 = (tk * torch.exp(-(tk * (p - n).abs()).clamp(max=EXP_LIMIT))) ** 2
+            e2 = block.masked((tk * torch.exp(-(tk * (p - n).abs()).clamp(max=EXP_LIMIT))) ** 2)
             mass = (w * (ap - an) ** 2).T
             own = 2.0 * (mass @ e2)
             hp += own
             hn += own
         else:
-            ep = tk * torch.exp(-(tk * p).clamp(max=EXP_LIMIT))
-            en = tk * torch.exp(-(tk * n).clamp(max=EXP_LIMIT))
+            ep = block.masked(tk * torch.exp(-(tk * p).clamp(max=EXP_LIMIT)))
+            en = block.masked(tk * torch.exp(-(tk * n).clamp(max=EXP_LIMIT)))
             pp, nn_, pn = (w * ap * ap).T, (w * an * an).T, (w * ap * an).T
             cross = pn @ (ep * en)
             hp += 2.0 * (pp @ (ep * ep) + nn_ @ (en * en) - 2.0 * cross)
@@ -380,13 +457,14 @@ class RefineProblem:
             j = cols_[start : start + _SECANT_CHUNK]
             p0, n0 = p[:, j], n[:, j]
             pred0 = predict(p0, n0, self.tk, self.relaxation)
-            change = self._change(block, p0, n0, pred0, -w[c, j], same[:, c], other[:, c])
+            change = self._change(block, j, p0, n0, pred0, -w[c, j], same[:, c], other[:, c])
             before = residual[:, j]
             acc[c, j] += ((before + change) ** 2 - before**2).sum(dim=0)
 
     def _change(
         self,
         block: InputBlock,
+        columns: torch.Tensor,
         p0: torch.Tensor,
         n0: torch.Tensor,
         pred0: torch.Tensor,
@@ -394,11 +472,12 @@ class RefineProblem:
         same: torch.Tensor,
         other: torch.Tensor,
     ) -> torch.Tensor:
-        """Change of the block's predictions on columns j, (inputs, E), when each entry
+        """Change of the block's predictions on `columns` j, (inputs, E), when each entry
         (c, j) moves by `moved` (E,): the closure rows (B, E) move by `moved` times the
-        reach of c, `same` on the entry's own sign and `other` on the opposite one."""
+        reach of c, `same` on the entry's own sign and `other` on the opposite one; 0
+        where no response was measured."""
         moved_pred = predict(p0 + moved * same, n0 + moved * other, self.tk, self.relaxation)
-        return torch.sparse.mm(block.x, moved_pred - pred0)
+        return block.masked(torch.sparse.mm(block.x, moved_pred - pred0), columns)
 
 
 def _secant(
@@ -422,3 +501,29 @@ def _present(w: torch.Tensor, *, diagonal: bool) -> Pair:
         keep = rows_ != cols_
         rows_, cols_ = rows_[keep], cols_[keep]
     return rows_, cols_
+
+
+def _top(
+    best: torch.Tensor,
+    best_rows: torch.Tensor,
+    share: torch.Tensor,
+    rows: torch.Tensor,
+    top: int,
+    part: slice,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Merge one block's contributions (E_part, inputs) into the running `top` largest by
+    absolute value of entries `part`; entries outside `part` keep theirs."""
+    if best.shape[1] < top:
+        pad = top - best.shape[1]
+        best = torch.cat([best, torch.zeros((len(best), pad), dtype=best.dtype)], dim=1)
+        best_rows = torch.cat([best_rows, torch.full((len(best), pad), -1)], dim=1)
+    values = torch.cat([best[part], share.double()], dim=1)
+    labels = torch.cat([best_rows[part], rows.expand(len(share), -1)], dim=1)
+    by_row = torch.argsort(labels, dim=1, stable=True)
+    values, labels = values.gather(1, by_row), labels.gather(1, by_row)
+    keep = min(top, values.shape[1])
+    order = torch.argsort(-values.abs(), dim=1, stable=True)[:, :keep]
+    best, best_rows = best.clone(), best_rows.clone()
+    best[part, :keep] = values.gather(1, order)
+    best_rows[part, :keep] = labels.gather(1, order)
+    return best, best_rows

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,12 @@ from aligned_kedro.core._checks import check_k, check_non_negative_int, check_po
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.knowledge.kb import KnowledgeBase
 from aligned_kedro.core.knowledge.refinement.edges import edge_summary, edge_table, refined_kb
+from aligned_kedro.core.knowledge.refinement.inputs import KINDS, Kind
+from aligned_kedro.core.knowledge.refinement.prices import (
+    Prices,
+    confidence_layout,
+    entry_prices,
+)
 from aligned_kedro.core.knowledge.refinement.problem import Evaluation, RefineProblem
 from aligned_kedro.core.knowledge.refinement.relaxation import (
     Penalty,
@@ -37,6 +43,7 @@ from aligned_kedro.core.knowledge.refinement.relaxation import (
 from aligned_kedro.core.threads import torch_threads
 
 LAM_PER_INPUT = 0.085
+Evidence = Literal["observed", "all"]
 _MAX_BACKTRACKS = 30
 _MAX_BACKTRACKS_REGULATORS = 6
 _GROWTH = 1.5
@@ -57,10 +64,23 @@ class RefineOptions:
         for k = 4) and the relaxed prediction is close to the integer deduction's sign.
         None means 1/(k+1), ε(1) per edge.
     lam
-        λ, the price of one changed entry in squared errors summed over the inputs.
-        None means `LAM_PER_INPUT` per input (an edge reaches more inputs as they grow):
-        the best direct F1 of the section 4.2 benchmark on the E. coli KB at 10 and 30 %
-        noise. The paper's λ = 1 adds shortcut edges by the thousand there.
+        λ, the price of removing one KB edge (before its confidence factor, `prices`) in
+        squared errors summed over the fitted inputs. None means `LAM_PER_INPUT` per
+        fitted input (an edge reaches more inputs as they grow): the best direct F1 of
+        the section 4.2 benchmark on the E. coli KB at 10 and 30 % noise. The paper's
+        λ = 1 adds shortcut edges by the thousand there.
+    lam_add
+        The price of adding one edge; None: λ.
+    confidence_weight
+        w of the confidence factor 1 + w·c of a KB edge's removal price.
+    evidence
+        The inputs whose squared errors are fitted (Eq. 6's data term): "all" (the
+        paper's: observed and predicted) or "observed" (only those with measured
+        responses; then only the edges of a regulator that an observed input perturbs or
+        saw respond can change, `RefineProblem.observed_rows`). Support of both kinds is
+        reported either way.
+    min_called_genes
+        An observed input with fewer non-zero labels (on measured genes) is skipped.
     penalty
         "l1" (Eq. 6) or "frobenius" (the non-sparse ablation λ||R̄ - R||_F²).
     prox
@@ -87,6 +107,10 @@ class RefineOptions:
     t0: float = 100.0
     tk: float | None = 1.0
     lam: float | None = None
+    lam_add: float | None = None
+    confidence_weight: float = 1.0
+    evidence: Evidence = "all"
+    min_called_genes: int = 0
     penalty: Penalty = "l1"
     prox: Prox = "exact"
     relaxation: Relaxation = "difference"
@@ -103,7 +127,13 @@ class RefineOptions:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise InputError(f"{name} must be positive, got {value!r}")
-        for name in ("lam", "tol", "threshold"):
+        for name in (
+            "lam",
+            "lam_add",
+            "confidence_weight",
+            "tol",
+            "threshold",
+        ):
             value = getattr(self, name)
             if value is not None and not value >= 0:
                 raise InputError(f"{name} must be non-negative, got {value!r}")
@@ -111,10 +141,12 @@ class RefineOptions:
             ("penalty", ("l1", "frobenius")),
             ("prox", ("exact", "soft")),
             ("relaxation", ("separate", "difference")),
+            ("evidence", ("observed", "all")),
         ):
             if getattr(self, name) not in allowed:
                 raise InputError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         check_non_negative_int(self.max_iter, "max_iter")
+        check_non_negative_int(self.min_called_genes, "min_called_genes")
         for name in ("batch_size", "num_threads"):
             check_positive_int(getattr(self, name), name, allow_none=True)
         if self.dtype not in (torch.float32, torch.float64):
@@ -139,9 +171,16 @@ class RefineOptions:
         """tk, or 1/(k+1) when it is None."""
         return 1.0 / (k + 1) if self.tk is None else float(self.tk)
 
-    def lam_for(self, n_inputs: int) -> float:
-        """λ, or `LAM_PER_INPUT` per input when it is None."""
-        return LAM_PER_INPUT * n_inputs if self.lam is None else float(self.lam)
+    @property
+    def fit(self) -> tuple[Kind, ...]:
+        """The kinds of input fitted under `evidence`."""
+        return KINDS if self.evidence == "all" else ("observed",)
+
+    def prices_for(self, n_inputs: int) -> tuple[float, float]:
+        """The prices of a removal (λ) and of an addition: `lam` and `lam_add`, or
+        `LAM_PER_INPUT` per fitted input where None."""
+        lam = LAM_PER_INPUT * n_inputs if self.lam is None else float(self.lam)
+        return lam, lam if self.lam_add is None else float(self.lam_add)
 
 
 @dataclass(frozen=True)
@@ -154,10 +193,14 @@ class RefineResult:
         The refined KB, the input's genes.
     edges : pandas.DataFrame
         The signed edge table (`edges.edge_table`): one row per edge present before or
-        after, with score, status, support and inputs_reaching.
+        after, with score, status, price, support by kind of input and the inputs that
+        drive it.
     summary : dict
-        Edge counts by status and sign, kept edges by support, the problem's size, the
-        objective at start and end, and the tk and λ used.
+        Edge counts by status and sign, kept edges by support, edits by evidence, the
+        problem's size, the objective at start and end, tk, and the prices λ of a
+        removal (before its confidence factor) and of an addition.
+    skipped : tuple of str
+        The observed inputs skipped for too few responses (`min_called_genes`).
     loss : list of float
         The objective f + penalty per iteration; index 0 is the start.
     iterations : int
@@ -169,6 +212,7 @@ class RefineResult:
     kb: KnowledgeBase
     edges: pd.DataFrame
     summary: dict[str, int | float | bool | str]
+    skipped: tuple[str, ...]
     loss: list[float] = field(repr=False)
     iterations: int
     seconds: float
@@ -177,9 +221,9 @@ class RefineResult:
 
 @dataclass(frozen=True)
 class _Penalty:
-    """The penalty of Eq. 6 as the options choose it, and its prox per entry."""
+    """The penalty of Eq. 6 as the options choose it, with a price per entry, and its prox."""
 
-    lam: float
+    prices: Prices
     kind: Penalty
     prox_kind: Prox
     t0: float
@@ -187,19 +231,23 @@ class _Penalty:
     def entries(self, d: torch.Tensor) -> torch.Tensor:
         d = d.double()
         if self.kind == "frobenius":
-            return self.lam * d * d
+            return d * d
         if self.prox_kind == "soft":
-            return self.lam * d.abs()
-        # Eq. 6: λ·ε_t0(|R̄ - R|)
-        return self.lam * relax(d.abs(), self.t0)
+            return d.abs()
+        # Eq. 6: ε_t0(|R̄ - R|), times the entry's λ
+        return relax(d.abs(), self.t0)
 
     def value(self, problem: RefineProblem, wp: torch.Tensor, wn: torch.Tensor) -> float:
-        """The penalty at (R̄+, R̄-); the fixed self-activation does not count."""
-        off = torch.ones(wp.shape, dtype=torch.bool)
-        off[torch.arange(problem.r), torch.arange(problem.r)] = False
-        return float(
-            self.entries((wp - problem.r_pos)[off]).sum() + self.entries(wn - problem.r_neg).sum()
-        )
+        """The penalty at (R̄+, R̄-); the fixed self-activation and the entries that may
+        not change (infinite price, never moved) cost nothing."""
+        total = 0.0
+        for price, d in (
+            (self.prices.pos, wp - problem.r_pos),
+            (self.prices.neg, wn - problem.r_neg),
+        ):
+            free = torch.isfinite(price)
+            total += float((price[free] * self.entries(d[free])).sum())
+        return total
 
     def prox(self, v: torch.Tensor, a: torch.Tensor, lower: torch.Tensor) -> torch.Tensor:
         if self.kind == "frobenius":
@@ -217,6 +265,9 @@ def refine(
     *,
     k: int,
     seed: int = 0,
+    observed: np.ndarray | None = None,
+    measured: np.ndarray | None = None,
+    input_names: Sequence[str] | None = None,
     logger: logging.Logger | None = None,
 ) -> RefineResult:
     """Refine the KB on (X, Ȳ) by minimising Eq. 6 with proximal gradient; threshold to a KB.
@@ -224,17 +275,25 @@ def refine(
     Parameters
     ----------
     kb
-        The KB to refine, n genes.
+        The KB to refine, n genes; an edge's ``confidence`` raises its removal price.
     X, Y_bar
-        Inputs and aligned predictions ȳ, (m, n), dense or scipy sparse, in {-1, 0, 1}.
+        Inputs and their responses, (m, n), dense or scipy sparse, in {-1, 0, 1}:
+        measured labels for observed inputs, aligned predictions ȳ for the others.
     options
         `RefineOptions`; None takes the defaults.
     k
         Closure depth of Eq. 1.
     seed
         Recorded only: the optimisation is deterministic.
+    observed
+        (m,) bool, True for the rows of X whose responses were measured; None: all.
+    measured
+        (n,) bool, the genes whose responses were measured (observed rows count only
+        there); None: all.
+    input_names
+        (m,) names of the rows of X for the edge table's ``drivers``; None: ``x<i>``.
     logger
-        Receives one line per iteration.
+        Receives one line per iteration, and the observed inputs skipped.
 
     Returns
     -------
@@ -256,18 +315,46 @@ def refine(
             relaxation=options.relaxation,
             batch_size=options.batch_size,
             dtype=options.dtype,
+            observed=observed,
+            measured=measured,
+            min_called=options.min_called_genes,
+            fit=options.fit,
         )
-        lam = options.lam_for(problem.n_inputs)
-        penalty = _Penalty(lam, options.penalty, options.prox, options.t0)
+        skipped = problem.inputs.skipped
+        if logger is not None and len(skipped):
+            logger.warning(
+                "refine: %d observed inputs with fewer than %d responses are skipped: %s",
+                len(skipped),
+                options.min_called_genes,
+                ", ".join(_names(input_names, skipped)),
+            )
+        lam, lam_add = options.prices_for(problem.n_inputs)
+        confidence = confidence_layout(kb, problem.rows, problem.layout)
+        editable = None if options.evidence == "all" else problem.observed_rows()
+        prices = entry_prices(
+            (problem.r_pos, problem.r_neg),
+            confidence,
+            lam,
+            lam_add,
+            options.confidence_weight,
+            editable=editable,
+        )
+        penalty = _Penalty(prices, options.penalty, options.prox, options.t0)
         at, losses, iterations, converged = _minimise(problem, penalty, options, logger)
         table_started = time.perf_counter()
-        edges = edge_table(kb, problem, at.wp, at.wn, options.threshold)
+        names = _names(input_names, np.arange(problem.inputs.x.shape[0]))
+        edges = edge_table(kb, problem, at.wp, at.wn, options.threshold, prices, names)
         summary: dict[str, int | float | bool | str] = {**edge_summary(edges)}
         summary.update(
             {
                 "edge_table_seconds": time.perf_counter() - table_started,
                 "rows": problem.r,
                 "inputs": int(problem.n_inputs),
+                "observed_inputs": len(problem.inputs.rows_of("observed")),
+                "predicted_inputs": len(problem.inputs.rows_of("predicted")),
+                "observed_inputs_skipped": len(skipped),
+                "evidence": options.evidence,
+                "editable_rows": problem.r if editable is None else int(editable.sum()),
                 "perturbed_genes": int(len(problem.perturbed)),
                 "objective_start": losses[0],
                 "objective_end": losses[-1],
@@ -275,10 +362,12 @@ def refine(
                 "relaxation": options.relaxation,
                 "tk": problem.tk,
                 "lam": lam,
+                "lam_add": lam_add,
                 "seed": seed,
             }
         )
         return RefineResult(
+            skipped=tuple(_names(input_names, skipped)),
             kb=refined_kb(kb, edges),
             edges=edges,
             summary=summary,
@@ -346,6 +435,7 @@ def _prox_columns(
     sel: torch.Tensor,
     sigma: torch.Tensor,
     penalty: _Penalty,
+    price: torch.Tensor,
     *,
     fixed_diagonal: bool,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -359,8 +449,10 @@ def _prox_columns(
     eta = sigma / h[:, sel]
     ref_s = ref[:, sel]
     # Eq. 6: proximal gradient on the deviation D = R̄ - R, bounded below by -R (R̄ >= 0)
-    z = ref_s + penalty.prox(w[:, sel] - eta * g[:, sel] - ref_s, eta * penalty.lam, -ref_s)
-    z = torch.where(z.abs() < _TINY, 0.0, z)
+    frozen = torch.isinf(price[:, sel])
+    a = torch.where(frozen, 0.0, eta * price[:, sel].to(eta.dtype))
+    z = ref_s + penalty.prox(w[:, sel] - eta * g[:, sel] - ref_s, a, -ref_s)
+    z = torch.where(frozen, w[:, sel], torch.where(z.abs() < _TINY, 0.0, z))
     if fixed_diagonal:
         z[sel, torch.arange(len(sel))] = 1.0
     d = (z - w[:, sel]).double()
@@ -392,10 +484,26 @@ def _proximal_step(
         sel = cols[idx]
         sigma = scale[sel].to(wp.dtype)
         zp, model_p = _prox_columns(
-            wp, at.gp, at.hp, problem.r_pos, sel, sigma, penalty, fixed_diagonal=not outer
+            wp,
+            at.gp,
+            at.hp,
+            problem.r_pos,
+            sel,
+            sigma,
+            penalty,
+            penalty.prices.pos,
+            fixed_diagonal=not outer,
         )
         zn, model_n = _prox_columns(
-            wn, at.gn, at.hn, problem.r_neg, sel, sigma, penalty, fixed_diagonal=False
+            wn,
+            at.gn,
+            at.hn,
+            problem.r_neg,
+            sel,
+            sigma,
+            penalty,
+            penalty.prices.neg,
+            fixed_diagonal=False,
         )
         new_p[:, sel], new_n[:, sel] = zp, zn
         model[idx] = f[sel] + model_p + model_n
@@ -420,3 +528,8 @@ def _proximal_step(
     sel = cols[pending]
     new_p[:, sel], new_n[:, sel] = wp[:, sel], wn[:, sel]
     return new_p, new_n
+
+
+def _names(names: Sequence[str] | None, rows: np.ndarray) -> list[str]:
+    """The names of `rows` of X, or x<row> without names."""
+    return [f"x{int(i)}" if names is None else str(names[int(i)]) for i in rows]
