@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests" / "reference" / "ecoli_k4_seed0_metrics.json"
 COMMAND = ["kedro", "run", "--pipeline=aligned", "--params=k:4"]
+
+
 def is_timing(key: str) -> bool:
     """A metric that times something: ``*seconds*``, ``*_s`` or ``*_time``."""
     last = key.rsplit(".", 1)[-1]

@@ -180,8 +180,11 @@ def test_a_one_condition_dataset_is_told_which_strategies_it_supports():
 
 def test_labels_that_hold_nothing_to_learn_warn_or_are_refused():
     zeros = pd.DataFrame(0, index=["a", "b"], columns=["g1", "g2"])
-    (changed,) = validation.label_classes(zeros, {"test": []})
+    found = {f.check: f for f in validation.label_classes(zeros, {"test": []})}
+    changed = found["labels.changed"]
     assert changed.status == "warn" and changed.value == 0
+    assert (found["labels.unchanged"].value, found["labels.up"].value) == (4, 0)
+    assert found["labels.called_per_condition"].value == 0
     assert "the DE test called (nearly) no gene" in changed.detail
     fails(
         validation.label_classes(zeros, {"test": []}, uninformative="error"),
@@ -190,8 +193,10 @@ def test_labels_that_hold_nothing_to_learn_warn_or_are_refused():
     one_class = pd.DataFrame([[1, 0], [0, 0]], index=["a", "b"], columns=["g1", "g2"])
     findings = validation.label_classes(one_class, {"test": ["b"]}, uninformative="error")
     fails(findings, r"split.test_classes: the test labels hold a single class \(0\)")
-    mixed = validation.label_classes(one_class, {"test": ["a"]})
-    assert [f.status for f in mixed] == ["ok", "ok"]
+    mixed = {f.check: f for f in validation.label_classes(one_class, {"test": ["a"]})}
+    assert {f.status for f in mixed.values()} == {"ok"}
+    assert (mixed["labels.up"].value, mixed["labels.down"].value) == (1, 0)
+    assert "min 0, max 1" in mixed["labels.called_per_condition"].detail
 
 
 def test_a_knockout_that_escapes_is_flagged():

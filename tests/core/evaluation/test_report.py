@@ -175,3 +175,52 @@ def test_the_headline_compares_the_last_stage_with_the_best_baseline():
     kb_only["balanced_f1_mean"] = 0.6
     text = headline(pd.concat([kb_only, benchmark], ignore_index=True))
     assert "A baseline wins this run: KB-only" in text and "is 0.1000 above the last" in text
+
+
+def test_the_data_section_comes_first_with_the_datasets_own_numbers():
+    checks = {
+        "genes.measured": 120,
+        "genes.in_kb": 80,
+        "genes.latent": 4,
+        "split.train": 9,
+        "split.test": 3,
+        "labels.up": 30,
+        "labels.down": 50,
+        "labels.unchanged": 1360,
+        "labels.changed": 80 / 1440,
+        "labels.called_per_condition": 6,
+        "inconsistency.n_relations": 200,
+        "inconsistency.share_agreeing": 0.25,
+        "inconsistency.share_conflicting": 0.1,
+        "inconsistency.share_missing": 0.6,
+        "inconsistency.share_tied": 0.05,
+        "inconsistency.sign_share_agreeing": 0.43,
+    }
+    validation = pd.DataFrame(
+        {
+            "check": [*checks, "controls.missing"],
+            "status": ["ok"] * len(checks) + ["warn"],
+            "value": [*checks.values(), 2],
+            "detail": [""] * len(checks) + ["conditions dropped without control samples"],
+        }
+    )
+    t = run_tables()
+    figures = {name: figure() for name in ("consistency", "trajectory", "grn_diff", "topology")}
+    sections = report.run_report_sections(
+        t["benchmark"],
+        t["topology"],
+        t["shortcuts"],
+        t["usage"],
+        {"round_1.refine": t["grn"]},
+        {**figures, "usage": figure()},
+        validation=validation,
+    )
+    data = sections[0]
+    assert data.title == "Data"
+    assert "120 measured genes (80 with a KB edge), 4 unmeasured KB genes" in data.text
+    assert "9 training and 3 test conditions" in data.text
+    assert "Labels: 30 up, 50 down and 1360 unchanged (5.6% changed)" in data.text
+    assert "25.0% agree, 10.0% conflict, 60.0% are missing" in data.text
+    assert "sign in 43.0% of the entries" in data.text
+    assert data.tables[0][1]["check"].tolist() == ["controls.missing"]
+    assert "E. coli" not in " ".join(s.text for s in sections)

@@ -379,6 +379,22 @@ def label_classes(
         )
     else:
         findings.append(Finding("labels.changed", "ok", share, "share of labels -1 or +1"))
+    for check, chosen, what in (
+        ("labels.up", values > 0, "labels +1 (up)"),
+        ("labels.down", values < 0, "labels -1 (down)"),
+        ("labels.unchanged", values == 0, "labels 0 (unchanged)"),
+    ):
+        findings.append(Finding(check, "ok", int(chosen.sum()), what))
+    if len(values):
+        called = (values != 0).sum(axis=1)
+        findings.append(
+            Finding(
+                "labels.called_per_condition",
+                "ok",
+                float(np.median(called)),
+                f"median genes called per condition (min {called.min()}, max {called.max()})",
+            )
+        )
     test = [row for row in split.get("test", []) if row in labels.index]
     if test:
         classes = sorted(int(c) for c in np.unique(labels.loc[test].to_numpy()))

@@ -179,20 +179,55 @@ def _row(table: pd.DataFrame, column: str, value: str) -> pd.Series | None:
     return None if found.empty else found.iloc[-1]
 
 
-def _data_checks_section(validation: pd.DataFrame) -> Section:
-    """The validation's warnings and errors, and a run without a test split, said first."""
+def _data_section(validation: pd.DataFrame) -> Section:
+    """The data first: conditions, genes, labels, the data–knowledge relations (Figure 1),
+    from the validation report; then its warnings and errors."""
+    values = validation.drop_duplicates("check", keep="last").set_index("check")["value"]
+
+    def n(check: str) -> int | None:
+        value = values.get(check)
+        return None if value is None or pd.isna(value) else int(value)
+
+    def share(check: str) -> str:
+        value = values.get(check)
+        return "?" if value is None or pd.isna(value) else f"{100 * float(value):.1f}%"
+
+    text = []
+    if n("genes.measured") is not None:
+        text.append(
+            f"{n('genes.measured')} measured genes ({n('genes.in_kb')} with a KB edge), "
+            f"{n('genes.latent') or 0} unmeasured KB genes kept as latent genes; "
+            f"{n('split.train')} training and {n('split.test')} test conditions."
+        )
+    if n("labels.up") is not None:
+        text.append(
+            f"Labels: {n('labels.up')} up, {n('labels.down')} down and "
+            f"{n('labels.unchanged')} unchanged ({share('labels.changed')} changed); "
+            f"{n('labels.called_per_condition')} genes are called in the median condition."
+        )
+    if n("inconsistency.n_relations") is not None:
+        text.append(
+            f"Data and knowledge (Figure 1), over the {n('inconsistency.n_relations')} "
+            "relations between the perturbed genes and the genes the KB or the data link "
+            f"them to: {share('inconsistency.share_agreeing')} agree, "
+            f"{share('inconsistency.share_conflicting')} conflict, "
+            f"{share('inconsistency.share_missing')} are missing from the KB and "
+            f"{share('inconsistency.share_tied')} tie; where δ_KB deduces a change, the "
+            f"measured log2 fold change has its sign in "
+            f"{share('inconsistency.sign_share_agreeing')} of the entries."
+        )
+    paragraphs = [" ".join(text)] if text else []
     problems = validation[validation["status"].isin(["warn", "error"])]
-    text = [
-        "The dataset's checks before training (the run's validation report); warnings and "
-        "errors are listed here, every check is in the validation report."
-    ]
-    if problems.empty:
-        text.append("Every check passed.")
+    paragraphs.append(
+        "Every check is in the validation report; its warnings and errors are listed here."
+        if not problems.empty
+        else "Every check of the validation report passed."
+    )
     no_test = validation["check"].eq("split.test") & validation["detail"].str.contains(
         "strategy none", regex=False
     )
     if no_test.any():
-        text.append(
+        paragraphs.append(
             "No test split (split strategy none): every condition trains, so the "
             "consistency scores of the benchmark below are not computed (empty); "
             "refinement, the refined GRN and the data-knowledge inconsistency are, and "
@@ -200,8 +235,8 @@ def _data_checks_section(validation: pd.DataFrame) -> Section:
         )
     columns = [c for c in ("check", "status", "value", "detail") if c in problems.columns]
     return Section(
-        "Data checks",
-        "\n\n".join(text),
+        "Data",
+        "\n\n".join(paragraphs),
         tables=[("Warnings and errors of the validation", problems[columns])],
     )
 
@@ -420,8 +455,8 @@ def _usage_text(usage: pd.DataFrame) -> str:
     text = (
         "Share of the outputs (condition x gene) for which the adaptor took the KB's "
         "deduction (a = 1) rather than the neural prediction, on the test conditions "
-        "(Tables 6-7), by the gene's degree in the KB and by its role. The bundled E. coli "
-        "TRN has no evidence levels, so the gene's KB degree stands in for curation effort."
+        "(Tables 6-7), by the gene's degree in the KB and by its role; the degree stands in "
+        "for curation effort, which a KB without evidence levels does not give."
     )
     for _, r in usage[usage["grouping"] == "all"].iterrows():
         text += f" {r['stage']}: {100 * r['kb_usage']:.1f}% of outputs from the KB."
@@ -468,7 +503,7 @@ def run_report_sections(
     changes = _grn_changes(grn_reports)
     observed_edits = _observed_edits(grn_reports)
     change_text = " ".join(_change_text(r) for _, r in changes.iterrows())
-    checks = [] if validation is None else [_data_checks_section(validation)]
+    checks = [] if validation is None else [_data_section(validation)]
     return checks + [
         Section(
             "Consistency benchmark",
