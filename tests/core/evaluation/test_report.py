@@ -118,18 +118,22 @@ def run_tables() -> dict[str, pd.DataFrame]:
     }
 
 
-def test_run_report_sections_explain_the_numbers_and_keep_every_table():
-    t = run_tables()
-    figures = dict.fromkeys(["consistency", "trajectory", "grn_diff", "topology", "usage"])
-    figures = {name: figure() for name in figures}
-    sections = report.run_report_sections(
+def sections_of(t: dict, validation: pd.DataFrame | None = None) -> list:
+    figures = ("consistency", "trajectory", "grn_diff", "topology", "usage")
+    return report.run_report_sections(
         t["benchmark"],
         t["topology"],
         t["shortcuts"],
         t["usage"],
         {"round_1.refine": t["grn"]},
-        figures,
+        {name: figure() for name in figures},
+        validation=validation,
     )
+
+
+def test_run_report_sections_explain_the_numbers_and_keep_every_table():
+    t = run_tables()
+    sections = sections_of(t)
     text = " ".join(s.text for s in sections)
     assert "0.5000 at stage A-R" in text
     assert (
@@ -204,17 +208,7 @@ def test_the_data_section_comes_first_with_the_datasets_own_numbers():
             "detail": [""] * len(checks) + ["conditions dropped without control samples"],
         }
     )
-    t = run_tables()
-    figures = {name: figure() for name in ("consistency", "trajectory", "grn_diff", "topology")}
-    sections = report.run_report_sections(
-        t["benchmark"],
-        t["topology"],
-        t["shortcuts"],
-        t["usage"],
-        {"round_1.refine": t["grn"]},
-        {**figures, "usage": figure()},
-        validation=validation,
-    )
+    sections = sections_of(run_tables(), validation=validation)
     data = sections[0]
     assert data.title == "Data"
     assert "120 measured genes (80 with a KB edge), 4 unmeasured KB genes" in data.text
