@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-import torch
 
 from aligned_kedro.core.errors import InputError
-from aligned_kedro.core.learning import TrainedModel, predict
+from aligned_kedro.core.learning import predict
 from aligned_kedro.core.prediction.bundle import Bundle
 from aligned_kedro.core.prediction.paths import (
     ARROWS,
@@ -54,23 +53,6 @@ TABLE_COLUMNS = (
     "observed",
 )
 DE_COLUMNS = ("target", "feature", "log2_fold_change", "abs_log2_fold_change", "p_value", "fdr")
-CHUNK = 1024
-
-
-@torch.no_grad()
-def class_probabilities(trained: TrainedModel, X: sp.spmatrix | np.ndarray) -> np.ndarray:
-    """f_y's softmax over the classes (-1, 0, 1) for every gene, m x n x 3 float32."""
-    dense = X.toarray() if sp.issparse(X) else np.asarray(X)
-    model = trained.model
-    model.eval()
-    device = next(model.parameters()).device
-    out = np.empty((*dense.shape, len(CLASSES)), dtype=np.float32)
-    for begin in range(0, len(dense), CHUNK):
-        x = torch.as_tensor(dense[begin : begin + CHUNK], dtype=torch.float32, device=device)
-        logits, _ = model(x)
-        classes = torch.softmax(logits.transpose(1, 2), dim=1)
-        out[begin : begin + len(x)] = classes.cpu().numpy().transpose(0, 2, 1)
-    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,8 +115,7 @@ def predict_requests(
         )
     delta = bundle.deduce(X)
     with torch_threads(num_threads):
-        outputs = predict(bundle.model, X, delta)
-        probabilities = class_probabilities(bundle.model, X)
+        outputs = predict(bundle.model, X, delta, probabilities=True)
     pos, neg = path_counts(bundle.kb, X, bundle.k, bundle.variant)
     return Prediction(
         requests=requests.reset_index(drop=True),
@@ -143,7 +124,7 @@ def predict_requests(
         a=outputs["a"],
         p_kb=outputs["p_a"],
         y_hat=outputs["y_hat"],
-        probabilities=probabilities,
+        probabilities=outputs["p_y"],
         delta=delta,
         pos=pos,
         neg=neg,
@@ -181,11 +162,14 @@ def _path_texts(
 ) -> list[str]:
     names = bundle.names
     texts = []
+    inputs: dict[int, dict[int, int]] = {}
     for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
         if prediction.pos[i, j] == 0 and prediction.neg[i, j] == 0:
             texts.append("")
             continue
-        x = _sources(prediction.X, i)
+        if i not in inputs:
+            inputs[i] = _sources(prediction.X, i)
+        x = inputs[i]
         effect = int(prediction.delta[i, j])
         if effect:
             texts.append(shortest_path_text(walks, x, j, effect, names))
