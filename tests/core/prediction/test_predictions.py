@@ -8,9 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import small_bundle
+import torch
 
 from aligned_kedro.core import Abstention, deduce, predict
 from aligned_kedro.core.errors import InputError
+from aligned_kedro.core.learning import (
+    ModelConfig,
+    TrainedModel,
+    build_model,
+    from_state,
+    to_state,
+)
+from aligned_kedro.core.learning.routing import path_evidence
 from aligned_kedro.core.prediction import (
     TABLE_COLUMNS,
     Bundle,
@@ -47,6 +56,27 @@ def test_predictions_are_the_models_y_bar_against_the_refined_kb(bundle: Bundle)
     assert np.array_equal(prediction.a, expected["a"])
     assert np.allclose(prediction.probabilities.sum(-1), 1, atol=1e-5)
     assert np.array_equal(prediction.probabilities.argmax(-1) - 1, prediction.y_hat)
+
+
+def test_an_adaptive_adaptor_routes_with_the_refined_kbs_path_evidence():
+    state = copy.deepcopy(small_bundle.state())
+    static = from_state(state["model_state"])
+    config = ModelConfig(**{**static.model_config.to_dict(), "routing": "adaptive"})
+    model = build_model(config, static.edge_index)
+    model.load_state_dict(static.model.state_dict(), strict=False)
+    with torch.no_grad():
+        for parameter in model.route_head.parameters():
+            parameter.normal_(0.0, 2.0)
+    adaptive = TrainedModel(model, config, static.train_config, True, {}, static.edge_index)
+    state["model_state"] = to_state(adaptive)
+    bundle = Bundle.from_state(state)
+    prediction = ask(bundle, "crp;fnr+narK;gadE")
+    X = prediction.X.toarray()
+    evidence = path_evidence(bundle.kb, X, bundle.k)
+    expected = predict(bundle.model, X, bundle.deduce(X), evidence)
+    np.testing.assert_array_equal(prediction.a, expected["a"])
+    np.testing.assert_array_equal(prediction.y_bar, expected["y_bar"])
+    assert 0 < prediction.a.mean() < 1
 
 
 def test_measured_test_conditions_reproduce_the_final_stages_y_bar(bundle: Bundle):

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.learning import predict
+from aligned_kedro.core.learning.routing import path_evidence
 from aligned_kedro.core.prediction.bundle import Bundle
 from aligned_kedro.core.prediction.paths import (
     ARROWS,
@@ -89,7 +90,8 @@ class Prediction:
 def predict_requests(
     bundle: Bundle, requests: pd.DataFrame, X: sp.csr_matrix, *, num_threads: int | None = 1
 ) -> Prediction:
-    """ȳ for the requests of `requests.resolve_requests` (m rows, X m x n).
+    """ȳ for the requests of `requests.resolve_requests` (m rows, X m x n); an adaptive
+    f_a reads the refined KB's path evidence for X, as in the final refinement stage.
 
     Parameters
     ----------
@@ -114,8 +116,10 @@ def predict_requests(
             source="X",
         )
     delta = bundle.deduce(X)
+    routed = bundle.model.adaptor and bundle.model.model.adaptive
+    evidence = path_evidence(bundle.kb, X, bundle.k) if routed else None
     with torch_threads(num_threads):
-        outputs = predict(bundle.model, X, delta, probabilities=True)
+        outputs = predict(bundle.model, X, delta, evidence, probabilities=True)
     pos, neg = path_counts(bundle.kb, X, bundle.k, bundle.variant)
     return Prediction(
         requests=requests.reset_index(drop=True),
