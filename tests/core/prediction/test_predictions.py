@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ from aligned_kedro.core.prediction import (
     predict_requests,
     prediction_table,
     resolve_requests,
+    response_summary,
     to_anndata,
 )
 from aligned_kedro.core.prediction.predictions import observed
@@ -125,6 +127,33 @@ def test_top_keeps_the_most_confident_responding_genes(bundle: Bundle):
     assert list(confidence[0, cols]) == sorted(confidence[0, cols], reverse=True)
     with pytest.raises(InputError, match="top must be"):
         prediction_table(bundle, prediction, top=0)
+
+
+def test_confidence_is_p_kb_for_a_kb_answer_and_f_ys_class_probability_else(bundle: Bundle):
+    prediction = ask(bundle, "crp;fnr+narK")
+    routed = np.indices(prediction.a.shape).sum(0) % 2
+    table = prediction_table(bundle, dataclasses.replace(prediction, a=routed.astype(np.int8)))
+    kb = table["source"].eq("kb")
+    assert kb.any() and (~kb).any()
+    assert (table.loc[kb, "confidence"] == table.loc[kb, "p_kb"]).all()
+    neural = table[~kb]
+    chosen = neural[["p_down", "p_none", "p_up"]].to_numpy()[
+        np.arange(len(neural)), neural["neural"].to_numpy() + 1
+    ]
+    assert (neural["confidence"].to_numpy() == chosen).all()
+
+
+def test_the_response_summary_counts_moved_genes_by_source(bundle: Bundle):
+    prediction = ask(bundle, "crp;fnr+narK;dps")
+    summary = response_summary(prediction)
+    assert summary["perturbation"].tolist() == ["crp", "fnr+narK", "dps"]
+    assert summary["measured"].tolist() == [True, False, False]
+    for i, row in summary.iterrows():
+        y_bar, a = prediction.y_bar[i], prediction.a[i]
+        assert (row["up"], row["down"]) == ((y_bar == 1).sum(), (y_bar == -1).sum())
+        assert row["from_kb"] == ((y_bar != 0) & (a == 1)).sum()
+        assert row["from_kb"] + row["from_neural"] == row["up"] + row["down"]
+    assert summary["up"].sum() + summary["down"].sum() > 0
 
 
 def test_explain_lists_signed_paths_with_the_counts_of_delta(bundle: Bundle):

@@ -42,6 +42,7 @@ TABLE_COLUMNS = (
     "gene_measured",
     "prediction",
     "source",
+    "confidence",
     "p_kb",
     *PROBABILITY_COLUMNS,
     "neural",
@@ -189,19 +190,20 @@ def prediction_table(
 ) -> pd.DataFrame:
     """The long table: one row per request and gene (every gene, or with `top` the `top`
     responding genes of each request, most confident first), with the columns of
-    `TABLE_COLUMNS`: ȳ as ``prediction``, its ``source`` (kb or neural), ``p_kb``, f_y's
+    `TABLE_COLUMNS`: ȳ as ``prediction``, its ``source`` (kb or neural), how sure that
+    source is (``confidence``, `Prediction.confidence`), ``p_kb``, f_y's
     class probabilities and answer (``neural``), ``delta_kb`` with the positive and
     negative path counts, the shortest signed path that carries δ_KB (or, where δ_KB is 0,
     the shortest of either sign), and the observed label of a measured request;
     ``gene_measured`` is False for a latent gene (predicted, never observed)."""
     m, n = prediction.y_bar.shape
+    confidence = prediction.confidence()
     if top is None:
         rows = np.repeat(np.arange(m), n)
         cols = np.tile(np.arange(n), m)
     else:
         if top < 1:
             raise InputError(f"top must be a positive number of genes, got {top}", source="top")
-        confidence = prediction.confidence()
         picked = []
         for i in range(m):
             responding = np.flatnonzero(prediction.y_bar[i])
@@ -223,6 +225,7 @@ def prediction_table(
             "gene_measured": bundle.gene_measured[cols],
             "prediction": prediction.y_bar[rows, cols],
             "source": np.where(prediction.a[rows, cols] == 1, "kb", "neural"),
+            "confidence": confidence[rows, cols],
             "p_kb": prediction.p_kb[rows, cols],
             **{
                 name: prediction.probabilities[rows, cols, c]
@@ -239,6 +242,26 @@ def prediction_table(
         }
     )
     return table.loc[:, list(TABLE_COLUMNS)]
+
+
+def response_summary(prediction: Prediction) -> pd.DataFrame:
+    """Per request: how many genes ȳ moves up and down, how many of those answers are
+    δ_KB's (``from_kb``: f_a routed the gene to the KB) and f_y's (``from_neural``), and
+    whether the perturbation was measured."""
+    moved = prediction.y_bar != 0
+    kb = moved & (prediction.a == 1)
+    requests = prediction.requests
+    return pd.DataFrame(
+        {
+            "perturbation": requests["perturbation"].to_numpy(dtype=object),
+            "perturbation_type": requests["perturbation_type"].to_numpy(dtype=object),
+            "up": (prediction.y_bar == 1).sum(axis=1),
+            "down": (prediction.y_bar == -1).sum(axis=1),
+            "from_kb": kb.sum(axis=1),
+            "from_neural": (moved & ~kb).sum(axis=1),
+            "measured": [len(r) > 0 for r in prediction.matches],
+        }
+    )
 
 
 def de_table(targets: list[str], features: list[str], values: np.ndarray) -> pd.DataFrame:
