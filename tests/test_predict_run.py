@@ -98,6 +98,20 @@ def test_predict_writes_the_table_the_h5ad_and_the_cell_eval_tables(project: Pat
     assert {"predictions/predictions.csv", "predictions/predictions.h5ad"} <= artifacts
 
 
+def test_predict_writes_a_report_with_the_predictions_section(project: Path):
+    html = newest(project / "data" / "08_reporting" / "predictions_report.html").read_text()
+    aligned_run, predict_run = runs(project)
+    assert '<h2 id="predictions">Predictions</h2>' in html
+    assert f"saved by aligned run {aligned_run.info.run_id} (k = 3," in html
+    assert predict_run.info.run_id in html
+    for perturbation in ASKED.split(";"):
+        assert f"<p>{perturbation} (" in html
+    assert "most sure: " in html and "crp -" in html
+    client = mlflow.MlflowClient()
+    artifacts = {a.path for a in client.list_artifacts(predict_run.info.run_id, "predictions")}
+    assert "predictions/predictions_report.html" in artifacts
+
+
 def test_measured_test_conditions_get_the_final_stages_y_bar(project: Path):
     predictor = Predictor.from_run(project / "data" / "06_models" / "predictor.pt")
     test = predictor.measured_test()

@@ -53,6 +53,7 @@ ARTIFACT_PATH = "predictor"
 REQUIREMENTS = ("torch", "torch-geometric", "numpy", "pandas", "scipy", "mlflow", "anndata")
 OUTPUT_TYPES = {
     "prediction": "integer",
+    "confidence": "float",
     "p_kb": "float",
     "p_down": "float",
     "p_none": "float",

@@ -218,3 +218,55 @@ def test_the_data_section_comes_first_with_the_datasets_own_numbers():
     assert "sign in 43.0% of the entries" in data.text
     assert data.tables[0][1]["check"].tolist() == ["controls.missing"]
     assert "E. coli" not in " ".join(s.text for s in sections)
+
+
+def prediction_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
+    summary = pd.DataFrame(
+        {
+            "perturbation": ["crp", "crp+fnr", "dps"],
+            "perturbation_type": ["KO", "KO+KO", "OE"],
+            "up": [2, 1, 0],
+            "down": [1, 3, 0],
+            "from_kb": [2, 4, 0],
+            "from_neural": [1, 0, 0],
+            "measured": [True, False, False],
+        }
+    )
+    top = pd.DataFrame(
+        {
+            "perturbation": ["crp", "crp", "crp+fnr"],
+            "gene_name": ["narK", "soxS", "gadE"],
+            "gene_id": ["b0003", "b0005", "b0006"],
+            "prediction": [-1, 1, 1],
+            "source": ["kb", "neural", "kb"],
+            "confidence": [0.97, 0.61, 0.88],
+            "path": ["crp -| fnr -> narK", "", "fnr -| gadE"],
+            "observed": pd.array([-1, 0, pd.NA], dtype="Int8"),
+            "p_kb": [0.97, 0.2, 0.88],
+        }
+    )
+    return summary, top
+
+
+def test_the_predictions_section_names_each_perturbations_top_genes_source_and_path():
+    summary, top = prediction_tables()
+    model = {"run_id": "abc", "k": 4, "variant": "integer", "kb_checksum": "f" * 64}
+    section = report.prediction_section(summary, top, model, shown=1)
+    assert section.title == "Predictions"
+    assert "saved by aligned run abc (k = 4, integer closure, refined KB ffffffffffff)" in (
+        section.text
+    )
+    assert (
+        "crp (KO): 2 genes up and 1 down, 2 of them from the KB and 1 from f_y; most sure: "
+        "narK down (kb, 0.97; crp -| fnr -> narK)." in section.text
+    )
+    assert "crp+fnr (KO+KO): 1 genes up and 3 down" in section.text
+    assert "soxS" not in section.text
+    assert "dps (OE): 0 genes up and 0 down, 0 of them from the KB and 0 from f_y." in section.text
+    (_, counts), (_, genes) = section.tables
+    assert counts["perturbation"].tolist() == ["crp", "crp+fnr", "dps"]
+    assert list(genes.columns) == list(report.PREDICTION_COLUMNS)
+    html = report.render_html("Predictions", [section], run_id="xyz")
+    assert 'id="predictions"' in html and "crp -| fnr -&gt; narK" in html
+    unmeasured = report.prediction_section(summary.assign(measured=False), top, model)
+    assert "observed" not in unmeasured.tables[1][1].columns

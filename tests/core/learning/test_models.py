@@ -12,6 +12,7 @@ import torch
 
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.evaluation.metrics import macro_f1
+from aligned_kedro.core.learning import TrainConfig, TrainedModel, inference
 from aligned_kedro.core.learning.baselines import LinearBaseline, ternary
 from aligned_kedro.core.learning.models import (
     GNNModel,
@@ -99,6 +100,42 @@ def test_gnn_sample_embedding_is_the_signed_sum_of_gene_embeddings() -> None:
     assert torch.allclose(double @ H, -(H[2] + H[6])[None])
     logits, _ = f(double)
     assert torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("kind", ["mlp", "gnn"])
+def test_chunked_predictions_equal_one_unchunked_forward(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """predict computes the GNN's gene embeddings once per call and runs f_y and f_a in
+    chunks: the same answers as one forward pass over every row."""
+    f = model(kind)
+    with torch.no_grad():
+        for parameter in f.parameters():
+            parameter.normal_(0.0, 1.0)
+    trained = TrainedModel(f, f.config, TrainConfig(), True, {}, EDGES)
+    rng = np.random.default_rng(0)
+    X = np.zeros((11, N), dtype=np.int8)
+    for row in X:
+        row[rng.choice(N, 2, replace=False)] = rng.choice([-1, 1], 2)
+    kb = rng.integers(-1, 2, X.shape).astype(np.int8)
+    monkeypatch.setattr(inference, "PREDICT_CHUNK", 4)
+    calls: list[int] = []
+    if kind == "gnn":
+        embeddings = f.gene_embeddings
+        monkeypatch.setattr(f, "gene_embeddings", lambda: calls.append(1) or embeddings())
+    chunked = inference.predict(trained, X, kb, probabilities=True)
+    assert len(calls) == (kind == "gnn")
+    f.eval()
+    with torch.no_grad():
+        logits, logits_a = f(torch.as_tensor(X, dtype=torch.float32))
+    p_y = torch.softmax(logits, -1).numpy()
+    p_a = torch.sigmoid(logits_a).numpy()
+    np.testing.assert_array_equal(chunked["y_hat"], p_y.argmax(-1) - 1)
+    np.testing.assert_array_equal(chunked["a"], p_a > 0.5)
+    np.testing.assert_array_equal(chunked["y_bar"], np.where(p_a > 0.5, kb, p_y.argmax(-1) - 1))
+    np.testing.assert_allclose(chunked["p_y"], p_y, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(chunked["p_a"], p_a, rtol=0, atol=1e-6)
+    assert len(np.unique(chunked["y_hat"])) == 3 and 0 < chunked["a"].mean() < 1
 
 
 def test_gnn_without_edge_index_is_refused() -> None:

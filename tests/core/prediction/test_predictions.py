@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pandas as pd
 import pytest
 import small_bundle
+import torch
 
 from aligned_kedro.core import Abstention, deduce, predict
 from aligned_kedro.core.errors import InputError
+from aligned_kedro.core.learning import (
+    ModelConfig,
+    TrainedModel,
+    build_model,
+    from_state,
+    to_state,
+)
+from aligned_kedro.core.learning.routing import path_evidence
 from aligned_kedro.core.prediction import (
     TABLE_COLUMNS,
     Bundle,
@@ -21,6 +31,7 @@ from aligned_kedro.core.prediction import (
     predict_requests,
     prediction_table,
     resolve_requests,
+    response_summary,
     to_anndata,
 )
 from aligned_kedro.core.prediction.predictions import observed
@@ -47,6 +58,27 @@ def test_predictions_are_the_models_y_bar_against_the_refined_kb(bundle: Bundle)
     assert np.array_equal(prediction.a, expected["a"])
     assert np.allclose(prediction.probabilities.sum(-1), 1, atol=1e-5)
     assert np.array_equal(prediction.probabilities.argmax(-1) - 1, prediction.y_hat)
+
+
+def test_an_adaptive_adaptor_routes_with_the_refined_kbs_path_evidence():
+    state = copy.deepcopy(small_bundle.state())
+    static = from_state(state["model_state"])
+    config = ModelConfig(**{**static.model_config.to_dict(), "routing": "adaptive"})
+    model = build_model(config, static.edge_index)
+    model.load_state_dict(static.model.state_dict(), strict=False)
+    with torch.no_grad():
+        for parameter in model.route_head.parameters():
+            parameter.normal_(0.0, 2.0)
+    adaptive = TrainedModel(model, config, static.train_config, True, {}, static.edge_index)
+    state["model_state"] = to_state(adaptive)
+    bundle = Bundle.from_state(state)
+    prediction = ask(bundle, "crp;fnr+narK;gadE")
+    X = prediction.X.toarray()
+    evidence = path_evidence(bundle.kb, X, bundle.k)
+    expected = predict(bundle.model, X, bundle.deduce(X), evidence)
+    np.testing.assert_array_equal(prediction.a, expected["a"])
+    np.testing.assert_array_equal(prediction.y_bar, expected["y_bar"])
+    assert 0 < prediction.a.mean() < 1
 
 
 def test_measured_test_conditions_reproduce_the_final_stages_y_bar(bundle: Bundle):
@@ -95,6 +127,33 @@ def test_top_keeps_the_most_confident_responding_genes(bundle: Bundle):
     assert list(confidence[0, cols]) == sorted(confidence[0, cols], reverse=True)
     with pytest.raises(InputError, match="top must be"):
         prediction_table(bundle, prediction, top=0)
+
+
+def test_confidence_is_p_kb_for_a_kb_answer_and_f_ys_class_probability_else(bundle: Bundle):
+    prediction = ask(bundle, "crp;fnr+narK")
+    routed = np.indices(prediction.a.shape).sum(0) % 2
+    table = prediction_table(bundle, dataclasses.replace(prediction, a=routed.astype(np.int8)))
+    kb = table["source"].eq("kb")
+    assert kb.any() and (~kb).any()
+    assert (table.loc[kb, "confidence"] == table.loc[kb, "p_kb"]).all()
+    neural = table[~kb]
+    chosen = neural[["p_down", "p_none", "p_up"]].to_numpy()[
+        np.arange(len(neural)), neural["neural"].to_numpy() + 1
+    ]
+    assert (neural["confidence"].to_numpy() == chosen).all()
+
+
+def test_the_response_summary_counts_moved_genes_by_source(bundle: Bundle):
+    prediction = ask(bundle, "crp;fnr+narK;dps")
+    summary = response_summary(prediction)
+    assert summary["perturbation"].tolist() == ["crp", "fnr+narK", "dps"]
+    assert summary["measured"].tolist() == [True, False, False]
+    for i, row in summary.iterrows():
+        y_bar, a = prediction.y_bar[i], prediction.a[i]
+        assert (row["up"], row["down"]) == ((y_bar == 1).sum(), (y_bar == -1).sum())
+        assert row["from_kb"] == ((y_bar != 0) & (a == 1)).sum()
+        assert row["from_kb"] + row["from_neural"] == row["up"] + row["down"]
+    assert summary["up"].sum() + summary["down"].sum() > 0
 
 
 def test_explain_lists_signed_paths_with_the_counts_of_delta(bundle: Bundle):

@@ -551,3 +551,91 @@ def run_report_sections(
             figures=[("Knowledge usage by gene group", figures["usage"])],
         ),
     ]
+
+
+PREDICTION_COLUMNS = (
+    "perturbation",
+    "gene_name",
+    "gene_id",
+    "prediction",
+    "source",
+    "confidence",
+    "path",
+    "observed",
+)
+_DIRECTION = {-1: "down", 1: "up"}
+
+
+def _top_genes_text(row: pd.Series, genes: pd.DataFrame, shown: int) -> str:
+    text = (
+        f"{row['perturbation']} ({row['perturbation_type']}): {int(row['up'])} genes up and "
+        f"{int(row['down'])} down, {int(row['from_kb'])} of them from the KB and "
+        f"{int(row['from_neural'])} from f_y"
+    )
+    if genes.empty:
+        return text + "."
+    named = [
+        f"{g.gene_name} {_DIRECTION[int(g.prediction)]} ({g.source}, {g.confidence:.2f}"
+        + (f"; {g.path}" if g.path else "")
+        + ")"
+        for g in genes.head(shown).itertuples()
+    ]
+    return f"{text}; most sure: {', '.join(named)}."
+
+
+def prediction_section(
+    summary: pd.DataFrame, top: pd.DataFrame, model: Mapping[str, Any], *, shown: int = 3
+) -> Section:
+    """The "Predictions" section of a predict run: what each requested perturbation moves.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        `core.prediction.response_summary`: one row per request (``perturbation``,
+        ``perturbation_type``, ``up``, ``down``, ``from_kb``, ``from_neural``, ``measured``).
+    top : pandas.DataFrame
+        `core.prediction.prediction_table` with ``top``: each request's responding genes,
+        most confident first.
+    model : mapping
+        The predictor's ``run_id`` (the aligned run), ``k``, ``variant`` and ``kb_checksum``.
+    shown : int
+        Genes named in the text per perturbation (the first ten perturbations).
+
+    Returns
+    -------
+    Section
+        "Predictions": the requests' response counts and their top genes with source,
+        confidence and the shortest signed path.
+    """
+    per_request = max(top.groupby("perturbation", sort=False).size().max(), 0) if len(top) else 0
+    run = model.get("run_id")
+    saved = f"aligned run {run}" if run else "an aligned run outside MLflow"
+    text = [
+        f"Predictions of the model saved by {saved} (k = {model['k']}, {model['variant']} "
+        f"closure, refined KB {str(model['kb_checksum'])[:12]}) for {len(summary)} "
+        "perturbation(s). ȳ is δ_KB of "
+        "the refined KB where the adaptor f_a routes a gene to the KB (source kb) and f_y's "
+        "answer elsewhere (source neural). Confidence is how sure the chosen source is: f_a's "
+        "probability p_kb for a KB answer, f_y's probability of its class for a neural one. "
+        "The path is the shortest signed path through the refined KB that carries δ_KB "
+        "(empty: no path of at most k+1 interactions, so a neural answer stands alone).",
+        f"The table of top genes holds each perturbation's {per_request} (at most) responding "
+        "genes the chosen source is most sure of; the run's predictions.csv holds every gene, "
+        "and explain(perturbation, gene) lists the paths behind one answer.",
+    ]
+    groups = dict(tuple(top.groupby("perturbation", sort=False)))
+    text += [
+        _top_genes_text(row, groups.get(row["perturbation"], top.iloc[:0]), shown)
+        for _, row in summary.head(10).iterrows()
+    ]
+    if len(summary) > 10:
+        text.append(f"The other {len(summary) - 10} perturbations are in the tables.")
+    columns = [c for c in PREDICTION_COLUMNS if c != "observed" or summary["measured"].any()]
+    return Section(
+        "Predictions",
+        "\n\n".join(text),
+        tables=[
+            ("Responding genes per perturbation", summary),
+            ("Top responding genes with source, confidence and path", top[columns]),
+        ],
+    )

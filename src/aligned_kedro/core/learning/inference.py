@@ -77,13 +77,15 @@ def predict(
     y_hat = np.empty(X_arr.shape, dtype=np.int8)
     p_a = np.zeros(X_arr.shape, dtype=np.float32)
     p_y = np.empty((*X_arr.shape, 3), dtype=np.float32) if probabilities else None
+    encode = model.encoder()
     for begin in range(0, len(X_arr), PREDICT_CHUNK):
         rows = slice(begin, begin + PREDICT_CHUNK)
-        encoding = model.encode(torch.as_tensor(X_arr[rows], device=device))
+        encoding = encode(torch.as_tensor(X_arr[rows], device=device))
         logits = model.classify(encoding)
-        y_hat[rows] = ternary_argmax(logits.transpose(1, 2)).cpu().numpy()
+        by_class = logits.transpose(1, 2)
+        y_hat[rows] = ternary_argmax(by_class).cpu().numpy()
         if p_y is not None:
-            p_y[rows] = torch.softmax(logits, -1).cpu().numpy()
+            p_y[rows] = torch.softmax(by_class, 1).transpose(1, 2).cpu().numpy()
         if trained.adaptor:
             features = None
             if routed:

@@ -10,7 +10,7 @@ so the initial sampling distribution of a is exactly w.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, NamedTuple
 
@@ -264,6 +264,11 @@ class _Base(nn.Module):
     def encode(self, x: torch.Tensor) -> Encoding:
         raise NotImplementedError
 
+    def encoder(self) -> Callable[[torch.Tensor], Encoding]:
+        """`encode` with what does not depend on x computed once, for many batches of
+        one inference call (the parameters must not change in between)."""
+        return self.encode
+
     def classify(self, encoding: Encoding) -> torch.Tensor:
         """f_y logits, m x n x 3 (a view of a contiguous m x 3 x n tensor)."""
         raise NotImplementedError
@@ -430,8 +435,11 @@ class GNNModel(_Base):
         return H
 
     def encode(self, x: torch.Tensor) -> Encoding:
+        return self.encoder()(x)
+
+    def encoder(self) -> Callable[[torch.Tensor], Encoding]:
         H = self.gene_embeddings()
-        return Encoding(x @ H, H)
+        return lambda x: Encoding(x @ H, H)
 
     def classify(self, encoding: Encoding) -> torch.Tensor:
         z = self.head(encoding.sample)

@@ -17,6 +17,7 @@ from aligned_kedro.core.prediction.predictions import (
     measured_test_requests,
     predict_requests,
     prediction_table,
+    response_summary,
     to_anndata,
 )
 from aligned_kedro.core.prediction.requests import parse_requests, resolve_requests
@@ -36,6 +37,7 @@ __all__ = [
     "predict_requests",
     "prediction_table",
     "resolve_requests",
+    "response_summary",
     "shortest_walks",
     "signed_paths",
     "measured_test_requests",

@@ -64,17 +64,18 @@ def path_counts(
         ``pos - neg`` is (R+(k) - R-(k))^T x, so δ_KB = sign(pos - neg) beyond the margin.
     """
     matrix = _sources(X, kb.n_genes)
-    up = (matrix > 0).astype(np.float64).tocsc()
-    down = (matrix < 0).astype(np.float64).tocsc()
+    up = (matrix > 0).astype(np.float64)
+    down = (matrix < 0).astype(np.float64)
     pos = up.toarray()
     neg = down.toarray()
-    perturbed = np.flatnonzero(np.diff(matrix.tocsc().indptr))
+    perturbed = np.unique(matrix.indices)
     regulators = perturbed[np.isin(perturbed, kb.regulators)]
     if len(regulators):
         r_pos, r_neg = closure_rows(kb, regulators, k, variant)
         r_pos[np.arange(len(regulators)), regulators] -= 1.0
-        pos += up[:, regulators] @ r_pos + down[:, regulators] @ r_neg
-        neg += up[:, regulators] @ r_neg + down[:, regulators] @ r_pos
+        sources = sp.hstack([up[:, regulators], down[:, regulators]], format="csr")
+        pos += sources @ np.vstack([r_pos, r_neg])
+        neg += sources @ np.vstack([r_neg, r_pos])
     return pos, neg
 
 

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-import torch
 
 from aligned_kedro.core.errors import InputError
-from aligned_kedro.core.learning import TrainedModel, predict
+from aligned_kedro.core.learning import predict
+from aligned_kedro.core.learning.routing import path_evidence
 from aligned_kedro.core.prediction.bundle import Bundle
 from aligned_kedro.core.prediction.paths import (
     ARROWS,
@@ -42,6 +42,7 @@ TABLE_COLUMNS = (
     "gene_measured",
     "prediction",
     "source",
+    "confidence",
     "p_kb",
     *PROBABILITY_COLUMNS,
     "neural",
@@ -54,23 +55,6 @@ TABLE_COLUMNS = (
     "observed",
 )
 DE_COLUMNS = ("target", "feature", "log2_fold_change", "abs_log2_fold_change", "p_value", "fdr")
-CHUNK = 1024
-
-
-@torch.no_grad()
-def class_probabilities(trained: TrainedModel, X: sp.spmatrix | np.ndarray) -> np.ndarray:
-    """f_y's softmax over the classes (-1, 0, 1) for every gene, m x n x 3 float32."""
-    dense = X.toarray() if sp.issparse(X) else np.asarray(X)
-    model = trained.model
-    model.eval()
-    device = next(model.parameters()).device
-    out = np.empty((*dense.shape, len(CLASSES)), dtype=np.float32)
-    for begin in range(0, len(dense), CHUNK):
-        x = torch.as_tensor(dense[begin : begin + CHUNK], dtype=torch.float32, device=device)
-        logits, _ = model(x)
-        classes = torch.softmax(logits.transpose(1, 2), dim=1)
-        out[begin : begin + len(x)] = classes.cpu().numpy().transpose(0, 2, 1)
-    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,7 +91,8 @@ class Prediction:
 def predict_requests(
     bundle: Bundle, requests: pd.DataFrame, X: sp.csr_matrix, *, num_threads: int | None = 1
 ) -> Prediction:
-    """ȳ for the requests of `requests.resolve_requests` (m rows, X m x n).
+    """ȳ for the requests of `requests.resolve_requests` (m rows, X m x n); an adaptive
+    f_a reads the refined KB's path evidence for X, as in the final refinement stage.
 
     Parameters
     ----------
@@ -132,9 +117,10 @@ def predict_requests(
             source="X",
         )
     delta = bundle.deduce(X)
+    routed = bundle.model.adaptor and bundle.model.model.adaptive
+    evidence = path_evidence(bundle.kb, X, bundle.k) if routed else None
     with torch_threads(num_threads):
-        outputs = predict(bundle.model, X, delta)
-        probabilities = class_probabilities(bundle.model, X)
+        outputs = predict(bundle.model, X, delta, evidence, probabilities=True)
     pos, neg = path_counts(bundle.kb, X, bundle.k, bundle.variant)
     return Prediction(
         requests=requests.reset_index(drop=True),
@@ -143,7 +129,7 @@ def predict_requests(
         a=outputs["a"],
         p_kb=outputs["p_a"],
         y_hat=outputs["y_hat"],
-        probabilities=probabilities,
+        probabilities=outputs["p_y"],
         delta=delta,
         pos=pos,
         neg=neg,
@@ -181,11 +167,14 @@ def _path_texts(
 ) -> list[str]:
     names = bundle.names
     texts = []
+    inputs: dict[int, dict[int, int]] = {}
     for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
         if prediction.pos[i, j] == 0 and prediction.neg[i, j] == 0:
             texts.append("")
             continue
-        x = _sources(prediction.X, i)
+        if i not in inputs:
+            inputs[i] = _sources(prediction.X, i)
+        x = inputs[i]
         effect = int(prediction.delta[i, j])
         if effect:
             texts.append(shortest_path_text(walks, x, j, effect, names))
@@ -201,19 +190,20 @@ def prediction_table(
 ) -> pd.DataFrame:
     """The long table: one row per request and gene (every gene, or with `top` the `top`
     responding genes of each request, most confident first), with the columns of
-    `TABLE_COLUMNS`: ȳ as ``prediction``, its ``source`` (kb or neural), ``p_kb``, f_y's
+    `TABLE_COLUMNS`: ȳ as ``prediction``, its ``source`` (kb or neural), how sure that
+    source is (``confidence``, `Prediction.confidence`), ``p_kb``, f_y's
     class probabilities and answer (``neural``), ``delta_kb`` with the positive and
     negative path counts, the shortest signed path that carries δ_KB (or, where δ_KB is 0,
     the shortest of either sign), and the observed label of a measured request;
     ``gene_measured`` is False for a latent gene (predicted, never observed)."""
     m, n = prediction.y_bar.shape
+    confidence = prediction.confidence()
     if top is None:
         rows = np.repeat(np.arange(m), n)
         cols = np.tile(np.arange(n), m)
     else:
         if top < 1:
             raise InputError(f"top must be a positive number of genes, got {top}", source="top")
-        confidence = prediction.confidence()
         picked = []
         for i in range(m):
             responding = np.flatnonzero(prediction.y_bar[i])
@@ -235,6 +225,7 @@ def prediction_table(
             "gene_measured": bundle.gene_measured[cols],
             "prediction": prediction.y_bar[rows, cols],
             "source": np.where(prediction.a[rows, cols] == 1, "kb", "neural"),
+            "confidence": confidence[rows, cols],
             "p_kb": prediction.p_kb[rows, cols],
             **{
                 name: prediction.probabilities[rows, cols, c]
@@ -251,6 +242,26 @@ def prediction_table(
         }
     )
     return table.loc[:, list(TABLE_COLUMNS)]
+
+
+def response_summary(prediction: Prediction) -> pd.DataFrame:
+    """Per request: how many genes ȳ moves up and down, how many of those answers are
+    δ_KB's (``from_kb``: f_a routed the gene to the KB) and f_y's (``from_neural``), and
+    whether the perturbation was measured."""
+    moved = prediction.y_bar != 0
+    kb = moved & (prediction.a == 1)
+    requests = prediction.requests
+    return pd.DataFrame(
+        {
+            "perturbation": requests["perturbation"].to_numpy(dtype=object),
+            "perturbation_type": requests["perturbation_type"].to_numpy(dtype=object),
+            "up": (prediction.y_bar == 1).sum(axis=1),
+            "down": (prediction.y_bar == -1).sum(axis=1),
+            "from_kb": kb.sum(axis=1),
+            "from_neural": (moved & ~kb).sum(axis=1),
+            "measured": [len(r) > 0 for r in prediction.matches],
+        }
+    )
 
 
 def de_table(targets: list[str], features: list[str], values: np.ndarray) -> pd.DataFrame:

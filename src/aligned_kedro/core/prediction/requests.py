@@ -134,7 +134,7 @@ def resolve_requests(
             row=error.row,
             gene=error.gene,
         ) from None
-    index = pd.Index(universe)
+    column = {gene: i for i, gene in enumerate(universe)}
     names = genes.set_index("gene_id")["gene_name"]
     rows, cols, values, seen = [], [], [], {}
     for row, (name, kind, ids) in enumerate(
@@ -146,8 +146,8 @@ def resolve_requests(
         )
     ):
         members = ids.split("+")
-        repeated = pd.Index(members)[pd.Index(members).duplicated()]
-        if len(repeated):
+        repeated = [g for i, g in enumerate(members) if g in members[:i]]
+        if repeated:
             raise InputError(
                 f"perturbation {name!r} names gene {repeated[0]} "
                 f"({names.get(repeated[0], repeated[0])}) twice",
@@ -156,19 +156,19 @@ def resolve_requests(
                 row=row,
                 gene=str(repeated[0]),
             )
-        positions = index.get_indexer(members)
-        if (positions < 0).any():
-            gene = members[int(np.flatnonzero(positions < 0)[0])]
+        positions = [column.get(g, -1) for g in members]
+        if -1 in positions:
+            gene = members[positions.index(-1)]
             raise InputError(
                 f"gene {gene} ({names.get(gene, gene)}) of perturbation {name!r} is not among "
-                f"the model's {len(index)} genes (it was not measured)",
+                f"the model's {len(column)} genes (it was not measured)",
                 source=source,
                 column="perturbation",
                 row=row,
                 gene=gene,
             )
         signs = _signs(str(kind), len(members), source, row, name)
-        key = tuple(sorted(zip(positions.tolist(), signs, strict=True)))
+        key = tuple(sorted(zip(positions, signs, strict=True)))
         if key in seen:
             raise InputError(
                 f"perturbation {name!r} ({kind}) is asked twice: rows {seen[key]} and {row} "
@@ -179,10 +179,10 @@ def resolve_requests(
             )
         seen[key] = row
         rows += [row] * len(members)
-        cols += positions.tolist()
+        cols += positions
         values += signs
     X = sp.csr_matrix(
-        (np.asarray(values, dtype=np.int8), (rows, cols)), shape=(len(requests), len(index))
+        (np.asarray(values, dtype=np.int8), (rows, cols)), shape=(len(requests), len(column))
     )
     table = requests.loc[:, list(REQUEST_COLUMNS)].reset_index(drop=True)
     return table.assign(gene_ids=resolved["perturbation"].to_numpy()), X

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+import mlflow
 import pandas as pd
 
 from aligned_kedro.core.errors import InputError
+from aligned_kedro.core.evaluation import report
 from aligned_kedro.core.prediction import (
     bundle_state,
     de_table,
@@ -18,9 +21,11 @@ from aligned_kedro.core.prediction import (
     predict_requests,
     prediction_table,
     resolve_requests,
+    response_summary,
     to_anndata,
 )
 from aligned_kedro.core.prediction.bundle import Bundle
+from aligned_kedro.core.prediction.predictions import Prediction
 from aligned_kedro.pipelines._common import deduction_options, synonym_table
 
 log = logging.getLogger(__name__)
@@ -82,12 +87,12 @@ def predict(
     load_bundle: Callable[[str | None], dict[str, Any]],
     requests_table: pd.DataFrame,
     params: dict[str, Any],
-) -> tuple[pd.DataFrame, pd.DataFrame, Any, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, Any, pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
     """Predictions for ``predict.perturbations`` (or the ``predict_requests`` table) with
     the bundle of ``predict.run_id`` (None: the newest): the long table (for CSV and
-    parquet), the AnnData and three cell-eval DE tables: the requests' predictions, and the
-    measured test conditions predicted and observed on the measured genes. A refused
-    request writes nothing."""
+    parquet), the AnnData, three cell-eval DE tables (the requests' predictions, and the
+    measured test conditions predicted and observed on the measured genes) and the run's
+    HTML report with its "Predictions" section. A refused request writes nothing."""
     requests = _requests(requests_table, params)
     b = Bundle.from_state(
         load_bundle(params.get("run_id")), k=params.get("k"), checksum=params.get("kb_checksum")
@@ -117,6 +122,29 @@ def predict(
         de_table(table["perturbation"].tolist(), b.gene_ids, prediction.y_bar),
         de_table(targets, features, test.y_bar[:, scored]),
         de_table(targets, features, b.measured.Y[_test_rows(b)].toarray()[:, scored]),
+        _report(b, prediction, params),
+    )
+
+
+def _report(b: Bundle, prediction: Prediction, params: dict[str, Any]) -> str:
+    model = {
+        "run_id": b.metadata.get("run_id"),
+        "k": b.k,
+        "variant": b.variant,
+        "kb_checksum": b.checksum,
+    }
+    section = report.prediction_section(
+        response_summary(prediction),
+        prediction_table(b, prediction, top=params["report_genes"]),
+        model,
+    )
+    run = mlflow.active_run()
+    return report.render_html(
+        "ALIGNED predictions",
+        [section],
+        run_id=run.info.run_id if run else None,
+        parameters={"predict": params},
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
 
 

@@ -11,6 +11,7 @@ OUTPUTS = [
     "predictions_de",
     "test_de_predicted",
     "test_de_observed",
+    "predictions_report_html",
 ]
 
 
