@@ -12,7 +12,7 @@ KEEP ?= 5
 RUN := $(BIN)/kedro run --pipelines=aligned
 REPORT := data/08_reporting/report.html
 
-.PHONY: install run test reference lint format bench viz viz-build mlflow notebooks prune clean
+.PHONY: install run test reference lint format bench bench-full viz viz-build mlflow notebooks prune clean
 
 install: $(STAMP)
 
@@ -40,7 +40,19 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Under 10 minutes on 2 cores: the speed targets' cases, naive baselines timed at small
+# sizes and extrapolated. bench-full: every case, the whole E. coli run and the noise sweeps.
 bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_closure.py
+	$(BIN)/python benchmarks/bench_human_kb.py --cases dorothea_scale
+	$(BIN)/python benchmarks/bench_predict.py --cases norman_scale
+	$(BIN)/python benchmarks/bench_refine.py --cases ecoli_like
+	$(BIN)/python benchmarks/bench_routing.py --cases ecoli,norman_pseudobulk
+	$(BIN)/python benchmarks/bench_training.py --case training_gnn
+	$(BIN)/python benchmarks/bench_training.py --case training_gnn_norman_per_cell
+	$(BIN)/python benchmarks/bench_topology.py --cases dorothea_scale
+
+bench-full: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
 viz: $(STAMP)

@@ -16,25 +16,42 @@ refinement (Table 3's "Refine 2" with two rounds), as mean and sd over the runs 
     python scripts/sweep.py --only default --seeds 0 1 2 3 4 --params data_processing.split.seed:0
 
 Variants run one after another; each is a full `aligned` run (expect minutes each).
+With ``--dask`` they run as tasks of a Dask cluster instead, one `kedro run` process per
+task (README "Scale out"):
+
+    python scripts/sweep.py --only default --seeds 0 1 2 3 4 --dask local --workers 2
+    python scripts/sweep.py --dask tcp://scheduler:8786 --tracking-uri http://mlflow:5000
+
+``--dask local`` starts a `distributed.LocalCluster` of ``--workers`` processes and, for a
+sqlite ``--tracking-uri`` (the default), serves that store through a local ``mlflow
+server`` for the sweep's duration (sqlite takes one writer at a time). On a running
+cluster (``tcp://...``) every worker needs the project at ``--project`` and a tracking
+server it reaches. Either way the summary is read back from MLflow as above.
 The summary goes to data/08_reporting/sweep_<name>.csv.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import dataclass, field
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 
 from aligned_kedro.core.evaluation.metrics import aggregate_table
-from aligned_kedro.tracking import ensure_experiment
+from aligned_kedro.runs import exit_on_sigterm
+from aligned_kedro.tracking import TRACKING_URI_ENV, ensure_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = "aligned_kedro"
@@ -105,19 +122,56 @@ def start_run(client: mlflow.MlflowClient, experiment: str, sweep: str, variant:
     return run.info.run_id
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How one run of the sweep ended: its MLflow run, exit code, seconds, the host
+    that ran it and, when captured (Dask tasks), the end of its console output."""
+
+    variant: str
+    seed: int | None
+    run_id: str
+    code: int
+    seconds: float
+    host: str
+    output: str = ""
+
+
 def run_variant(
-    client: mlflow.MlflowClient, args: argparse.Namespace, variant: Variant, seed: int | None
-) -> tuple[str, int]:
-    run_id = start_run(client, args.experiment, args.sweep, variant)
-    env = {**os.environ, "MLFLOW_RUN_ID": run_id}
-    extra = run_params(args.params, seed)
-    print(f"[{variant.name}] run {run_id}: {' '.join(command(variant, extra))}", flush=True)
+    tracking_uri: str,
+    experiment: str,
+    sweep: str,
+    project: Path,
+    variant: Variant,
+    params: str,
+    seed: int | None,
+    capture: bool = False,
+) -> Outcome:
+    """One `kedro run` of `variant` in `project`, logging into an MLflow run created
+    for it (``MLFLOW_RUN_ID``) in `tracking_uri` (``ALIGNED_TRACKING_URI``). In this
+    process, or as a Dask task on a worker; `capture` keeps the last 4,000 characters
+    of its console for the caller instead of printing them."""
+    if not Path(project).is_dir():
+        raise FileNotFoundError(f"no project folder {project} on {socket.gethostname()}")
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri)
+    run_id = start_run(client, experiment, sweep, variant)
+    env = {**os.environ, "MLFLOW_RUN_ID": run_id, TRACKING_URI_ENV: tracking_uri}
+    cmd = command(variant, run_params(params, seed))
+    if not capture:
+        print(f"[{variant.name}] run {run_id}: {' '.join(cmd)}", flush=True)
     started = time.perf_counter()
-    code = subprocess.run(command(variant, extra), cwd=args.project, env=env).returncode
-    if code != 0 and client.get_run(run_id).info.status == "RUNNING":
-        client.set_terminated(run_id, end_status(code))
-    print(f"[{variant.name}] exit {code} after {time.perf_counter() - started:.0f} s", flush=True)
-    return run_id, code
+    done = subprocess.run(
+        cmd,
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE if capture else None,
+        stderr=subprocess.STDOUT if capture else None,
+        text=True,
+    )
+    if done.returncode != 0 and client.get_run(run_id).info.status == "RUNNING":
+        client.set_terminated(run_id, end_status(done.returncode))
+    seconds = time.perf_counter() - started
+    host, output = socket.gethostname(), (done.stdout or "")[-4000:]
+    return Outcome(variant.name, seed, run_id, done.returncode, seconds, host, output)
 
 
 def end_status(code: int) -> str:
@@ -125,6 +179,106 @@ def end_status(code: int) -> str:
     KILLED for a signal (Ctrl-C, kill), FAILED otherwise."""
     signalled = code < 0 or code in (128 + signal.SIGINT, 128 + signal.SIGTERM)
     return "KILLED" if signalled else "FAILED"
+
+
+def report(outcome: Outcome) -> None:
+    seed = "" if outcome.seed is None else f" seed {outcome.seed}"
+    print(
+        f"[{outcome.variant}{seed}] exit {outcome.code} after {outcome.seconds:.0f} s"
+        f" on {outcome.host} (run {outcome.run_id})",
+        flush=True,
+    )
+    if outcome.code and outcome.output:
+        print(outcome.output, file=sys.stderr, flush=True)
+
+
+class TrackingServer:
+    """An ``mlflow server`` on 127.0.0.1 for the store `store`, started in its own
+    process group so that `stop` ends it with every process it spawned."""
+
+    def __init__(self, store: str, artifacts: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (open while the server runs)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store]
+            + ["--default-artifact-root", str(artifacts), "--no-serve-artifacts"]
+            + ["--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        )
+
+    def ready(self, timeout: float = 180.0) -> str:
+        """The server's URL once it answers ``/health``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                self._log.seek(0)
+                tail = self._log.read().decode(errors="replace")[-2000:]
+                raise SystemExit(f"mlflow server exited with {self._process.returncode}:\n{tail}")
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{self.url}/health", timeout=2) as answer,
+            ):
+                if answer.status == 200:
+                    return self.url
+            time.sleep(0.5)
+        raise SystemExit(f"mlflow server at {self.url} did not answer within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        """SIGTERM to the group, then SIGKILL to whatever of it is left after 10 s."""
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, None)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(timeout=wait)
+        self._log.close()
+
+
+@contextlib.contextmanager
+def dask_client(address: str, workers: int) -> Iterator[object]:
+    """A `distributed.Client` of a new `LocalCluster` (``local``: `workers` processes of
+    one thread, each running one `kedro run` at a time) or of the scheduler at `address`."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as error:
+        raise SystemExit(f"--dask needs the extra: pip install -e '.[scale]' ({error})") from None
+    with contextlib.ExitStack() as stack:
+        if address == "local":
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+            )
+            stack.enter_context(cluster)
+            client = stack.enter_context(Client(cluster))
+        else:
+            client = stack.enter_context(Client(address))
+        yield client
+
+
+def dask_task(variant: str, **task: object) -> dict[str, object]:
+    """`run_variant` on a worker: the variant by name and the outcome as a dict. Run as a
+    script, this module travels to the workers by value (cloudpickle); imported, the
+    workers import it by name."""
+    chosen = next(v for v in VARIANTS if v.name == variant)
+    return asdict(run_variant(variant=chosen, capture=True, **task))
+
+
+def run_on_dask(client: object, jobs: list[tuple[Variant, int | None]], **task: object) -> list:
+    """Every job as one task; outcomes in the order they finish."""
+    from distributed import as_completed
+
+    futures = [
+        client.submit(dask_task, variant=v.name, seed=seed, pure=False, **task) for v, seed in jobs
+    ]
+    outcomes = []
+    for future in as_completed(futures):
+        outcomes.append(Outcome(**future.result()))
+        report(outcomes[-1])
+    return outcomes
 
 
 def sweep_table(client: mlflow.MlflowClient, experiment: str, sweep: str) -> pd.DataFrame:
@@ -185,6 +339,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracking-uri", default=TRACKING_URI)
     parser.add_argument("--experiment", default=EXPERIMENT)
     parser.add_argument("--out", type=Path, help="summary CSV (default under data/08_reporting)")
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run as Dask tasks: local (a LocalCluster) or a scheduler, tcp://HOST:8786",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="--dask local: worker processes"
+    )
     args = parser.parse_args(argv)
     variants = list(VARIANTS)
     if args.only:
@@ -201,17 +363,46 @@ def main(argv: list[str] | None = None) -> int:
             )
         return 0
     uri = args.tracking_uri
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_absolute():
+    sqlite = uri.startswith("sqlite:///")
+    if sqlite and not Path(uri.removeprefix("sqlite:///")).is_absolute():
         uri = f"sqlite:///{(args.project / uri.removeprefix('sqlite:///')).resolve()}"
-    client = mlflow.MlflowClient(tracking_uri=uri)
+    if args.dask and args.dask != "local" and sqlite and not args.summary_only:
+        parser.error(
+            f"--dask {args.dask}: the workers need a tracking server they all reach, "
+            "--tracking-uri http://HOST:5000 (README 'Scale out'), not a sqlite file"
+        )
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    jobs = [(v, seed) for v in variants for seed in args.seeds or [None]]
     failed = []
-    if not args.summary_only:
-        for variant in variants:
-            for seed in args.seeds or [None]:
-                _, code = run_variant(client, args, variant, seed)
-                if code:
-                    failed.append(f"{variant.name} (seed {seed})")
-    table = sweep_table(client, args.experiment, args.sweep)
+    with contextlib.ExitStack() as stack:
+        if args.dask and not args.summary_only:
+            server = None
+            if args.dask == "local" and sqlite:
+                server = TrackingServer(uri, (args.project / "mlruns").resolve())
+                stack.callback(server.stop)
+            cluster = stack.enter_context(dask_client(args.dask, args.workers))
+            uri = server.ready() if server else uri
+            print(f"sweep {args.sweep!r}: {len(jobs)} runs on {cluster}, MLflow at {uri}")
+        client = mlflow.MlflowClient(tracking_uri=uri)
+        if not args.summary_only:
+            ensure_experiment(client, args.experiment)
+            task = {
+                "tracking_uri": uri,
+                "experiment": args.experiment,
+                "sweep": args.sweep,
+                "project": args.project.resolve(),
+                "params": args.params,
+            }
+            if args.dask:
+                outcomes = run_on_dask(cluster, jobs, **task)
+            else:
+                outcomes = []
+                for variant, seed in jobs:
+                    outcomes.append(run_variant(variant=variant, seed=seed, **task))
+                    report(outcomes[-1])
+            failed = [f"{o.variant} (seed {o.seed})" for o in outcomes if o.code]
+        table = sweep_table(client, args.experiment, args.sweep)
     out = args.out or args.project / "data" / "08_reporting" / f"sweep_{args.sweep}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False)
@@ -224,4 +415,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    exit_on_sigterm()  # `kill` ends the sweep through its clean-up: cluster, server
     sys.exit(main())

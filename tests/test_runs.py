@@ -162,3 +162,24 @@ def test_make_prune_runs_the_project_command(tmp_path: Path):
         check=True,
     )
     assert "removed 0 folders" in done.stdout
+
+
+def test_a_run_reads_back_its_own_version_while_a_newer_run_writes(tmp_path: Path):
+    import pandas as pd
+    from kedro.io import DataCatalog
+    from kedro.pipeline import Pipeline, node
+    from kedro_datasets.pandas import CSVDataset
+
+    from aligned_kedro.hooks import pin_own_versions
+
+    path = str(tmp_path / "table.csv")
+    mine, newer = "2026-01-01T00.00.00.000Z", "2026-01-01T00.00.01.000Z"
+    catalog = DataCatalog({"table": CSVDataset(filepath=path, version=Version(None, mine))})
+    pipeline = Pipeline([node(lambda: None, None, "table"), node(len, "table", "n")])
+    assert pin_own_versions(pipeline, catalog, mine) == 1
+    catalog.save("table", pd.DataFrame({"run": ["mine"]}))
+    CSVDataset(filepath=path, version=Version(None, newer)).save(pd.DataFrame({"run": ["newer"]}))
+    assert catalog.load("table")["run"].tolist() == ["mine"]
+    assert CSVDataset(filepath=path, version=Version(None, None)).load()["run"].tolist() == [
+        "newer"
+    ]

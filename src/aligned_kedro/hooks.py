@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from kedro.framework.hooks import hook_impl
 from kedro.framework.project import settings
-from kedro.io import AbstractVersionedDataset, DataCatalog
+from kedro.io import AbstractVersionedDataset, DataCatalog, Version
 from kedro.pipeline import Pipeline
 
 from aligned_kedro.console import configure_console
@@ -171,11 +171,25 @@ def versioned_outputs(pipeline: Pipeline, catalog: DataCatalog, version: str) ->
     return folders
 
 
+def pin_own_versions(pipeline: Pipeline, catalog: DataCatalog, version: str) -> int:
+    """Every versioned dataset the run writes loads the version the run saved, not the
+    newest on disk, so runs sharing a project folder (a Dask sweep) never read each
+    other's outputs. Returns how many datasets were pinned."""
+    pinned = 0
+    for name in pipeline.all_outputs():
+        dataset = catalog.get(name) if name in catalog else None
+        if isinstance(dataset, AbstractVersionedDataset) and dataset._version is not None:
+            dataset._version = Version(version, version)
+            pinned += 1
+    return pinned
+
+
 class RunLedgerHooks:
-    """A run publishes together (`aligned_kedro.runs`): it is recorded with the version
-    folders it writes; complete, its staged files are renamed into place; failed or
-    interrupted, its folders are set aside so that "latest" stays the last complete run's.
-    Runs of processes that died are set aside when the project next starts."""
+    """A run publishes together (`aligned_kedro.runs`): it reads back only its own
+    versions of what it writes and is recorded with the version folders it writes;
+    complete, its staged files are renamed into place; failed or interrupted, its folders
+    are set aside so that "latest" stays the last complete run's. Runs of processes that
+    died are set aside when the project next starts."""
 
     def __init__(self) -> None:
         self._ledger: RunLedger | None = None
@@ -200,6 +214,7 @@ class RunLedgerHooks:
             return
         self._abandon(KILLED)
         version = run_params["run_id"]
+        pin_own_versions(pipeline, catalog, version)
         self._record = self._ledger.start(
             version,
             versioned_outputs(pipeline, catalog, version),

@@ -1,6 +1,8 @@
 """MLflow for comparing runs: kedro-mlflow's hook with the project's conventions.
 
 - the store (``sqlite:///mlflow.db``) lies in the project folder, wherever Kedro starts;
+  ``ALIGNED_TRACKING_URI``, when set, replaces it (`scripts/sweep.py` points the runs of a
+  Dask sweep at its tracking server this way);
 - the experiment is a model-training one, so the UI opens on its runs;
 - a run is named from a template (``{pipeline} k={k} seed={seed}{datasets}``), carries the
   full command line, and logs every parameter once, in batches;
@@ -45,6 +47,7 @@ FINAL = "final"
 PROCESS_TAGS = ("aligned.host", "aligned.pid", "aligned.pid_token")
 BATCH = 1000
 KILLED = RunStatus.to_string(RunStatus.KILLED)
+TRACKING_URI_ENV = "ALIGNED_TRACKING_URI"
 FINAL_METRICS = re.compile(r"^(?:(?P<ns>.+)\.)?round_(?P<round>\d+)\.refine_metrics$")
 
 
@@ -185,20 +188,23 @@ def mark_abandoned_runs(client: Any, experiment_id: str) -> list[str]:
 
 
 def _absolute_store(context: Any) -> None:
-    """Resolve a relative ``sqlite:///`` store against the project folder (not the
-    working directory, e.g. ``notebooks/``) before kedro-mlflow reads the config."""
+    """The store of ``ALIGNED_TRACKING_URI`` if set, else mlflow.yml's; a relative
+    ``sqlite:///`` store is resolved against the project folder (not the working
+    directory, e.g. ``notebooks/``) before kedro-mlflow reads the config. (Not
+    ``MLFLOW_TRACKING_URI``: kedro-mlflow sets that variable in every process it runs in.)"""
     loader = context.config_loader
     loader.config_patterns.setdefault("mlflow", ["mlflow*", "mlflow*/**", "**/mlflow*"])
     try:
         conf = loader["mlflow"]
     except Exception:  # no mlflow.yml: kedro-mlflow uses its defaults
         return
-    uri = (conf.get("server") or {}).get("mlflow_tracking_uri") or ""
+    server = conf.get("server") or {}
+    uri = os.environ.get(TRACKING_URI_ENV) or server.get("mlflow_tracking_uri") or ""
     prefix = "sqlite:///"
     if uri.startswith(prefix) and not Path(uri.removeprefix(prefix)).is_absolute():
-        path = Path(context.project_path) / uri.removeprefix(prefix)
-        conf = {**conf, "server": {**conf["server"], "mlflow_tracking_uri": f"{prefix}{path}"}}
-        loader["mlflow"] = conf
+        uri = f"{prefix}{Path(context.project_path) / uri.removeprefix(prefix)}"
+    if uri and uri != server.get("mlflow_tracking_uri"):
+        loader["mlflow"] = {**conf, "server": {**server, "mlflow_tracking_uri": uri}}
 
 
 def _edges(table: pd.DataFrame) -> set[tuple[Any, Any, Any]]:

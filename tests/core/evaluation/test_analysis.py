@@ -119,6 +119,19 @@ def test_two_disconnected_cliques_have_modularity_one_half(method):
     assert math.isnan(stats["assortativity"])  # every degree equal: undefined
 
 
+def test_auto_takes_greedy_up_to_the_edge_limit_and_louvain_above():
+    graph = cliques("abcd", "efgh")  # 12 undirected edges
+    greedy = A.grn_topology(graph, greedy_max_edges=12)
+    louvain = A.grn_topology(graph, greedy_max_edges=11)
+    assert greedy["community_method"] == "greedy" and louvain["community_method"] == "louvain"
+    assert A.grn_topology(graph, communities="greedy", greedy_max_edges=0)["community_method"] == (
+        "greedy"
+    )
+    assert greedy["modularity"] == pytest.approx(louvain["modularity"]) == pytest.approx(0.5)
+    assert A.community_method(20_000, "auto", 20_000) == "greedy"
+    assert A.community_method(20_001, "auto", 20_000) == "louvain"
+
+
 def test_a_hub_regulating_leaves_is_perfectly_disassortative():
     star = edges(*(("hub", leaf, 1) for leaf in "abcde"), ("hub", "hub", 1), ("hub", "a", -1))
     stats = A.grn_topology(star)

@@ -71,6 +71,7 @@ def run_tables() -> dict[str, pd.DataFrame]:
             "modularity": [0.4, 0.41],
             "assortativity": [-0.2, -0.21],
             "density": [0.2, 0.21],
+            "community_method": ["louvain", "louvain"],
         }
     )
     shortcuts = pd.DataFrame(
@@ -151,6 +152,7 @@ def test_run_report_sections_explain_the_numbers_and_keep_every_table():
     ]
     assert "50.0% were indirect relations of the same sign" in text
     assert "round_1.align: 30.0% of outputs from the KB" in text
+    assert "Communities: Louvain (seeded), chosen by the GRN's size" in text
     html = report.render_html("Run", sections)
     captions = [caption for s in sections for caption, _ in s.tables]
     assert len(captions) == 7

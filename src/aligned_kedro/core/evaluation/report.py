@@ -419,6 +419,13 @@ def _topology_text(topology: pd.DataFrame) -> str:
             f"{original['modularity']:.4f}, assortativity {original['assortativity']:.4f}, "
             f"density {original['density']:.2e}."
         )
+        method = original.get("community_method")
+        if isinstance(method, str):
+            name = {"greedy": "greedy (Clauset-Newman-Moore)", "louvain": "Louvain (seeded)"}
+            text += (
+                f" Communities: {name.get(method, method)}, chosen by the GRN's size "
+                "(`evaluation.topology`); every statistic is exact, none sampled."
+            )
         if last["graph"] != "original":
             text += (
                 f" After {last['graph']}: modularity {last['modularity']:.4f}, assortativity "

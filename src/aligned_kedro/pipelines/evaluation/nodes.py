@@ -64,16 +64,21 @@ def grn_topology(
     graphs = {"original": kb_table}
     graphs.update({round_namespace(r): kb for r, kb in _rounds(refined_kbs).items()})
     rows, degrees = [], []
-    done: dict[frozenset, dict[str, float]] = {}
+    done: dict[frozenset, dict[str, float | str]] = {}
     for name, edges in graphs.items():
         key = frozenset(zip(edges["regulator"], edges["target"], edges["sign"], strict=True))
         if key not in done:
             done[key] = analysis.grn_topology(
-                edges, f"{name} GRN", communities=params["communities"], seed=seed
+                edges,
+                f"{name} GRN",
+                communities=params["communities"],
+                seed=seed,
+                greedy_max_edges=params["greedy_max_edges"],
             )
         rows.append({"graph": name, **done[key]})
         degrees.append(analysis.degree_table(edges, f"{name} GRN").assign(graph=name))
-        log.info("topology of the %s GRN: %s", name, {k: round(v, 4) for k, v in done[key].items()})
+        shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in done[key].items()}
+        log.info("topology of the %s GRN: %s", name, shown)
     degree = pd.concat(degrees, ignore_index=True)
     return pd.DataFrame(rows), degree[["graph", "gene_id", "in_degree", "out_degree"]]
 

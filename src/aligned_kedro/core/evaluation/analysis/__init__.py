@@ -16,11 +16,16 @@ from aligned_kedro.core.evaluation.analysis.recovery import (
     responding_edges,
     sample_removals,
 )
-from aligned_kedro.core.evaluation.analysis.topology import degree_table, grn_topology
+from aligned_kedro.core.evaluation.analysis.topology import (
+    community_method,
+    degree_table,
+    grn_topology,
+)
 from aligned_kedro.core.evaluation.analysis.usage import degree_groups, knowledge_usage
 
 __all__ = [
     "classify_added_edges",
+    "community_method",
     "consistency_benchmark",
     "count_recovery",
     "degree_groups",
