@@ -146,16 +146,27 @@ def _flatten(prefix: str, value: Any) -> dict[str, Any]:
     return flat
 
 
+RUN_PARAMETERS = "run_parameters"
+
+
 class DatasetParametersHook:
     """Puts ``params:<dataset>.<key>`` in the catalog for every key of the merged
     parameters, so a namespaced ``aligned`` pipeline reads its dataset's values and the
-    project's defaults for everything the dataset does not set."""
+    project's defaults for everything the dataset does not set; and, as
+    ``params:[<dataset>.]run_parameters``, the parameters of each job alone (the default
+    job without the datasets' blocks), for its report."""
 
     @hook_impl
     def after_catalog_created(self, catalog: Any, parameters: dict[str, Any]) -> None:
-        for name, values in dataset_parameters(parameters.get("parameters", {})).items():
+        project = parameters.get("parameters", {})
+        merged = dataset_parameters(project)
+        catalog[f"params:{RUN_PARAMETERS}"] = {
+            k: v for k, v in project.items() if k not in merged
+        }
+        for name, values in merged.items():
             for key, value in _flatten(name, values).items():
                 catalog[key] = value
+            catalog[f"params:{name}.{RUN_PARAMETERS}"] = values
 
 
 def versioned_outputs(pipeline: Pipeline, catalog: DataCatalog, version: str) -> list[Path]:

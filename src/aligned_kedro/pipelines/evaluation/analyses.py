@@ -3,6 +3,7 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
 from aligned_kedro.core.rounds import round_namespace
+from aligned_kedro.hooks import RUN_PARAMETERS
 
 from . import nodes
 
@@ -89,7 +90,7 @@ def create_pipeline(rounds: int) -> Pipeline:
                     "knowledge_usage_analysis",
                     "validation_report",
                     "params:evaluation.report",
-                    "parameters",
+                    f"params:{RUN_PARAMETERS}",
                     "data_provenance",
                     *grn_reports,
                 ],
