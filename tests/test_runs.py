@@ -177,8 +177,9 @@ def test_a_run_reads_back_its_own_version_while_a_newer_run_writes(tmp_path: Pat
     catalog = DataCatalog({"table": CSVDataset(filepath=path, version=Version(None, mine))})
     pipeline = Pipeline([node(lambda: None, None, "table"), node(len, "table", "n")])
     assert pin_own_versions(pipeline, catalog, mine) == 1
-    catalog.save("table", pd.DataFrame({"run": ["mine"]}))
+    # a run started later saves first: Kedro alone would load its table as the newest
     CSVDataset(filepath=path, version=Version(None, newer)).save(pd.DataFrame({"run": ["newer"]}))
+    catalog.save("table", pd.DataFrame({"run": ["mine"]}))
     assert catalog.load("table")["run"].tolist() == ["mine"]
     assert CSVDataset(filepath=path, version=Version(None, None)).load()["run"].tolist() == [
         "newer"

@@ -4,6 +4,8 @@ logged through the sweep's own MLflow server and read back into the summary tabl
 from __future__ import annotations
 
 import os
+import re
+import urllib.request
 from pathlib import Path
 
 import mlflow
@@ -14,10 +16,11 @@ from test_sweep import sweep
 
 import aligned_kedro
 
-# one epoch, one refinement iteration, two folds for the prior, Louvain communities
+# one epoch of a small MLP, one refinement iteration, w = 0.5 (no out-of-fold trainings)
 TINY = (
-    "training.optimiser.epochs:1,refinement.max_iter:1,training.adaptor.folds:2,"
-    "evaluation.topology.communities:louvain,data_processing.split.test_fraction:0.3"
+    "training.optimiser.epochs:1,refinement.max_iter:1,training.adaptor.weights:constant,"
+    "training.model.model_type:mlp,training.model.hidden:8,"
+    "data_processing.split.test_fraction:0.3"
 )
 N_GENES = 150
 
@@ -39,7 +42,7 @@ def tiny_project(path: Path) -> Path:
     return path
 
 
-def test_a_dask_sweep_logs_both_seeds_through_its_server(tmp_path, monkeypatch):
+def test_a_dask_sweep_logs_both_seeds_through_its_server(tmp_path, monkeypatch, capsys):
     project = tiny_project(tmp_path)
     # the workers (spawned with this sys.path) import the sweep by name; their `kedro run`s,
     # started in the project copy, import the package this test imports
@@ -49,6 +52,9 @@ def test_a_dask_sweep_logs_both_seeds_through_its_server(tmp_path, monkeypatch):
     argv = ["--dask", "local", "--workers", "2", "--only", "default", "--seeds", "0", "1"]
     argv += ["--params", TINY, "--project", str(project), "--sweep", "dask-test"]
     assert sweep.main(argv) == 0
+    server = re.search(r"MLflow at (http://\S+)", capsys.readouterr().out)[1]
+    with pytest.raises(OSError):  # stopped with the sweep
+        urllib.request.urlopen(f"{server}/health", timeout=5)
 
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("aligned_kedro")
