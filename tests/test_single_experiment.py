@@ -151,7 +151,7 @@ def test_one_knockout_trains_on_its_condition_without_test_metrics(single: Path)
 def test_the_one_experiment_report_says_there_is_no_test_split(single: Path):
     html = (single / "data" / "08_reporting" / "single" / "report.html").read_text()
     assert "no test split" in html.lower()
-    assert html.index("<h2 id=\"data\">") < html.index("<h2 id=\"refined-grn")
+    assert html.index('<h2 id="data">') < html.index('<h2 id="refined-grn')
     parameters = html[html.index('id="parameters"') :]
     assert "<td>data_processing.split.strategy</td>\n      <td>'none'</td>" in parameters
     assert "single.data_processing" not in parameters and "<td>datasets" not in parameters

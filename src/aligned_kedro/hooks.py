@@ -160,9 +160,7 @@ class DatasetParametersHook:
     def after_catalog_created(self, catalog: Any, parameters: dict[str, Any]) -> None:
         project = parameters.get("parameters", {})
         merged = dataset_parameters(project)
-        catalog[f"params:{RUN_PARAMETERS}"] = {
-            k: v for k, v in project.items() if k not in merged
-        }
+        catalog[f"params:{RUN_PARAMETERS}"] = {k: v for k, v in project.items() if k not in merged}
         for name, values in merged.items():
             for key, value in _flatten(name, values).items():
                 catalog[key] = value
