@@ -4,6 +4,7 @@ API and the registered MLflow model give the same predictions; bad requests writ
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -106,7 +107,8 @@ def test_predict_writes_a_report_with_the_predictions_section(project: Path):
     assert predict_run.info.run_id in html
     for perturbation in ASKED.split(";"):
         assert f"<p>{perturbation} (" in html
-    assert "most sure: " in html and "crp -" in html
+    counts = r"<p>crp \(KO\): \d+ genes up and \d+ down, \d+ of them from the KB and \d+ from f_y"
+    assert re.search(counts + r"; most sure: \w+ (up|down) \((kb|neural), [01]\.\d\d", html)
     client = mlflow.MlflowClient()
     artifacts = {a.path for a in client.list_artifacts(predict_run.info.run_id, "predictions")}
     assert "predictions/predictions_report.html" in artifacts
