@@ -104,8 +104,13 @@ def test_balanced_prior_routes_by_out_of_fold_predictions():
 def test_an_adaptive_adaptor_gets_its_fitted_per_input_prior():
     table, stats, prior = weights("balanced", folds=2, routing="adaptive", route_hidden=4)
     route = prior["route"]
-    assert set(route) == {f"net.{i}.{p}" for i in (0, 2) for p in ("weight", "bias")}
+    assert set(route) == {f"net.{i}.{p}" for i in (0, 2) for p in ("weight", "bias")} | {
+        "answers_only"
+    }
     assert route["net.0.weight"].shape[0] == 4
+    assert float(route["answers_only"]) == 0.0
+    _, _, scoped = weights("balanced", folds=2, routing="adaptive", route_scope="kb_answers")
+    assert float(scoped["route"]["answers_only"]) == 1.0
     assert 0.0 <= stats["training.route_prior.balanced_f1_train"] <= 1.0
     _, _, unfitted = weights("balanced", folds=2, routing="adaptive", route_prior="none")
     assert unfitted["route"] == {}

@@ -27,6 +27,7 @@ from aligned_kedro.core.learning.routing import (
     RouteInputs,
     fit_router,
     path_evidence,
+    prior_head,
     route_features,
     soft_balanced_f1,
 )
@@ -125,6 +126,27 @@ def test_route_features_of_a_hand_built_case() -> None:
 def test_an_untrained_route_head_leaves_the_prior() -> None:
     head = RouteHead(8)
     assert torch.equal(head(torch.randn(3, 4, len(ROUTE_FEATURES))), torch.zeros(3, 4))
+
+
+def test_a_head_scoped_to_kb_answers_moves_only_the_outputs_the_kb_answers() -> None:
+    """``route_scope: kb_answers``: r is 0 where δ_KB(x)_g = 0, the head's value elsewhere;
+    the scope travels with the state into the frozen prior head."""
+    features = torch.rand(3, 5, len(ROUTE_FEATURES))
+    answers = torch.tensor([[1.0, 0, 1, 0, 0], [0, 0, 0, 0, 1], [1, 1, 1, 1, 1]])
+    features[..., ROUTE_FEATURES.index("kb_answers")] = answers
+    scoped, everywhere = RouteHead(4, "kb_answers"), RouteHead(4)
+    for head in (scoped, everywhere):
+        with torch.no_grad():
+            head.net[-1].bias.fill_(1.5)
+    assert torch.equal(everywhere(features), torch.full((3, 5), 1.5))
+    assert torch.equal(scoped(features), 1.5 * answers)
+    frozen = prior_head(scoped.state_dict(), CPU)
+    assert torch.equal(frozen(features), 1.5 * answers)
+    assert torch.equal(prior_head(everywhere.state_dict(), CPU)(features), torch.full((3, 5), 1.5))
+    with pytest.raises(InputError, match="route scope must be one of"):
+        RouteHead(4, "short_paths")
+    with pytest.raises(InputError, match="route_scope must be one of"):
+        ModelConfig(n_genes=3, routing="adaptive", route_scope="short_paths")
 
 
 ternary = st.integers(1, 5).flatmap(
@@ -327,7 +349,7 @@ def test_an_adaptive_model_starts_as_the_static_one_of_its_seed() -> None:
         assert torch.equal(value, adaptive_state[name]), name
     assert set(adaptive_state) - set(static.state_dict()) == {
         f"route_head.net.{i}.{p}" for i in (0, 2) for p in ("weight", "bias")
-    }
+    } | {"route_head.answers_only"}
     with pytest.raises(InputError, match="routing must be one of"):
         ModelConfig(n_genes=3, routing="oracle")
     with pytest.raises(InputError, match="does not fit a route head of width 16"):

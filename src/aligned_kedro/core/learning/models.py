@@ -24,7 +24,7 @@ from torch_geometric.nn import SGConv
 from aligned_kedro.core._checks import check_positive_int
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.learning.adaptor import adaptor_bias
-from aligned_kedro.core.learning.routing import ROUTINGS, RouteHead
+from aligned_kedro.core.learning.routing import ROUTE_SCOPES, ROUTINGS, RouteHead
 
 N_CLASSES = 3
 GRAPHS = ("one_step", "closure", "gene_graph")
@@ -54,7 +54,8 @@ class ModelConfig(DictConfig):
     ``one_step`` R±(0) or ``closure`` R±(k), or an unsigned ``gene_graph`` such as GEARS'
     GO graph; `adaptor_span` bounds the sample-specific part of f_a's logits (see `adapt`).
     `routing` is ``static`` (f_a routes a gene the same way for every input) or
-    ``adaptive`` (a `RouteHead` of width `route_hidden` reads per-(input, gene) features).
+    ``adaptive`` (a `RouteHead` of width `route_hidden` reads per-(input, gene) features;
+    `route_scope` ``kb_answers`` lets it re-route only outputs where δ_KB answers).
 
     Parameters
     ----------
@@ -73,6 +74,8 @@ class ModelConfig(DictConfig):
     routing : {"static", "adaptive"}
     route_hidden : int
         Width of the `RouteHead` (``adaptive``).
+    route_scope : {"all", "kb_answers"}
+        The outputs the `RouteHead` may re-route (``adaptive``).
     """
 
     label = "model config"
@@ -88,6 +91,7 @@ class ModelConfig(DictConfig):
     adaptor_span: float = 2.0
     routing: str = "static"
     route_hidden: int = 16
+    route_scope: str = "all"
 
     def __post_init__(self) -> None:
         source = "model config"
@@ -104,6 +108,11 @@ class ModelConfig(DictConfig):
         if self.routing not in ROUTINGS:
             raise InputError(
                 f"routing must be one of {list(ROUTINGS)}, got {self.routing!r}", source=source
+            )
+        if self.route_scope not in ROUTE_SCOPES:
+            raise InputError(
+                f"route_scope must be one of {list(ROUTE_SCOPES)}, got {self.route_scope!r}",
+                source=source,
             )
         if not self.adaptor_span > 0:
             raise InputError(
@@ -324,7 +333,7 @@ class _Base(nn.Module):
         """The adaptive f_a's `RouteHead`, built last so that f_y's and the static f_a's
         initial weights are those of a static model of the same seed."""
         if self.adaptive:
-            self.route_head = RouteHead(self.config.route_hidden)
+            self.route_head = RouteHead(self.config.route_hidden, self.config.route_scope)
 
     @torch.no_grad()
     def init_adaptor(self, w: Any, route: dict[str, torch.Tensor] | None = None) -> None:

@@ -32,6 +32,7 @@ from aligned_kedro.core.knowledge.deduction import closure_rows
 from aligned_kedro.core.knowledge.kb import KnowledgeBase
 
 ROUTINGS = ("static", "adaptive")
+ROUTE_SCOPES = ("all", "kb_answers")
 ROUTE_FEATURES = (
     "kb_answers",
     "self",
@@ -181,19 +182,31 @@ def route_features(
 
 class RouteHead(nn.Module):
     """r(φ): Linear(F, h) → ReLU → Linear(h, 1), shared by every gene; the last layer
-    starts at zero, so an untrained head leaves f_a at its prior."""
+    starts at zero, so an untrained head leaves f_a at its prior. With `scope`
+    ``kb_answers`` r is 0 where δ_KB(x)_g = 0 (the first feature), so the head re-routes
+    only the outputs the KB answers; the scope is part of the state (buffer
+    ``answers_only``), so a fitted prior carries it."""
 
-    def __init__(self, hidden: int) -> None:
+    def __init__(self, hidden: int, scope: str = "all") -> None:
         super().__init__()
+        if scope not in ROUTE_SCOPES:
+            raise InputError(
+                f"route scope must be one of {list(ROUTE_SCOPES)}, got {scope!r}",
+                source="adaptor",
+            )
         self.net = nn.Sequential(
             nn.Linear(len(ROUTE_FEATURES), hidden), nn.ReLU(), nn.Linear(hidden, 1)
         )
+        self.register_buffer("answers_only", torch.tensor(float(scope == "kb_answers")))
         with torch.no_grad():
             self.net[-1].weight.zero_()
             self.net[-1].bias.zero_()
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.net(features).squeeze(-1)
+        r = self.net(features).squeeze(-1)
+        if bool(self.answers_only):
+            return r * features[..., ROUTE_FEATURES.index("kb_answers")]
+        return r
 
 
 def soft_balanced_f1(
@@ -244,6 +257,7 @@ def fit_router(
     bias: Any,
     *,
     hidden: int = 16,
+    scope: str = "all",
     steps: int = 300,
     lr: float = 0.02,
     gamma: float = DEFAULT_GAMMA,
@@ -264,8 +278,12 @@ def fit_router(
         Of the same rows.
     bias : array-like, shape (n,)
         logit(w) of the per-gene prior (`adaptor_bias`).
-    hidden, steps, lr : int, int, float
-        The head's width, Adam's steps and learning rate.
+    hidden : int
+        The head's width.
+    scope : {"all", "kb_answers"}
+        The outputs the head may re-route (`RouteHead`).
+    steps, lr : int, float
+        Adam's steps and learning rate.
     gamma : float
     seed : int
         Seeds the head's first layer.
@@ -294,7 +312,7 @@ def fit_router(
     features = route_features(tensors[2], probs_t, evidence.tensors(torch.device("cpu")))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        head = RouteHead(hidden)
+        head = RouteHead(hidden, scope)
     optimiser = torch.optim.Adam(head.parameters(), lr=lr)
     y, h, d = (t[:, columns] for t in tensors)
     for _ in range(steps):
@@ -342,7 +360,10 @@ class RouteInputs:
 def prior_head(state: dict[str, torch.Tensor], device: torch.device) -> RouteHead:
     """A frozen `RouteHead` with the fitted prior's state, on `device`."""
     with torch.random.fork_rng(devices=[]):
-        head = RouteHead(state["net.0.weight"].shape[0])
+        head = RouteHead(
+            state["net.0.weight"].shape[0],
+            "kb_answers" if bool(state.get("answers_only", 0.0)) else "all",
+        )
     head.load_state_dict(state)
     head.requires_grad_(False)
     return head.to(device)

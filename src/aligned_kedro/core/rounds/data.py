@@ -24,7 +24,7 @@ from aligned_kedro.core.learning.training import TrainConfig
 
 PRIORS = ("balanced", "e3", "agreement", "constant", "random")
 ADAPTOR_OPTIONS = ("weights", "folds", "random_kb", "route_prior", "route_steps", "route_lr")
-ROUTING_MODEL_OPTIONS = ("routing", "route_hidden")
+ROUTING_MODEL_OPTIONS = ("routing", "route_hidden", "route_scope")
 ROUTE_PRIORS = ("fitted", "none")
 
 

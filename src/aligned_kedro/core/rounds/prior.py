@@ -167,6 +167,7 @@ def _route_prior(
         evidence,
         bias,
         hidden=settings.model.route_hidden,
+        scope=settings.model.route_scope,
         steps=settings.route_steps,
         lr=settings.route_lr,
         gamma=settings.gamma,
