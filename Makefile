@@ -12,7 +12,7 @@ KEEP ?= 5
 RUN := $(BIN)/kedro run --pipelines=aligned
 REPORT := data/08_reporting/report.html
 
-.PHONY: install run test reference lint format bench bench-full viz viz-build mlflow notebooks prune clean
+.PHONY: install run test test-scale reference lint format bench bench-full viz viz-build mlflow notebooks prune clean
 
 install: $(STAMP)
 
@@ -27,6 +27,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The tests that start a Dask cluster of kedro runs (over a minute): not in `make test`.
+test-scale: $(STAMP)
+	$(BIN)/python -m pytest -m scale
 
 # The default run's non-timing metrics against tests/reference (about 2 minutes).
 reference: $(STAMP)

@@ -1,5 +1,8 @@
 """scripts/sweep.py --dask local: a 2-seed sweep as tasks of a 2-worker LocalCluster,
-logged through the sweep's own MLflow server and read back into the summary table."""
+logged through the sweep's own MLflow server and read back into the summary table.
+
+Two kedro runs and a server take over a minute on 2 cores, beyond the suite's 5-minute
+budget: marked `scale`, run by `make test-scale`, left out of `make test`."""
 
 from __future__ import annotations
 
@@ -42,6 +45,7 @@ def tiny_project(path: Path) -> Path:
     return path
 
 
+@pytest.mark.scale
 def test_a_dask_sweep_logs_both_seeds_through_its_server(tmp_path, monkeypatch, capsys):
     project = tiny_project(tmp_path)
     # the workers (spawned with this sys.path) import the sweep by name; their `kedro run`s,
