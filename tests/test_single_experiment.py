@@ -9,15 +9,10 @@ import json
 import textwrap
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
-from conftest import project_copy, write_slice
-from kedro.framework.startup import bootstrap_project
-
-from aligned_kedro.cli import cli
+from conftest import kedro_run, project_copy, write_slice
 
 FAST = "training.optimiser.epochs:3,refinement.max_iter:2"
 N_GENES = 30
@@ -109,15 +104,6 @@ def write_project(path: Path, strategy: str) -> Path:
     return path
 
 
-def invoke(project: Path, *args: str):
-    while mlflow.active_run():
-        mlflow.end_run()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(project)
-        bootstrap_project(project)
-        return CliRunner().invoke(cli, ["run", *args], catch_exceptions=False)
-
-
 def latest(path: Path) -> Path:
     return sorted(path.iterdir())[-1] / path.name
 
@@ -125,7 +111,7 @@ def latest(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def single(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = write_project(tmp_path_factory.mktemp("single"), "none")
-    result = invoke(project, "--pipeline=aligned", "--namespaces=single", f"--params=k:2,{FAST}")
+    result = kedro_run(project, "--pipeline=aligned", "--namespaces=single", f"--params=k:2,{FAST}")
     assert result.exit_code == 0, result.output
     return project
 
@@ -173,7 +159,7 @@ def refused(tmp_path_factory: pytest.TempPathFactory):
     """The same dataset with the default unseen-perturbation split, validated with the
     E. coli slice: ``kedro run --pipeline=validate`` runs each dataset on its own."""
     project = write_project(tmp_path_factory.mktemp("refused"), "unseen_perturbation")
-    return project, invoke(project, "--pipeline=validate")
+    return project, kedro_run(project, "--pipeline=validate")
 
 
 def test_an_unsupported_split_fails_in_one_line_naming_the_dataset(refused):
@@ -204,6 +190,6 @@ def test_a_failed_validation_writes_its_report_and_the_other_dataset_runs(refuse
 
 def test_verbose_shows_the_traceback(refused):
     project, _ = refused
-    result = invoke(project, "--pipeline=validate", "--namespaces=single", "--verbose")
+    result = kedro_run(project, "--pipeline=validate", "--namespaces=single", "--verbose")
     assert result.exit_code == 1
     assert "Traceback" in result.output and "Error: dataset 'single'" in result.output

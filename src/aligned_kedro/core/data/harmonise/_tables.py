@@ -72,16 +72,13 @@ def level_confidence(
     text = values.astype(str).str.strip().str.lower()
     empty = values.isna() | text.isin(["", "nan"])
     found = text.map({name.lower(): value for name, value in levels.items()})
-    bad = found.isna() & ~empty
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(
-            f"unknown evidence level {values.iloc[row]!r}; expected one of {list(levels)}",
-            source=source,
-            column=str(values.name),
-            row=row,
-            gene=str(gene.iloc[row]),
-        )
+    _refuse_first(
+        values,
+        found.isna() & ~empty,
+        f"unknown evidence level {{!r}}; expected one of {list(levels)}",
+        source,
+        gene,
+    )
     return found.astype(np.float64)
 
 
@@ -90,16 +87,24 @@ def count_confidence(values: pd.Series, half: float, source: str, gene: pd.Serie
     x / (x + half), half confidence at `half`; a negative or non-numeric count raises."""
     numbers = pd.to_numeric(values, errors="coerce")
     bad = (numbers.isna() & values.notna()) | (numbers < 0)
+    _refuse_first(values, bad, "expected a non-negative count, found {!r}", source, gene)
+    return (numbers / (numbers + half)).astype(np.float64)
+
+
+def _refuse_first(
+    values: pd.Series, bad: pd.Series, message: str, source: str, gene: pd.Series
+) -> None:
+    """Raise `InputError` for the first bad row: `message` formatted with its value, naming
+    the column, the row and its regulator."""
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(
-            f"expected a non-negative count, found {values.iloc[row]!r}",
+            message.format(values.iloc[row]),
             source=source,
             column=str(values.name),
             row=row,
             gene=str(gene.iloc[row]),
         )
-    return (numbers / (numbers + half)).astype(np.float64)
 
 
 def given_confidence(raw: pd.DataFrame, source: str) -> pd.Series | None:
