@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -15,9 +16,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 if importlib.util.find_spec("aligned_kedro") is None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+
+def device_label(device: str | torch.device = "cpu") -> str:
+    """``device=... cpus=...`` for a BENCH line: the device that ran the case (a GPU by its
+    name) and the CPU cores this process may use."""
+    device = torch.device(device)
+    name = "cpu"
+    if device.type == "cuda":
+        name = "cuda_" + torch.cuda.get_device_name(device).replace(" ", "_")
+    return f"device={name} cpus={len(os.sched_getaffinity(0))}"
 
 
 def run_cases(
