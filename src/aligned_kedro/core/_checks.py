@@ -85,8 +85,11 @@ def check_ternary(
     if not _is_numeric(array.dtype):
         raise InputError(f"{name} must be numeric with values in {{-1, 0, 1}}", source=source)
     data = array.data if sp.issparse(array) else array
-    bad = ~np.isin(data, TERNARY)
-    if bad.any():
+    within = np.issubdtype(data.dtype, np.integer) and (
+        data.size == 0 or (int(data.min()) >= -1 and int(data.max()) <= 1)
+    )
+    bad = None if within else ~np.isin(data, TERNARY)
+    if bad is not None and bad.any():
         index, value = _first_bad(array, bad)
         if len(index) == 2:
             row, col = index
