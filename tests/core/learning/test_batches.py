@@ -160,25 +160,26 @@ def test_training_reads_each_input_once_and_weights_its_cells() -> None:
     assert all(np.isfinite(trained.history["loss"]))
 
 
-def test_rows_of_one_input_with_different_kb_answers_are_refused() -> None:
+def test_rows_of_one_input_with_different_kb_answers_stay_apart() -> None:
     n = 5
-    X = np.zeros((3, n), dtype=np.int8)
+    X = np.zeros((4, n), dtype=np.int8)
     X[:, 0] = -1
-    kb = np.zeros((3, n), dtype=np.int8)
-    kb[2, 3] = 1
-    with pytest.raises(InputError, match="kb_pred_l row 2 differs from row 0"):
-        prepare_batches(
-            X,
-            np.zeros((3, n), dtype=np.int8),
-            kb,
-            None,
-            None,
-            np.full(n, 0.5),
-            n,
-            True,
-            TrainConfig(),
-            torch.device("cpu"),
-        )
+    kb = np.zeros((4, n), dtype=np.int8)
+    kb[2:, 3] = 1
+    data, _ = prepare_batches(
+        X,
+        np.zeros((4, n), dtype=np.int8),
+        kb,
+        None,
+        None,
+        np.full(n, 0.5),
+        n,
+        True,
+        TrainConfig(),
+        torch.device("cpu"),
+    )
+    assert data.m_l == 2 and data.multiplicity.tolist() == [2.0, 2.0]
+    assert data.kb[:, 3].tolist() == [0, 1]
 
 
 def test_batch_size_takes_auto_and_refuses_other_words() -> None:
@@ -208,7 +209,10 @@ def test_predict_computes_each_input_once_and_answers_every_row() -> None:
     assert set(repeated) == set(once)
     for name, values in once.items():
         assert np.array_equal(repeated[name], values[rows]), name
-    bad = kb[rows].copy()
-    bad[4, 5] = 0 if bad[4, 5] else 1
-    with pytest.raises(InputError, match="kb_pred row 4 differs from row 1"):
-        predict(trained, X[rows], bad)
+    other = kb[rows].copy()
+    other[4, 5] = 0 if other[4, 5] else 1
+    answers = predict(trained, X[rows], other)
+    alone = predict(trained, X[rows][4:5], other[4:5])
+    for name, values in alone.items():
+        assert np.array_equal(answers[name][4:5], values), name
+    assert np.array_equal(answers["y_hat"], repeated["y_hat"])

@@ -2,10 +2,10 @@
 of X_l, then X_u's rows, in one tensor; the label counts of each distinct labelled input;
 δ_KB(x) (int8), w and the class weights of the cross-entropy.
 
-Per-cell screens repeat one input x for every cell of a condition; f_y(x), δ_KB(x) and
-L_a (Eq. 4) depend on x alone, so each distinct x is one row here, with the counts of its
-cells' labels per class and gene: the cross-entropy over the cells is then exact at the
-cost of one row, and the row's REINFORCE term is weighted by its number of cells.
+Per-cell screens repeat one input x for every cell of a condition; f_y(x) depends on x
+alone and L_a (Eq. 4) on x and δ_KB(x), so each distinct (x, δ) is one row here, with the
+counts of its cells' labels per class and gene: the cross-entropy over the cells is then
+exact at the cost of one row, and the row's REINFORCE term is weighted by its cells.
 """
 
 from __future__ import annotations
@@ -30,17 +30,20 @@ from aligned_kedro.core.learning.trained import TrainConfig
 MAX_BATCH_LOGITS = 2**25
 
 
-def distinct_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The first row of each distinct row of X, in order of appearance, and for every row
-    the position of its distinct row among them.
+def distinct_rows(
+    X: np.ndarray, kb_pred: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first row of each distinct row of X (with `kb_pred`: of X and δ_KB(x) side by
+    side), in order of appearance, and for every row the position of its distinct row
+    among them.
 
     Returns
     -------
     first : numpy.ndarray, shape (u,), int64
     inverse : numpy.ndarray, shape (m,), int64
     """
-    contiguous = np.ascontiguousarray(X)
-    keys = contiguous.view(np.dtype((np.void, contiguous.dtype.itemsize * X.shape[1])))
+    contiguous = np.ascontiguousarray(X if kb_pred is None else np.hstack([X, kb_pred]))
+    keys = contiguous.view(np.dtype((np.void, contiguous.dtype.itemsize * contiguous.shape[1])))
     _, first, inverse = np.unique(keys.ravel(), return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")
     rank = np.empty_like(order)
@@ -126,8 +129,8 @@ def prepare_batches(
     routing: RouteInputs | None = None,
 ) -> tuple[Batches, np.ndarray | None]:
     """The checked training inputs on `device`, and w as checked (None without the
-    adaptor). Rows of X_l with the same input become one row with their label counts; rows
-    of one input must have the same δ_KB(x). Columns outside `measured` (latent genes, no
+    adaptor). Rows of X_l with the same input (and δ_KB(x)) become one row with their label
+    counts. Columns outside `measured` (latent genes, no
     labels) get no counts and no say in the class weights: the cross-entropy leaves them
     out. `routing` (an adaptive f_a) adds the rows' path evidence and the per-input prior."""
     shape = np.shape(X_l)
@@ -137,15 +140,15 @@ def prepare_batches(
         )
     X_l_arr = check_perturbations(X_l, n, name="X_l")
     Y_l_arr = check_ternary(Y_l, "Y_l", shape=X_l_arr.shape, dtype=np.int8)
-    first, inverse = distinct_rows(X_l_arr.astype(np.int8))
     X_u_arr = np.zeros((0, n), dtype=np.float32)
-    w_arr = kb = w_t = None
+    w_arr = kb = w_t = kb_l = None
     if adaptor:
         if w is None or kb_pred_l is None:
             raise InputError("training with the adaptor needs w and kb_pred_l", source="adaptor")
         w_arr = check_probabilities(w, "w", shape=(n,), source="weight vector")
         kb_l = check_ternary(kb_pred_l, "kb_pred_l", shape=X_l_arr.shape, dtype=np.int8)
-        check_same_answers(kb_l, first, inverse, "kb_pred_l")
+    first, inverse = distinct_rows(X_l_arr.astype(np.int8), kb_l)
+    if adaptor:
         kb_parts = [kb_l[first]]
         if X_u is not None and np.shape(X_u)[0] > 0:
             X_u_arr = check_perturbations(X_u, n, name="X_u")
@@ -186,20 +189,3 @@ def prepare_batches(
                 adaptor_bias(w_arr), dtype=torch.float32, device=device
             )
     return batches, w_arr
-
-
-def check_same_answers(
-    kb_pred: np.ndarray, first: np.ndarray, inverse: np.ndarray, name: str
-) -> None:
-    """δ_KB(x) is a function of x: rows of one input (`distinct_rows`) must agree."""
-    if len(first) == len(kb_pred):
-        return
-    differs = (kb_pred != kb_pred[first[inverse]]).any(axis=1)
-    if differs.any():
-        row = int(np.flatnonzero(differs)[0])
-        raise InputError(
-            f"{name} row {row} differs from row {int(first[inverse[row]])}, which has "
-            "the same input x; δ_KB(x) must be one answer per input",
-            source=name,
-            row=row,
-        )
