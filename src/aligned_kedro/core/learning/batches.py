@@ -53,7 +53,7 @@ def distinct_rows(
 
 def label_counts(Y: np.ndarray, inverse: np.ndarray, u: int) -> np.ndarray:
     """Per distinct input (rows of Y grouped by `inverse`), the number of its rows with
-    label -1, 0 and 1 at each gene: shape (u, 3, n), the smallest unsigned type that holds
+    label -1, 0 and 1 at each gene: shape (u, 3, n), of the smallest integer type that holds
     the largest group (uint8, int16 or int32)."""
     sizes = np.bincount(inverse, minlength=u)
     largest = int(sizes.max(initial=0))
@@ -130,9 +130,9 @@ def prepare_batches(
 ) -> tuple[Batches, np.ndarray | None]:
     """The checked training inputs on `device`, and w as checked (None without the
     adaptor). Rows of X_l with the same input (and δ_KB(x)) become one row with their label
-    counts. Columns outside `measured` (latent genes, no
-    labels) get no counts and no say in the class weights: the cross-entropy leaves them
-    out. `routing` (an adaptive f_a) adds the rows' path evidence and the per-input prior."""
+    counts. Columns outside `measured` (latent genes, no labels) get no counts and no say
+    in the class weights: the cross-entropy leaves them out. `routing` (an adaptive f_a)
+    adds the rows' path evidence and the per-input prior."""
     shape = np.shape(X_l)
     if len(shape) == 2 and shape[1] != n:
         raise InputError(
