@@ -182,6 +182,16 @@ def naive_epoch_s(
     return time.perf_counter() - start
 
 
+def settings(device: str, epochs: int | None, threads: int | None) -> TrainConfig:
+    """TrainConfig's defaults with the benchmark's seed and the command line's overrides."""
+    train_config = TrainConfig(seed=SEED % 1000, device=device)
+    if epochs is not None:
+        train_config.epochs = epochs
+    if threads is not None:
+        train_config.num_threads = threads
+    return train_config
+
+
 def out_of_fold_case(shape: Shape, epochs: int | None, device: str) -> dict[str, object]:
     """The balanced prior's cost: f_y trained on FOLDS - 1 folds of conditions (all cells
     of a condition in one fold) and predicting the rest, then the routing of Eq. 3."""
@@ -193,9 +203,7 @@ def out_of_fold_case(shape: Shape, epochs: int | None, device: str) -> dict[str,
     condition = np.repeat(np.arange(shape.conditions), shape.rows_per_condition)
     fold_of = np.random.default_rng(SEED).permutation(shape.conditions) % FOLDS
     folds = [np.flatnonzero(fold_of[condition] == f) for f in range(FOLDS)]
-    train_config = TrainConfig(seed=SEED % 1000, device=device)
-    if epochs is not None:
-        train_config.epochs = epochs
+    train_config = settings(device, epochs, None)
     began = time.perf_counter()
     y_out = out_of_fold_predictions(
         X_l,
@@ -241,12 +249,7 @@ def run_case(
         kb_l, kb_u = deduce(kb, X_l, K), deduce(kb, X_u, K)
     w = weight_vector(X_l, Y_l, kb_l, kb_degree(kb), None)
     model_config = ModelConfig(model_type, kb.n_genes, seed=SEED % 1000)
-    train_config = TrainConfig(seed=SEED % 1000, device=device)
-    epochs = epochs if epochs is not None else shape.epochs
-    if epochs is not None:
-        train_config.epochs = epochs
-    if threads is not None:
-        train_config.num_threads = threads
+    train_config = settings(device, epochs if epochs is not None else shape.epochs, threads)
     prepared = time.perf_counter()
     trained = train(
         X_l,
