@@ -96,7 +96,7 @@ def run_case(name: str) -> dict[str, object]:
 
 def format_line(r: dict[str, object]) -> str:
     return (
-        f"BENCH topology_{r['case']} device=cpu n_nodes={r['n_nodes']} n_edges={r['n_edges']} "
+        f"BENCH topology_{r['case']} n_nodes={r['n_nodes']} n_edges={r['n_edges']} "
         f"community_method={r['community_method']} n_communities={r['n_communities']} "
         f"modularity={r['modularity']:.4f} sampled=False topology_s={r['topology_s']:.1f} "
         f"topology_cpu_s={r['topology_cpu_s']:.1f} peak_rss_mb={r['peak_rss_mb']:.0f} "

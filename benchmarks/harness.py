@@ -32,6 +32,15 @@ def device_label(device: str | torch.device = "cpu") -> str:
     return f"device={name} cpus={len(os.sched_getaffinity(0))}"
 
 
+def with_device(line: str, device: str | torch.device = "cpu") -> str:
+    """A BENCH line with `device_label`'s fields after the case name, unless it has them."""
+    if " device=" in line:
+        return line
+    head, _, rest = line.partition(" ")
+    case, _, fields = rest.partition(" ")
+    return " ".join(part for part in (head, case, device_label(device), fields) if part)
+
+
 def run_cases(
     script: str,
     cases: Mapping[str, Any],
@@ -40,13 +49,16 @@ def run_cases(
     argv: list[str] | None = None,
     description: str | None = None,
 ) -> int:
-    """``--case NAME`` runs one case here; otherwise every (or each ``--cases``) case in turn."""
+    """``--case NAME`` runs one case here; otherwise every (or each ``--cases``) case in turn.
+    Each line names the device that ran it: a case's result may say ``device`` (default
+    cpu)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--case", choices=sorted(cases), help="run one case in this process")
     parser.add_argument("--cases", help="comma-separated cases, each in a fresh process")
     args = parser.parse_args(argv)
     if args.case:
-        print(format_line(run_case(args.case)), flush=True)
+        result = run_case(args.case)
+        print(with_device(format_line(result), result.get("device", "cpu")), flush=True)
         return 0
     names = args.cases.split(",") if args.cases else list(cases)
     unknown = [name for name in names if name not in cases]

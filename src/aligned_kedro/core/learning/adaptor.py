@@ -382,9 +382,11 @@ def hinge_credit(a: torch.Tensor, theta: float) -> torch.Tensor:
     return torch.clamp(used - theta, min=0.0) - torch.clamp(used - a - theta, min=0.0)
 
 
-def normalise_advantages(rewards: torch.Tensor, eps: float = ADVANTAGE_EPS) -> torch.Tensor:
+def normalise_advantages(
+    rewards: torch.Tensor, eps: float = ADVANTAGE_EPS, weights: torch.Tensor | None = None
+) -> torch.Tensor:
     """(r − b) / (s + eps): b = per-gene mean over the batch, s = std of r − b over the
-    whole batch.
+    whole batch; with `weights` (m,), each row counts as that many rows.
 
     The baseline removes each gene's typical loss (a leave-one-out mean differs from it
     only by the factor m / (m − 1), which the scale absorbs); the scale makes advantages
@@ -393,16 +395,27 @@ def normalise_advantages(rewards: torch.Tensor, eps: float = ADVANTAGE_EPS) -> t
     scale keeps the relative weight of genes. A constant batch, or a batch of one
     sample, gives all-zero advantages.
     """
-    centred = rewards - rewards.mean(0, keepdim=True)
-    if centred.numel() < 2:
+    if weights is None:
+        centred = rewards - rewards.mean(0, keepdim=True)
+        if centred.numel() < 2:
+            return torch.zeros_like(centred)
+        return centred / (centred.std() + eps)
+    column = weights[:, None]
+    centred = rewards - (column * rewards).sum(0, keepdim=True) / weights.sum()
+    size = weights.sum() * rewards.shape[-1]
+    if float(size) < 2:
         return torch.zeros_like(centred)
-    return centred / (centred.std() + eps)
+    return centred / (torch.sqrt((column * centred**2).sum() / (size - 1)) + eps)
 
 
 def reinforce_loss(
-    logits_a: torch.Tensor, a: torch.Tensor, advantages: torch.Tensor
+    logits_a: torch.Tensor,
+    a: torch.Tensor,
+    advantages: torch.Tensor,
+    weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Surrogate of Eq. 5's second term: mean over samples and genes of A · log f_a(a | x).
+    """Surrogate of Eq. 5's second term: mean over samples and genes of A · log f_a(a | x),
+    with `weights` (m,) a weighted mean over samples.
 
     Its gradient is the REINFORCE estimate of ∇E[L_a]; `a` and the advantages A carry no
     gradient.
@@ -410,7 +423,10 @@ def reinforce_loss(
     log_prob = -torch.nn.functional.binary_cross_entropy_with_logits(
         logits_a, a.float(), reduction="none"
     )
-    return (advantages.detach() * log_prob).mean()
+    terms = advantages.detach() * log_prob
+    if weights is None:
+        return terms.mean()
+    return (weights[:, None] * terms).sum() / (weights.sum() * terms.shape[-1])
 
 
 def route_switch_share(a: Array, kb_pred: Array) -> float:

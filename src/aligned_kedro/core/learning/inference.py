@@ -11,6 +11,7 @@ import torch
 from aligned_kedro.core._checks import check_perturbations, check_ternary
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.learning.adaptor import combine
+from aligned_kedro.core.learning.batches import distinct_rows
 from aligned_kedro.core.learning.routing import PathEvidence, route_features
 from aligned_kedro.core.learning.trained import TrainedModel
 
@@ -37,7 +38,8 @@ def predict(
     """Predictions for the rows of X: y_hat (argmax of f_y, in {-1, 0, 1}), p_a (f_a's
     probability of using the KB), a (p_a > 0.5, 0/1) and y_bar (ȳ = δ where a = 1, ŷ
     elsewhere). For a neural-only model a = 0, p_a = 0 and y_bar = y_hat; kb_pred may
-    then be None. An adaptive f_a (``routing: adaptive``) reads the route features of
+    then be None. Rows with the same input and δ_KB(x) (the cells of one condition) are
+    computed once. An adaptive f_a (``routing: adaptive``) reads the route features of
     each input, so it needs the KB's `evidence` for X (`routing.path_evidence`).
 
     Parameters
@@ -59,7 +61,7 @@ def predict(
         `probabilities`, ``p_y`` (float32, (m, n, 3), classes -1, 0, 1).
     """
     n = trained.model_config.n_genes
-    X_arr = check_perturbations(X, n, name="X")
+    X_all = check_perturbations(X, n, name="X")
     model = trained.model
     model.eval()
     device = next(model.parameters()).device
@@ -68,12 +70,18 @@ def predict(
     if trained.adaptor:
         if kb_pred is None:
             raise InputError("predict with an adaptor model needs kb_pred", source="kb_pred")
-        kb = check_ternary(kb_pred, "kb_pred", shape=X_arr.shape, dtype=np.int8)
-        if routed and (evidence is None or evidence.up.shape != X_arr.shape):
+        kb = check_ternary(kb_pred, "kb_pred", shape=X_all.shape, dtype=np.int8)
+        if routed and (evidence is None or evidence.up.shape != X_all.shape):
             raise InputError(
                 "an adaptive adaptor needs the KB's path evidence for every row of X",
                 source="evidence",
             )
+    first, inverse = distinct_rows(X_all.astype(np.int8), kb)
+    X_arr = X_all[first]
+    if kb is not None:
+        kb = kb[first]
+    if routed:
+        evidence = evidence.rows(first)
     y_hat = np.empty(X_arr.shape, dtype=np.int8)
     p_a = np.zeros(X_arr.shape, dtype=np.float32)
     p_y = np.empty((*X_arr.shape, 3), dtype=np.float32) if probabilities else None
@@ -102,4 +110,6 @@ def predict(
         out = {"y_hat": y_hat, "a": a, "y_bar": combine(a, y_hat, kb).astype(np.int8), "p_a": p_a}
     if p_y is not None:
         out["p_y"] = p_y
-    return out
+    if len(first) == len(X_all):
+        return out
+    return {name: values[inverse] for name, values in out.items()}

@@ -32,7 +32,10 @@ class TrainConfig(DictConfig):
     """Optimisation settings and the coefficients of Eq. 4 (c_l, c_w, theta_share, the
     ablation switches use_inc, use_len) and Eq. 5 (c); primitives only.
 
-    `batch_size=None` trains full-batch (one Adam step per epoch). `shared_grad_scale`
+    `batch_size=None` trains full-batch (one Adam step per epoch); ``"auto"`` too, unless
+    a step's logits would pass `batches.MAX_BATCH_LOGITS` values, when the distinct inputs
+    are split into as few mini-batches as fit. A batch counts distinct inputs: per-cell
+    rows of one input are one row with their label counts. `shared_grad_scale`
     scales the REINFORCE gradient that reaches the layers f_a shares with f_y: 0 (default)
     lets f_a read the representation f_y learns from data without reshaping it; 1 is the
     literal Eq. 5 (on the synthetic GRN it cost the GNN about 0.2 macro F1, the noisy
@@ -58,8 +61,8 @@ class TrainConfig(DictConfig):
     use_inc, use_len : bool
         Keep Inc and L_len in L_a (the ablations switch them off).
     log_every : int
-    batch_size : int, optional
-        >= 2, or None for full batch.
+    batch_size : int, "auto" or None
+        >= 2 distinct inputs; None for full batch; "auto" as above.
     shared_grad_scale : float
         >= 0.
     num_threads : int, optional
@@ -80,7 +83,7 @@ class TrainConfig(DictConfig):
     use_inc: bool = True
     use_len: bool = True
     log_every: int = 25
-    batch_size: int | None = None
+    batch_size: int | str | None = None
     shared_grad_scale: float = 0.0
     num_threads: int | None = 1
 
@@ -96,10 +99,11 @@ class TrainConfig(DictConfig):
                 )
         check_positive_int(self.log_every, "log_every", source=source)
         check_positive_int(self.num_threads, "num_threads", source=source, allow_none=True)
-        if self.batch_size is not None and self.batch_size < 2:
+        size = self.batch_size
+        if size not in (None, "auto") and (not isinstance(size, int) or size < 2):
             raise InputError(
-                f"batch_size must be >= 2 (the REINFORCE baseline is a batch mean) or None, "
-                f"got {self.batch_size}",
+                f"batch_size must be >= 2 (the REINFORCE baseline is a batch mean), "
+                f"'auto' or None, got {size!r}",
                 source=source,
             )
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from aligned_kedro.core.errors import InputError
 from aligned_kedro.core.learning.adaptor import (
@@ -25,7 +24,7 @@ from aligned_kedro.core.learning.adaptor import (
     normalise_advantages,
     reinforce_loss,
 )
-from aligned_kedro.core.learning.batches import IGNORE, Batches, prepare_batches
+from aligned_kedro.core.learning.batches import Batches, batch_rows, prepare_batches
 from aligned_kedro.core.learning.inference import predict, ternary_argmax
 from aligned_kedro.core.learning.models import (
     Encoding,
@@ -44,6 +43,7 @@ from aligned_kedro.core.threads import torch_threads
 __all__ = [
     "TrainConfig",
     "TrainedModel",
+    "count_cross_entropy",
     "out_of_fold_predictions",
     "predict",
     "train",
@@ -58,6 +58,51 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+class _CountCrossEntropy(torch.autograd.Function):
+    """Σ weighted · (logsumexp(z) − z) over m x 3 x n logits z, softmax and log-softmax
+    never stored: the backward pass recomputes softmax from z and its logsumexp."""
+
+    @staticmethod
+    def forward(ctx: Any, logits: torch.Tensor, weighted: torch.Tensor) -> torch.Tensor:
+        lse = torch.logsumexp(logits, 1, keepdim=True)
+        ctx.save_for_backward(logits, lse, weighted)
+        return (weighted.sum(1, keepdim=True) * lse).sum() - (weighted * logits).sum()
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        logits, lse, weighted = ctx.saved_tensors
+        softmax = torch.exp(logits - lse)
+        return grad * (softmax * weighted.sum(1, keepdim=True) - weighted), None
+
+
+def count_cross_entropy(
+    logits: torch.Tensor, counts: torch.Tensor, class_weight: torch.Tensor
+) -> torch.Tensor:
+    """Class-weighted cross-entropy of f_y (Eq. 5, first term) against label counts:
+    Σ count · w_c · (−log p_c) / Σ count · w_c, the weighted mean over every labelled row
+    an input stands for (`F.cross_entropy` with `weight`, on the rows expanded), fused:
+    one logsumexp, no log-softmax tensor.
+
+    Parameters
+    ----------
+    logits : torch.Tensor, shape (m, 3, n)
+        f_y's logits, classes -1, 0, 1.
+    counts : torch.Tensor, shape (m, 3, n)
+        Labelled rows of each input with each class at each gene (0 where unlabelled).
+    class_weight : torch.Tensor, shape (3,)
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar; 0 (with a gradient of 0) when nothing is counted.
+    """
+    weighted = counts.to(logits.dtype) * class_weight[:, None]
+    total = weighted.sum()
+    if not bool(total > 0):
+        return logits.sum() * 0.0
+    return _CountCrossEntropy.apply(logits, weighted) / total
 
 
 def _step(
@@ -76,9 +121,7 @@ def _step(
     if bool(labelled.any()):
         # Eq. 5, first term: CE(f_y(x), y) on the labelled rows
         logits = model.classify(encoding.rows(labelled)).transpose(1, 2)
-        ce = F.cross_entropy(
-            logits, data.targets[idx[labelled]], weight=data.class_weight, ignore_index=IGNORE
-        )
+        ce = count_cross_entropy(logits, data.counts[idx[labelled]], data.class_weight)
     terms = {"ce": float(ce.detach()), "reinforce": 0.0, "l_a": 0.0, "kb_usage": 0.0}
     if not adaptor:
         terms["loss"] = terms["ce"]
@@ -105,16 +148,24 @@ def _step(
         theta = tc.theta_share * a.shape[-1]
         rewards = rewards + tc.c_l * hinge_credit(a, theta)
         l_a = l_a + tc.c_l * torch.clamp(a.sum(-1) - theta, min=0.0)
-    rl = reinforce_loss(logits_a, a, normalise_advantages(rewards))
+    rows = None if data.multiplicity is None else data.multiplicity[idx]
+    rl = reinforce_loss(logits_a, a, normalise_advantages(rewards, weights=rows), rows)
     # Eq. 5: CE + C x the REINFORCE estimate of the gradient of E[L_a]
     loss = ce + tc.c * rl
     terms.update(
         loss=float(loss.detach()),
         reinforce=float(rl.detach()),
-        l_a=float(l_a.mean()),
-        kb_usage=kb_usage(a),
+        l_a=_row_mean(l_a, rows),
+        kb_usage=kb_usage(a) if rows is None else _row_mean(a.mean(-1), rows),
     )
     return loss, terms
+
+
+def _row_mean(values: torch.Tensor, rows: torch.Tensor | None) -> float:
+    """Mean of per-row values, each row counted `rows` times."""
+    if rows is None:
+        return float(values.mean())
+    return float((rows * values).sum() / rows.sum())
 
 
 def _epochs(
@@ -129,7 +180,7 @@ def _epochs(
     """The epoch loop of `train`; returns the per-epoch history."""
     device = data.X.device
     m_all = len(data.X)
-    batch = tc.batch_size or m_all
+    batch = batch_rows(tc.batch_size, m_all, data.X.shape[1])
     history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
     for epoch in range(1, tc.epochs + 1):
         start = time.perf_counter()
