@@ -3,6 +3,8 @@ nodes make of the same data as catalog tables, model states and edge tables."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 from rounds_problem import (
@@ -83,3 +85,26 @@ def test_two_rounds_in_core_equal_the_pipeline_nodes():
         kept = edges[edges["status"] != "removed"].reset_index(drop=True)
         pd.testing.assert_frame_equal(refined, kept)
         kb, previous = stage.kb, aligned.model
+
+
+def test_the_prediction_table_lists_the_non_trivial_entries_as_the_stacked_frames_did():
+    rng = np.random.default_rng(0)
+    shape = (7, 5)
+    outputs = {
+        "y_hat": rng.choice([-1, 0, 1], size=shape, p=[0.1, 0.8, 0.1]).astype(np.int8),
+        "a": (rng.random(shape) < 0.2).astype(np.float32),
+        "y_bar": rng.choice([-1, 0, 1], size=shape, p=[0.1, 0.8, 0.1]).astype(np.int8),
+    }
+    data = SimpleNamespace(rows=[f"c{i}@cell{i}" for i in range(7)], genes=list("ABCDE"))
+    stacked = pd.concat(
+        [
+            pd.DataFrame(outputs[name], index=data.rows, columns=data.genes).stack().rename(name)
+            for name in rounds.OUTPUTS
+        ],
+        axis=1,
+    ).reset_index()
+    stacked.columns = ["condition", "gene_id", *rounds.OUTPUTS]
+    expected = stacked[(stacked[list(rounds.OUTPUTS)] != 0).any(axis=1)].reset_index(drop=True)
+    table = rounds.prediction_table(outputs, data)
+    assert 0 < len(table) < 35
+    pd.testing.assert_frame_equal(table, expected)

@@ -133,3 +133,17 @@ def test_probability_shape_and_type() -> None:
         check_probability(True, "p")
     with pytest.raises(InputError, match="must be a number"):
         check_probability("0.5", "p")
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int64, np.float32, np.float64])
+def test_ternary_fast_check_accepts_every_dtype_of_labels(dtype) -> None:
+    values = np.array([[0, 1], [1, 0]] if dtype == np.uint8 else [[-1, 0], [1, -0.0]])
+    assert np.array_equal(check_ternary(values.astype(dtype), "Y"), values.astype(dtype))
+
+
+@pytest.mark.parametrize("value", [0.5, -0.25, 2.0, -1.5, np.inf, -np.inf, np.nan])
+def test_ternary_fast_check_refuses_floats_between_and_beyond_the_labels(value) -> None:
+    bad = np.zeros((2, 3))
+    bad[1, 2] = value
+    with pytest.raises(InputError, match=r"Y holds .* at column 2"):
+        check_ternary(bad, "Y")

@@ -25,6 +25,16 @@ def _is_numeric(dtype: np.dtype) -> bool:
     return np.issubdtype(dtype, np.number)
 
 
+def _all_ternary(data: np.ndarray) -> bool:
+    """Every value is -1, 0 or 1: integers by their range, floats as their own sign (NaN
+    is not); no temporary the size of `data` for integers (millions of labels per call)."""
+    if data.size == 0:
+        return True
+    if np.issubdtype(data.dtype, np.integer):
+        return bool(data.min() >= -1 and data.max() <= 1)
+    return bool(np.array_equal(data, np.sign(data)))
+
+
 def _first_bad(values: np.ndarray | sp.spmatrix, bad: np.ndarray) -> tuple[tuple[int, ...], object]:
     """Index and value of the first True of `bad` (positions of the stored entries of a
     sparse matrix, of every entry of a dense array)."""
@@ -85,11 +95,8 @@ def check_ternary(
     if not _is_numeric(array.dtype):
         raise InputError(f"{name} must be numeric with values in {{-1, 0, 1}}", source=source)
     data = array.data if sp.issparse(array) else array
-    within = np.issubdtype(data.dtype, np.integer) and (
-        data.size == 0 or (int(data.min()) >= -1 and int(data.max()) <= 1)
-    )
-    bad = None if within else ~np.isin(data, TERNARY)
-    if bad is not None and bad.any():
+    if not _all_ternary(data):
+        bad = ~np.isin(data, TERNARY)
         index, value = _first_bad(array, bad)
         if len(index) == 2:
             row, col = index

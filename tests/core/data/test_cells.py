@@ -1,11 +1,13 @@
 """Single-cell screens: conventions, control labels, perturbation types and pseudobulk."""
 
+import tracemalloc
+
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from aligned_kedro.core.data.cells import cell_conditions, per_cell_labels, pseudobulk
+from aligned_kedro.core.data.cells import cell_conditions, per_cell_labels, pooling, pseudobulk
 from aligned_kedro.core.data.labels import log_cpm, perturbation_matrix
 from aligned_kedro.core.errors import InputError
 
@@ -299,3 +301,26 @@ def test_small_conditions_are_dropped_as_in_pseudobulk_and_bad_options_refused()
         per_cell_labels(X, GENES, cells, scale="log2", min_cells=2, threshold=-1)
     with pytest.raises(InputError, match="n_cells must be at least 1"):
         per_cell_labels(X, GENES, cells, scale="log2", min_cells=2, n_cells=0)
+
+
+def test_a_float32_csr_screen_is_read_without_a_copy_and_labelled_as_in_float64(monkeypatch):
+    monkeypatch.setattr(pooling, "BLOCK_VALUES", 50_000)
+    rng = np.random.default_rng(0)
+    conditions = ["ctrl"] * 1500 + ["A+ctrl"] * 1500 + ["A+B"] * 1490 + ["B+ctrl"] * 5
+    counts = sp.random(len(conditions), 300, density=0.3, format="csr", random_state=rng)
+    counts.data = rng.poisson(4.0, counts.nnz).astype(np.float32) + 1
+    X = counts.astype(np.float32)
+    cells = cell_conditions(obs(conditions), perturbation_type_default="OE")
+    genes = [f"G{i}" for i in range(300)]
+    options = {"scale": "counts", "min_cells": 10}
+    tracemalloc.start()
+    expression, design, _ = pseudobulk(X, genes, cells, **options)
+    y, rows, _ = per_cell_labels(X, genes, cells, **options)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < X.data.nbytes  # a float64 copy of X alone takes twice its data
+    assert "B" not in set(design["condition"])  # dropped (5 cells) without copying X
+    wide = sp.csr_matrix(X.toarray().astype(np.float64))
+    expected = pseudobulk(wide, genes, cells, **options)[0]
+    pd.testing.assert_frame_equal(expression, expected)
+    pd.testing.assert_frame_equal(y, per_cell_labels(wide, genes, cells, **options)[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from unittest.mock import patch
 
 import numpy as np
 import pandas as pd
@@ -12,10 +13,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from aligned_kedro.core.errors import InputError
+from aligned_kedro.core.evaluation import metrics
 from aligned_kedro.core.evaluation.metrics import (
     aggregate_seeds,
     aggregate_table,
     balanced_f1,
+    confusion_matrix,
     consistency_scores,
     data_consistency,
     knowledge_consistency,
@@ -161,3 +164,21 @@ def test_aggregate_table():
     assert table.set_index("model").loc["gnn", "f1_sd"] == 0.0
     with pytest.raises(InputError, match="'auc'"):
         aggregate_table(df, "model", ["auc"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    hnp.arrays(np.int8, st.integers(1, 40), elements=st.sampled_from((-1, 0, 1))),
+    st.data(),
+    st.sampled_from((np.int8, np.int64, np.float32)),
+    st.integers(1, 7),
+)
+def test_confusion_matrix_counts_each_pair_in_blocks_of_any_size(
+    true: np.ndarray, data: st.DataObject, dtype, block: int
+) -> None:
+    pred = data.draw(hnp.arrays(np.int8, true.shape, elements=st.sampled_from((-1, 0, 1))))
+    expected = np.zeros((3, 3), dtype=np.int64)
+    for t, p in zip(true, pred, strict=True):
+        expected[t + 1, p + 1] += 1
+    with patch.object(metrics, "COUNT_BLOCK", block):
+        assert np.array_equal(confusion_matrix(true.astype(dtype), pred), expected)

@@ -15,6 +15,7 @@ LABELS: tuple[int, int, int] = (-1, 0, 1)
 LABEL_NAMES: dict[int, str] = {-1: "down", 0: "none", 1: "up"}
 DEFAULT_GAMMA = 5.0
 LABELS_HINT = "labels must be -1, 0 or 1"
+COUNT_BLOCK = 1 << 22
 
 
 def confusion_matrix(y_true: Any, y_pred: Any, *, source: str = "labels") -> np.ndarray:
@@ -28,10 +29,15 @@ def confusion_matrix(y_true: Any, y_pred: Any, *, source: str = "labels") -> np.
     if true.size == 0:
         raise InputError("cannot score empty label arrays", source=source)
     true, pred = (
-        check_ternary(values, name, source=source, hint=LABELS_HINT, dtype=np.int64).ravel() + 1
+        check_ternary(values, name, source=source, hint=LABELS_HINT).ravel()
         for values, name in ((true, "y_true"), (pred, "y_pred"))
     )
-    return np.bincount(3 * true + pred, minlength=9).reshape(3, 3)
+    counts = np.zeros(9, dtype=np.int64)
+    for start in range(0, true.size, COUNT_BLOCK):
+        block = slice(start, start + COUNT_BLOCK)
+        code = 3 * true[block].astype(np.int8) + pred[block].astype(np.int8) + 4
+        counts += np.bincount(code, minlength=9)
+    return counts.reshape(3, 3)
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

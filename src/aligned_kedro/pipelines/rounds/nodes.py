@@ -24,16 +24,20 @@ OUTPUTS = ("y_hat", "a", "y_bar")
 
 
 def prediction_table(outputs: dict[str, np.ndarray], data: RoundData) -> pd.DataFrame:
-    """Long table of ŷ, a and ȳ for every labelled row and gene with a non-trivial entry."""
-    frames = [
-        pd.DataFrame(outputs[name], index=list(data.rows), columns=list(data.genes))
-        .stack()
-        .rename(name)
-        for name in OUTPUTS
-    ]
-    table = pd.concat(frames, axis=1).reset_index()
-    table.columns = ["condition", "gene_id", *OUTPUTS]
-    return table[(table[list(OUTPUTS)] != 0).any(axis=1)].reset_index(drop=True)
+    """Long table of ŷ, a and ȳ for every labelled row and gene with a non-trivial entry,
+    row by row; only those entries are gathered (per-cell rows x genes x 3 never become
+    one long frame)."""
+    nonzero = np.zeros(np.shape(outputs[OUTPUTS[0]]), dtype=bool)
+    for name in OUTPUTS:
+        nonzero |= np.asarray(outputs[name]) != 0
+    row, column = np.nonzero(nonzero)
+    return pd.DataFrame(
+        {
+            "condition": np.asarray(list(data.rows), dtype=object)[row],
+            "gene_id": np.asarray(list(data.genes), dtype=object)[column],
+            **{name: np.asarray(outputs[name])[row, column] for name in OUTPUTS},
+        }
+    )
 
 
 def align(

@@ -33,8 +33,14 @@ def check_scale(scale: str) -> None:
 def checked_matrix(
     X: np.ndarray | sp.spmatrix, genes: Sequence[str], cells: pd.DataFrame, source: str
 ) -> sp.csr_matrix:
-    """Cells x genes as CSR; a wrong shape or a negative, NaN or infinite value raises."""
-    matrix = sp.csr_matrix(X, dtype=float)
+    """Cells x genes as CSR; a wrong shape or a negative, NaN or infinite value raises.
+
+    A float32 or float64 CSR matrix (as an h5ad's X loads) is used as it is, not copied:
+    a Norman-sized screen's X is over a gigabyte. Other input becomes float64.
+    """
+    matrix = sp.csr_matrix(X)
+    if matrix.dtype not in (np.float32, np.float64):
+        matrix = matrix.astype(np.float64)
     if matrix.shape != (len(cells), len(genes)):
         raise InputError(
             f"matrix of shape {matrix.shape} for {len(cells)} cells and {len(genes)} genes",

@@ -23,13 +23,15 @@ ESCAPE_FILTERS: tuple[str, ...] = ("none", "target_expression")
 ESCAPE_COLUMNS = ("condition", "n_escaped", "n_targets_filtered")
 
 
-def _normalised(matrix: sp.csr_matrix, scale: Scale) -> sp.csr_matrix:
-    """Values comparable across cells: counts per library size; log values as they are."""
+def _normalised(matrix: sp.csr_matrix, scale: Scale, columns: list[int]) -> sp.csc_matrix:
+    """The `columns` of `matrix` comparable across cells: counts per library size (of all
+    genes); log values as they are. Only these columns are copied."""
+    selected = matrix[:, columns]
     if scale != "counts":
-        return matrix
-    library = np.asarray(matrix.sum(axis=1)).ravel()
+        return sp.csc_matrix(selected, dtype=np.float64)
+    library = np.asarray(matrix.sum(axis=1, dtype=np.float64)).ravel()
     library[library == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / library) @ matrix)
+    return sp.csc_matrix(sp.diags(1.0 / library) @ selected)
 
 
 def escaped_cells(
@@ -87,8 +89,11 @@ def escaped_cells(
             columns=list(ESCAPE_COLUMNS),
         )
     check_scale(scale)
-    matrix = _normalised(checked_matrix(X, genes, cells, source), scale)
-    controls = matrix[control].tocsc()
+    perturbed_names = cells.loc[~control, "perturbation"].astype(str).unique()
+    targets = sorted({columns[n] for p in perturbed_names for n in p.split("+") if n in columns})
+    target = {column: j for j, column in enumerate(targets)}
+    matrix = _normalised(checked_matrix(X, genes, cells, source), scale, targets)
+    controls = matrix[control]
     medians: dict[int, float] = {}
     rows = []
     for condition, index in cells[~control].groupby("condition", sort=True).indices.items():
@@ -102,12 +107,12 @@ def escaped_cells(
             if column is None:
                 continue
             if column not in medians:
-                medians[column] = float(np.median(controls[:, column].toarray()))
+                medians[column] = float(np.median(controls[:, target[column]].toarray()))
             median = medians[column]
             if median <= 0:
                 continue
             tested += 1
-            values = matrix[positions][:, column].toarray().ravel()
+            values = matrix[:, target[column]][positions].toarray().ravel()
             escaped[positions] |= values >= median if sign < 0 else values <= median
         rows.append((condition, int(escaped[positions].sum()), tested))
     report = pd.DataFrame(rows, columns=list(ESCAPE_COLUMNS))

@@ -27,7 +27,7 @@ def log2_cell_values(
     matrix: sp.csr_matrix, library: np.ndarray, scale: Scale, target_sum: float
 ) -> np.ndarray:
     """Dense log2 values of a few cells: counts as log2(x / library * target_sum + 1)."""
-    values = matrix.toarray()
+    values = matrix.toarray().astype(np.float64, copy=False)
     if scale == "counts":
         return np.log2(values / library[:, None] * target_sum + 1.0)
     return values / np.log(2) if scale == "log1p" else values
@@ -98,7 +98,7 @@ def pair_labels(
 ) -> np.ndarray:
     """sign(x_cell - x_control) where the difference exceeds `threshold`, else 0, as a
     len(sampled) x genes int8 matrix, `chunk` pairs made dense at a time."""
-    library = np.asarray(matrix.sum(axis=1)).ravel()
+    library = np.asarray(matrix.sum(axis=1, dtype=np.float64)).ravel()
     library[library == 0] = 1.0
     labels = np.zeros((len(sampled), matrix.shape[1]), dtype=np.int8)
     for start in range(0, len(sampled), chunk):

@@ -38,19 +38,38 @@ def _groups(
     return pd.Series(group, index=cells.index)
 
 
+BLOCK_VALUES = 1 << 22
+
+
+def _row_blocks(matrix: sp.csr_matrix) -> list[slice]:
+    """Consecutive row ranges of about `BLOCK_VALUES` stored values each: a float32 X is
+    summed in float64 a block at a time, never converted whole."""
+    bounds = (
+        np.searchsorted(matrix.indptr, np.arange(0, matrix.nnz, BLOCK_VALUES), side="right") - 1
+    )
+    bounds = np.unique(np.append(bounds, matrix.shape[0]))
+    if bounds[0] != 0:
+        bounds = np.insert(bounds, 0, 0)
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 def _pool(
     matrix: sp.csr_matrix,
+    rows: np.ndarray,
     group: pd.Series,
     scale: Scale,
     pseudocount: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Samples (sorted group names), their log2 values (samples x genes) and cell counts:
-    counts summed into log2(CPM + pseudocount), log1p / log2 values averaged into log2."""
+    """Samples (sorted group names), their log2 values (samples x genes) and cell counts
+    of the cells at `rows` of `matrix`: counts summed into log2(CPM + pseudocount), log1p /
+    log2 values averaged into log2. The other rows take no part (and are not copied)."""
     samples, codes = np.unique(group.to_numpy().astype(str), return_inverse=True)
-    pool = sp.csr_matrix(
-        (np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(len(samples), len(codes))
+    pool = sp.csc_matrix(
+        (np.ones(len(codes)), (codes, rows)), shape=(len(samples), matrix.shape[0])
     )
-    summed = np.asarray((pool @ matrix).todense())
+    summed = np.zeros((len(samples), matrix.shape[1]))
+    for block in _row_blocks(matrix):
+        summed += (pool[:, block] @ matrix[block]).toarray()
     n_cells = np.asarray(pool.sum(axis=1)).ravel()
     if scale == "counts":
         library = summed.sum(axis=1, keepdims=True)
@@ -129,11 +148,11 @@ def pseudobulk(
     matrix = checked_matrix(X, genes, cells, source)
     sizes, small = condition_sizes(cells, min_cells, too_few_cells, source, "pseudobulk")
     keep = ~cells["condition"].isin(small.index).to_numpy()
-    cells, matrix = cells[keep], matrix[keep]
+    cells = cells[keep]
     group = _groups(
         cells, None if replicates is None else replicates[keep], pseudo_replicates, seed
     )
-    samples, values, n_cells = _pool(matrix, group, scale, pseudocount)
+    samples, values, n_cells = _pool(matrix, np.flatnonzero(keep), group, scale, pseudocount)
     expression = pd.DataFrame(values.T, index=pd.Index(genes, name="gene"), columns=samples)
     design = _pseudobulk_design(cells, group, samples, n_cells)
     report = pd.DataFrame(
