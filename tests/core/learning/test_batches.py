@@ -1,5 +1,6 @@
 """Training at scale: distinct inputs with label counts, the fused count cross-entropy and
-the row-weighted REINFORCE terms agree with the same computation on the expanded rows."""
+the row-weighted REINFORCE terms agree with the same computation on the expanded rows; the
+linear baseline's one-pass cut-off agrees with scoring every threshold."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aligned_kedro.core.errors import InputError
+from aligned_kedro.core.evaluation.metrics import macro_f1
+from aligned_kedro.core.learning import baselines
 from aligned_kedro.core.learning.adaptor import normalise_advantages, reinforce_loss
+from aligned_kedro.core.learning.baselines import N_THRESHOLDS, LinearBaseline, ternary
 from aligned_kedro.core.learning.batches import (
     MAX_BATCH_LOGITS,
     batch_rows,
@@ -216,3 +220,32 @@ def test_predict_computes_each_input_once_and_answers_every_row() -> None:
     for name, values in alone.items():
         assert np.array_equal(answers[name][4:5], values), name
     assert np.array_equal(answers["y_hat"], repeated["y_hat"])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 30), st.integers(0, 10**6))
+def test_the_linear_baselines_cut_off_is_the_best_of_its_grid_by_brute_force(m, n, seed) -> None:
+    """One counting pass picks the τ that scoring every grid value in turn picks."""
+    rng = np.random.default_rng(seed)
+    scores = np.round(rng.normal(size=(m, n)), int(rng.integers(0, 3)))
+    Y = rng.integers(-1, 2, size=(m, n)).astype(np.int8)
+    magnitude = np.abs(scores).ravel()
+    grid = np.unique(np.quantile(magnitude, np.linspace(0.0, 0.999, N_THRESHOLDS)))
+    f1 = [macro_f1(Y, ternary(scores, float(tau)))["f1"] for tau in grid]
+    assert LinearBaseline._best_tau(scores, Y) == float(grid[int(np.argmax(f1))])
+
+
+def test_the_linear_baseline_at_scale_fits_as_the_exact_one(monkeypatch) -> None:
+    """Above EXACT_SVD_MAX the top components come from a randomized range finder: on
+    labels of a few effects plus noise, the fitted scores match the exact SVD's."""
+    rng = np.random.default_rng(4)
+    m, n = 60, 80
+    X = np.zeros((m, n), dtype=np.int8)
+    X[np.arange(m), rng.integers(0, 10, size=m)] = -1
+    effects = rng.choice([-1, 0, 1], size=(10, n), p=[0.2, 0.6, 0.2])
+    Y = effects[np.argmax(X != 0, axis=1)]
+    Y = np.where(rng.random(Y.shape) < 0.05, rng.integers(-1, 2, size=Y.shape), Y)
+    exact = LinearBaseline(n_components=5).fit(X, Y)
+    monkeypatch.setattr(baselines, "EXACT_SVD_MAX", 10)
+    fast = LinearBaseline(n_components=5).fit(X, Y)
+    np.testing.assert_allclose(fast.decision_function(X), exact.decision_function(X), atol=1e-6)
