@@ -205,6 +205,7 @@ def run_case(name: str) -> dict[str, object]:
     observed = None
     if case.observed_extra_only:
         observed = np.arange(X.shape[0]) >= len(true.regulators)
+    cpu = time.process_time()
     result = refine(
         noisy,
         X,
@@ -217,6 +218,7 @@ def run_case(name: str) -> dict[str, object]:
         k=K,
         observed=observed,
     )
+    cpu = time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out: dict[str, object] = {
         "case": name,
@@ -233,7 +235,13 @@ def run_case(name: str) -> dict[str, object]:
         "inputs": result.summary["inputs"],
         "iterations": result.iterations,
         "converged": result.converged,
+        "objective_start": result.loss[0],
+        "objective_end": result.loss[-1],
+        "last_cycle_decrease": (result.loss[-3] - result.loss[-1]) / result.loss[-3]
+        if len(result.loss) >= 3
+        else float("nan"),
         "refine_s": result.seconds,
+        "refine_cpu_s": cpu,
         "edge_table_s": result.summary["edge_table_seconds"],
         "peak_rss_mb": peak,
         "added": result.summary["edges_added"],
@@ -281,7 +289,11 @@ def format_line(r: dict[str, object]) -> str:
         "inputs",
         "iterations",
         "converged",
+        "objective_start",
+        "objective_end",
+        "last_cycle_decrease",
         "refine_s",
+        "refine_cpu_s",
         "edge_table_s",
         "peak_rss_mb",
         "added",
