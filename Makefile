@@ -54,7 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_routing.py --cases ecoli,norman_pseudobulk
 	$(BIN)/python benchmarks/bench_training.py --case training_gnn
 	$(BIN)/python benchmarks/bench_training.py --case training_gnn_norman_per_cell
-	$(BIN)/python benchmarks/bench_topology.py --cases dorothea_scale
+	$(BIN)/python benchmarks/bench_topology.py --cases dorothea_scale,node_shortcut_edges,node_knowledge_usage,node_grn_diff_plot
 
 bench-full: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done

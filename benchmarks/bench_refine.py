@@ -13,6 +13,10 @@ Prints one `BENCH ...` line per case.
 - `norman_scale`: a synthetic GRN of 5,000 genes, 1,200 regulators and 45,000 edges (13%
   inhibitory, heavy-tailed out-degree); 1,200 one-hot knockouts plus 300 conditions of
   1-2 genes; k = 4; 10% noise.
+- `dorothea_scale`: a synthetic GRN of DoRothEA A-E's size and shape (20,000 genes, 1,300
+  TFs with a heavy-tailed out-degree, 450,000 signed edges, 20% inhibitory); 300 knockouts
+  of 1-2 genes (80% TFs), no one-hot knockout per TF; k = 4; 10% noise. Target: converged
+  in under 5 minutes and 4 GB on 2 cores.
 - `noise_<p>` (sweep): `ecoli_like` at p% noise, for comparison with the paper's direct
   F1 (.8896/.8339/.7894/.7233 at 0/10/30/50%). The paper's F1 is macro over {-1, 0, 1} on
   all n² entries of the reference code, so `f1_macro3_*` is printed as well; `f1_direct_*`
@@ -40,7 +44,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
-from harness import run_cases, synthetic_grn
+from harness import device_label, run_cases, synthetic_grn
 
 from aligned_kedro.core.evaluation.refinement_benchmark import (
     closure_f1,
@@ -83,6 +87,7 @@ CASES = {
         "ecoli_synthetic_separate", "ecoli_synthetic", noise=0.3, relaxation="separate"
     ),
     "norman_scale": Case("norman_scale", "norman", refine_options={"max_iter": 30}),
+    "dorothea_scale": Case("dorothea_scale", "dorothea", refine_options={"max_iter": 4}),
     **{
         f"noise_{round(100 * p)}": Case(f"noise_{round(100 * p)}", "ecoli", noise=p)
         for p in (0.0, 0.1, 0.3, 0.5)
@@ -189,14 +194,18 @@ def run_case(name: str) -> dict[str, object]:
     elif case.source == "ecoli_synthetic":
         true, source = synthetic_kb(3_923, 211, 8_300, 0.35, rng), "synthetic"
         X = knockout_inputs(true, 25, 2, 1.0, rng)
-    else:
+    elif case.source == "norman":
         true, source = synthetic_kb(5_000, 1_200, 45_000, 0.13, rng), "synthetic"
         X = knockout_inputs(true, 300, 2, 0.8, rng)
+    else:
+        true, source = synthetic_kb(20_000, 1_300, 450_000, 0.2, rng), "synthetic"
+        X = knockout_inputs(true, 300, 2, 0.8, rng)[len(true.regulators) :]
     Y = deduce(true, X, K)
     noisy = corrupt(true, case.noise, SEED)
     observed = None
     if case.observed_extra_only:
         observed = np.arange(X.shape[0]) >= len(true.regulators)
+    cpu = time.process_time()
     result = refine(
         noisy,
         X,
@@ -209,6 +218,7 @@ def run_case(name: str) -> dict[str, object]:
         k=K,
         observed=observed,
     )
+    cpu = time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out: dict[str, object] = {
         "case": name,
@@ -225,7 +235,13 @@ def run_case(name: str) -> dict[str, object]:
         "inputs": result.summary["inputs"],
         "iterations": result.iterations,
         "converged": result.converged,
+        "objective_start": result.loss[0],
+        "objective_end": result.loss[-1],
+        "last_cycle_decrease": (result.loss[-3] - result.loss[-1]) / result.loss[-3]
+        if len(result.loss) >= 3
+        else float("nan"),
         "refine_s": result.seconds,
+        "refine_cpu_s": cpu,
         "edge_table_s": result.summary["edge_table_seconds"],
         "peak_rss_mb": peak,
         "added": result.summary["edges_added"],
@@ -240,7 +256,7 @@ def run_case(name: str) -> dict[str, object]:
     }
     if case.noise in PAPER_F1 and name.startswith("noise"):
         out["paper_f1"] = PAPER_F1[case.noise]
-    if name in ("ecoli_like", "norman_scale"):
+    if name in ("ecoli_like", "norman_scale", "dorothea_scale"):
         problem = RefineProblem(
             noisy, X, Y, k=K, tk=result.summary["tk"], relaxation=case.relaxation
         )
@@ -273,7 +289,11 @@ def format_line(r: dict[str, object]) -> str:
         "inputs",
         "iterations",
         "converged",
+        "objective_start",
+        "objective_end",
+        "last_cycle_decrease",
         "refine_s",
+        "refine_cpu_s",
         "edge_table_s",
         "peak_rss_mb",
         "added",
@@ -293,7 +313,7 @@ def format_line(r: dict[str, object]) -> str:
             return f"{value:.4g}" if abs(value) < 1000 else f"{value:.0f}"
         return str(value)
 
-    parts = [f"BENCH {r['case']}"] + [f"{k}={fmt(r[k])}" for k in keys if k in r]
+    parts = [f"BENCH {r['case']}", device_label()] + [f"{k}={fmt(r[k])}" for k in keys if k in r]
     if "naive_s" in r:
         parts.append(
             f"naive_s={r['naive_s']:.0f} speedup={r['speedup']:.1f} "

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from aligned_kedro.core import InputError, compile_kb
 from aligned_kedro.core.evaluation import analysis as A
+from aligned_kedro.core.evaluation.analysis import topology
 
 
 def edges(*triples: tuple[str, str, int]) -> pd.DataFrame:
@@ -141,6 +142,50 @@ def test_a_hub_regulating_leaves_is_perfectly_disassortative():
     assert stats["n_out_degree_positive"] == 1 and stats["n_in_degree_positive"] == 5
     degree = A.degree_table(star).set_index("gene_id")
     assert degree.loc["hub"].tolist() == [0, 5] and degree.loc["a"].tolist() == [1, 0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n_edges=st.integers(2, 60))
+def test_topology_statistics_match_networkx(seed, n_edges):
+    """Assortativity, modularity of a partition and degrees from the edge arrays equal
+    networkx's on the same graph."""
+    nx = pytest.importorskip("networkx")
+    rng = np.random.default_rng(seed)
+    genes = [f"g{i}" for i in range(12)]
+    table = pd.DataFrame(
+        {
+            "regulator": rng.choice(genes[:5], size=n_edges),
+            "target": rng.choice(genes, size=n_edges),
+            "sign": rng.choice([1, -1], size=n_edges),
+        }
+    )
+    stats = A.grn_topology(table, communities="greedy")
+    graph = topology.grn_graph(table)
+    if not graph.number_of_edges():
+        return
+    undirected = graph.to_undirected()
+    expected = {
+        "assortativity": nx.degree_assortativity_coefficient(undirected),
+        "assortativity_out_in": nx.degree_assortativity_coefficient(graph, x="out", y="in"),
+    }
+    for key, value in expected.items():
+        if math.isfinite(value):
+            assert stats[key] == pytest.approx(value, abs=1e-9), key
+        else:
+            assert math.isnan(stats[key]), key
+    nodes = list(undirected.nodes)
+    code = {g: i for i, g in enumerate(nodes)}
+    pairs = np.unique(np.sort([[code[u], code[v]] for u, v in undirected.edges], axis=1), axis=0)
+    labels = rng.integers(0, 3, size=len(nodes))
+    parts = [{i for i in range(len(nodes)) if labels[i] == c} for c in range(3)]
+    parts = [p for p in parts if p]
+    by_name = [{nodes[i] for i in p} for p in parts]
+    assert topology._modularity(pairs, len(nodes), parts) == pytest.approx(
+        nx.community.modularity(undirected, by_name), abs=1e-9
+    )
+    degree = A.degree_table(table).set_index("gene_id")
+    assert degree["in_degree"].to_dict() == dict(graph.in_degree())
+    assert degree["out_degree"].to_dict() == dict(graph.out_degree())
 
 
 def test_topology_of_a_graph_without_edges_is_undefined_not_an_error():

@@ -25,6 +25,7 @@ from aligned_kedro.core.knowledge.refinement import (
     RefineOptions,
     RefineProblem,
     refine,
+    relaxation,
 )
 from aligned_kedro.core.knowledge.refinement.relaxation import (
     prox_eps,
@@ -132,6 +133,45 @@ def test_exact_prox_matches_grid_search(v, a, t0, lower):
     assert value <= h.min() + 1e-6
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    t0=st.sampled_from([1.0, 10.0, 100.0]),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    scalar=st.booleans(),
+)
+def test_exact_prox_screen_changes_nothing(seed, t0, dtype, scalar):
+    """The screen leaves out only entries whose prox is 0: the result is bitwise that of
+    solving every entry, and on absent entries with a large price most are left out."""
+    rng = np.random.default_rng(seed)
+    n = 2_000
+    v = torch.as_tensor(rng.normal(size=n) * rng.random(n) * 3, dtype=dtype)
+    a = 0.3 if scalar else torch.as_tensor(rng.random(n) * 10 ** rng.uniform(-6, 3, n), dtype=dtype)
+    lower = torch.as_tensor(np.where(rng.random(n) < 0.3, -rng.random(n), 0.0), dtype=dtype)
+    a_full = torch.broadcast_to(torch.as_tensor(a, dtype=torch.float64), v.shape)
+    assert torch.equal(prox_eps(v, a, t0, lower), relaxation._prox_eps_solve(v, a_full, t0, lower))
+
+
+def test_exact_prox_screen_solves_few_absent_entries(monkeypatch):
+    solved = []
+    solve = relaxation._prox_eps_solve
+
+    def counting(v, a, t, lower):
+        solved.append(v.numel())
+        return solve(v, a, t, lower)
+
+    monkeypatch.setattr(relaxation, "_prox_eps_solve", counting)
+    v = torch.linspace(-2.0, 2.0, 10_001)
+    out = prox_eps(v, 25.0, 100.0, torch.zeros_like(v))
+    assert torch.equal(out, torch.zeros_like(v))
+    assert sum(solved) == 0
+    out = prox_eps(v, 1.0, 100.0, torch.zeros_like(v))
+    # only v > about sqrt(2a) can beat d = 0 (v < 0 meets the bound 0); the screen keeps
+    # those near and above it
+    assert 0 < sum(solved) < 0.4 * len(v)
+    assert torch.equal(out != 0, v > math.sqrt(2.0))
+
+
 # --- row restriction against a dense n x n reference -----------------------------------
 
 
@@ -217,6 +257,9 @@ def test_evaluate_returns_its_state_and_leaves_the_problem_as_it_was():
     expected = problem.data_term(moved_p, start.wn, grad=False)[0][r:]
     assert torch.allclose(problem.outer_columns(moved_p, start.wn, start), expected, rtol=1e-12)
     assert not torch.allclose(problem.outer_columns(moved_p, start.wn, other), expected)
+    columns = torch.as_tensor([r + 3, r, problem.r_pos.shape[1] - 1])
+    some = problem.outer_columns(moved_p, start.wn, start, columns)
+    assert torch.allclose(some, expected[columns - r], rtol=1e-12)
     assert set(vars(problem)) == set(state)
     for name, value in vars(problem).items():
         if isinstance(value, torch.Tensor):

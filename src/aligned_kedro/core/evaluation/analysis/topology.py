@@ -31,6 +31,41 @@ def _undefined_to_nan(value: Any) -> float:
     return value if math.isfinite(value) else float("nan")
 
 
+def _arcs(edges: pd.DataFrame, source: str) -> np.ndarray:
+    """The distinct regulator-target arcs without self-loops, (m, 2) node codes 0..n-1 (the
+    genes with at least one such arc)."""
+    for column in ("regulator", "target"):
+        if column not in edges.columns:
+            raise InputError("missing column", source=source, column=column)
+    off = edges.loc[edges["regulator"] != edges["target"], ["regulator", "target"]]
+    codes, _ = pd.factorize(pd.concat([off["regulator"], off["target"]], ignore_index=True))
+    arcs = codes.reshape(2, -1).T
+    return np.unique(arcs, axis=0) if len(arcs) else arcs.reshape(0, 2)
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson's r of the degrees at the two ends of each edge (Newman's degree
+    assortativity); NaN when undefined."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        dx, dy = x - x.mean(), y - y.mean()
+        return _undefined_to_nan((dx * dy).sum() / np.sqrt((dx * dx).sum() * (dy * dy).sum()))
+
+
+def _modularity(pairs: np.ndarray, n: int, found: list[set[int]]) -> float:
+    """Newman's modularity of the communities `found` on the undirected edges `pairs`:
+    Σ_c L_c/m - (D_c/2m)²."""
+    label = np.empty(n, dtype=np.intp)
+    for c, members in enumerate(found):
+        label[list(members)] = c
+    m = len(pairs)
+    inside = np.bincount(
+        label[pairs[:, 0]][label[pairs[:, 0]] == label[pairs[:, 1]]], minlength=len(found)
+    )
+    degree = np.bincount(label[pairs.ravel()], minlength=len(found))
+    return float((inside / m - (degree / (2.0 * m)) ** 2).sum())
+
+
 COMMUNITY_METHODS = ("auto", "greedy", "louvain")
 GREEDY_MAX_EDGES = 20_000
 
@@ -68,38 +103,39 @@ def grn_topology(
         raise InputError(
             f"communities must be one of {COMMUNITY_METHODS}, got {communities!r}", source=source
         )
-    graph = grn_graph(edges, source)
-    n, m = graph.number_of_nodes(), graph.number_of_edges()
-    undirected = graph.to_undirected()
+    arcs = _arcs(edges, source)
+    n = int(arcs.max()) + 1 if arcs.size else 0
+    m = len(arcs)
+    pairs = np.unique(np.sort(arcs, axis=1), axis=0)
     out: dict[str, float | str] = {
         "n_nodes": n,
         "n_edges": m,
         "n_self_loops": int((edges["regulator"] == edges["target"]).sum()),
         "density": m / (n * (n - 1)) if n > 1 else float("nan"),
     }
-    method = community_method(undirected.number_of_edges(), communities, greedy_max_edges)
+    method = community_method(len(pairs), communities, greedy_max_edges)
     out["community_method"] = method
-    if undirected.number_of_edges():
+    out_degree = np.bincount(arcs[:, 0], minlength=n).astype(float)
+    in_degree = np.bincount(arcs[:, 1], minlength=n).astype(float)
+    if len(pairs):
+        undirected = nx.Graph()
+        undirected.add_nodes_from(range(n))
+        undirected.add_edges_from(pairs.tolist())
         if method == "greedy":
             found = nx.community.greedy_modularity_communities(undirected)
         else:
             found = nx.community.louvain_communities(undirected, seed=seed)
         out["n_communities"] = len(found)
-        out["modularity"] = float(nx.community.modularity(undirected, found))
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore", RuntimeWarning)
-            out["assortativity"] = _undefined_to_nan(
-                nx.degree_assortativity_coefficient(undirected)
-            )
-            out["assortativity_out_in"] = _undefined_to_nan(
-                nx.degree_assortativity_coefficient(graph, x="out", y="in")
-            )
+        out["modularity"] = _modularity(pairs, n, found)
+        degree = np.bincount(pairs.ravel(), minlength=n).astype(float)
+        both = np.concatenate([pairs, pairs[:, ::-1]])
+        out["assortativity"] = _pearson(degree[both[:, 0]], degree[both[:, 1]])
+        out["assortativity_out_in"] = _pearson(out_degree[arcs[:, 0]], in_degree[arcs[:, 1]])
     else:
         out.update(
             n_communities=0, modularity=np.nan, assortativity=np.nan, assortativity_out_in=np.nan
         )
-    for direction, degrees in (("in", graph.in_degree()), ("out", graph.out_degree())):
-        values = np.array([d for _, d in degrees], dtype=float)
+    for direction, values in (("in", in_degree), ("out", out_degree)):
         out[f"n_{direction}_degree_positive"] = int((values > 0).sum())
         out[f"{direction}_degree_mean"] = float(values.mean()) if n else np.nan
         out[f"{direction}_degree_median"] = float(np.median(values)) if n else np.nan
@@ -109,12 +145,15 @@ def grn_topology(
 
 def degree_table(edges: pd.DataFrame, source: str = "edge table") -> pd.DataFrame:
     """In- and out-degree of every gene of the graph (self-loops left out)."""
-    graph = grn_graph(edges, source)
-    genes = sorted(graph.nodes)
+    arcs = _arcs(edges, source)
+    off = edges.loc[edges["regulator"] != edges["target"], ["regulator", "target"]]
+    _, names = pd.factorize(pd.concat([off["regulator"], off["target"]], ignore_index=True))
+    n = len(names)
+    order = np.argsort(np.asarray(names, dtype=object))
     return pd.DataFrame(
         {
-            "gene_id": genes,
-            "in_degree": [graph.in_degree(g) for g in genes],
-            "out_degree": [graph.out_degree(g) for g in genes],
+            "gene_id": np.asarray(names, dtype=object)[order],
+            "in_degree": np.bincount(arcs[:, 1], minlength=n)[order],
+            "out_degree": np.bincount(arcs[:, 0], minlength=n)[order],
         }
     )

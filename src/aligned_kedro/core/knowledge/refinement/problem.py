@@ -265,19 +265,28 @@ class RefineProblem:
         gp[torch.arange(self.r), torch.arange(self.r)] = 0.0
         return Evaluation(wp, wn, total, gp, gn, hp, hn, tuple(reach))
 
-    def outer_columns(self, wp: torch.Tensor, wn: torch.Tensor, at: Evaluation) -> torch.Tensor:
-        """f_j of the columns outside `rows`, (n - r,) float64, with the reach of `at`.
+    def outer_columns(
+        self,
+        wp: torch.Tensor,
+        wn: torch.Tensor,
+        at: Evaluation,
+        columns: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """f_j of `columns` (layout positions >= r; None: every column outside `rows`),
+        float64, with the reach of `at`.
 
         Those columns depend only on their own entries given the regulator block, so a
-        point that shares `at`'s regulator columns shares its reach.
+        point that shares `at`'s regulator columns shares its reach, and each column
+        costs the same whichever others are asked for.
         """
         r = self.r
-        total = torch.zeros(wp.shape[1] - r, dtype=torch.float64)
+        chosen: slice | torch.Tensor = slice(r, None) if columns is None else columns
+        total = torch.zeros(wp[:, chosen].shape[1], dtype=torch.float64)
         for block, sums in zip(self.blocks, at.reach, strict=True):
             with torch.no_grad():
-                p, n = leave(sums, (wp[:, r:], wn[:, r:]))
+                p, n = leave(sums, (wp[:, chosen], wn[:, chosen]))
                 pred = predict(p, n, self.tk, self.relaxation)
-                residual = block.residual(pred, slice(r, None))
+                residual = block.residual(pred, chosen)
                 total += (residual**2).sum(dim=0).double()
         return total
 

@@ -27,6 +27,7 @@ Relaxation = Literal["separate", "difference"]
 
 EXP_LIMIT = 80.0
 _NEWTON_STEPS = 50
+_SCREEN_MARGIN = 1e-3
 
 
 def relax(X: torch.Tensor, t: float) -> torch.Tensor:
@@ -76,12 +77,41 @@ def prox_eps(
     -------
     torch.Tensor
         The minimisers, shape and dtype of v (computed in float64).
+
+    Only the entries that can move are solved. With the bound at 0, d = 0 unless |v|
+    passes two necessary conditions (with a margin): the root exists, |v| >
+    (ln(max(a t0², 1)) + min(a t0², 1))/t0, and it can beat d = 0: at the root
+    a·t0·exp(-t0·u) = |v| - u, so h(u) >= a - |v|/t0, which must be below h(0) = v²/2.
+    Most absent entries of a large KB fail them. Newton's method stops per entry (its
+    step at most 1e-12), so the solved entries do not depend on which others are solved.
     """
+    t = float(t0)
+    a_t = a if isinstance(a, torch.Tensor) else torch.tensor(a, dtype=torch.float64)
+    a_v = torch.broadcast_to(a_t, v.shape)
+    at2 = a_v.to(v.dtype) * (t * t)
+    threshold = (torch.log(torch.clamp(at2, min=1.0)) + torch.clamp(at2, max=1.0)) / t
+    mag = v.abs()
+    below = (mag < threshold * (1.0 - _SCREEN_MARGIN) - _SCREEN_MARGIN) | (
+        0.5 * mag * mag + mag / t < a_v.to(v.dtype) * (1.0 - _SCREEN_MARGIN) - _SCREEN_MARGIN
+    )
+    fixed = torch.broadcast_to(lower == 0, v.shape) & below
+    if not bool(fixed.any()):
+        return _prox_eps_solve(v, a_v, t, lower)
+    out = torch.zeros_like(v)
+    moving = (~fixed).nonzero(as_tuple=True)
+    lo_b = torch.broadcast_to(lower, v.shape)
+    out[moving] = _prox_eps_solve(v[moving], a_v[moving], t, lo_b[moving])
+    return out
+
+
+def _prox_eps_solve(
+    v: torch.Tensor, a: torch.Tensor, t: float, lower: torch.Tensor
+) -> torch.Tensor:
+    """`prox_eps` on every entry, in float64."""
     work = torch.float64
     vv = v.to(work)
     lo = torch.broadcast_to(lower.to(work), vv.shape)
-    a_ = torch.broadcast_to(torch.as_tensor(a, dtype=work), vv.shape)
-    t = float(t0)
+    a_ = torch.broadcast_to(a.to(work), vv.shape)
     mag = vv.abs()
     c = a_ * t
     u_min = torch.clamp(torch.log(torch.clamp(c * t, min=1e-300)) / t, min=0.0)
@@ -90,11 +120,14 @@ def prox_eps(
     if bool(exists.any()):
         m, cc = mag[exists], c[exists]
         u = m.clone()
+        active = torch.arange(len(u))
         for _ in range(_NEWTON_STEPS):
-            e = cc * torch.exp(-t * u)
-            step = (u - m + e) / (1.0 - t * e)
-            u = u - step
-            if float(step.abs().max()) <= 1e-12:
+            ua = u[active]
+            e = cc[active] * torch.exp(-t * ua)
+            step = (ua - m[active] + e) / (1.0 - t * e)
+            u[active] = ua - step
+            active = active[step.abs() > 1e-12]
+            if not len(active):
                 break
         stationary[exists] = torch.sign(vv[exists]) * torch.clamp(u, min=0.0)
     stationary = torch.maximum(stationary, lo)

@@ -238,13 +238,16 @@ class _Penalty:
         return relax(d.abs(), self.t0)
 
     def value(self, problem: RefineProblem, wp: torch.Tensor, wn: torch.Tensor) -> float:
-        """The penalty at (R̄+, R̄-); the fixed self-activation and the entries that may
+        """The penalty at (R̄+, R̄-), summed over the entries that differ from the input
+        KB (an unchanged entry costs 0); the fixed self-activation and the entries that may
         not change (infinite price, never moved) cost nothing."""
         total = 0.0
         for price, d in (
             (self.prices.pos, wp - problem.r_pos),
             (self.prices.neg, wn - problem.r_neg),
         ):
+            moved = (d != 0).nonzero(as_tuple=True)
+            price, d = price[moved], d[moved]
             free = torch.isfinite(price)
             total += float((price[free] * self.entries(d[free])).sum())
         return total
@@ -509,7 +512,7 @@ def _proximal_step(
         model[idx] = f[sel] + model_p + model_n
         slack = 1e-6 * torch.clamp(f[sel].abs(), min=1.0)
         if outer:
-            bad = problem.outer_columns(new_p, new_n, at)[sel - problem.r] > model[idx] + slack
+            bad = problem.outer_columns(new_p, new_n, at, sel) > model[idx] + slack
         else:
             trial, _, _ = problem.data_term(new_p, new_n, grad=False)
             bad = trial[sel] > model[idx] + slack
