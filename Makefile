@@ -28,7 +28,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-# The tests that start a Dask cluster of kedro runs (over a minute): not in `make test`.
+# Only the tests that start a Dask cluster of kedro runs (also part of `make test`).
 test-scale: $(STAMP)
 	$(BIN)/python -m pytest -m scale
 

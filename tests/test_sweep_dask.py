@@ -1,8 +1,8 @@
 """scripts/sweep.py --dask local: a 2-seed sweep as tasks of a 2-worker LocalCluster,
 logged through the sweep's own MLflow server and read back into the summary table.
 
-Two kedro runs and a server take over a minute on 2 cores, beyond the suite's 5-minute
-budget: marked `scale`, run by `make test-scale`, left out of `make test`."""
+Two kedro runs and a server take about a minute on 2 cores; marked `scale` so that
+`make test-scale` runs it alone, and part of `make test` (CI)."""
 
 from __future__ import annotations
 
