@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_routing.py --cases ecoli,norman_pseudobulk
 	$(BIN)/python benchmarks/bench_training.py --case training_gnn
 	$(BIN)/python benchmarks/bench_training.py --case training_gnn_norman_per_cell
+	$(BIN)/python benchmarks/bench_training.py --case out_of_fold_norman_per_cell
 	$(BIN)/python benchmarks/bench_topology.py --cases dorothea_scale,node_shortcut_edges,node_knowledge_usage,node_grn_diff_plot
 
 bench-full: $(STAMP)
