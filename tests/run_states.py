@@ -43,5 +43,8 @@ def run(path: Path, pipeline: str, at: str, how: str, params: dict | None = None
 
 
 if __name__ == "__main__":
+    # a process started in the background by a non-interactive shell inherits SIGINT as
+    # ignored, and Python then installs no KeyboardInterrupt handler: Ctrl-C needs one
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     os.chdir(sys.argv[1])
     run(Path(sys.argv[1]), *sys.argv[2:5])
