@@ -59,9 +59,7 @@ def label_counts(Y: np.ndarray, inverse: np.ndarray, u: int) -> np.ndarray:
     largest = int(sizes.max(initial=0))
     dtype = np.uint8 if largest <= 255 else np.int16 if largest <= 32767 else np.int32
     counts = np.zeros((u, 3, Y.shape[1]), dtype=dtype)
-    if u == len(Y):
-        for c in range(3):
-            counts[inverse, c] = np.equal(Y, c - 1)
+    if u == 0:
         return counts
     order = np.argsort(inverse, kind="stable")
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])

@@ -31,16 +31,17 @@ def _undefined_to_nan(value: Any) -> float:
     return value if math.isfinite(value) else float("nan")
 
 
-def _arcs(edges: pd.DataFrame, source: str) -> np.ndarray:
-    """The distinct regulator-target arcs without self-loops, (m, 2) node codes 0..n-1 (the
-    genes with at least one such arc)."""
+def _arcs(edges: pd.DataFrame, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct regulator-target arcs without self-loops, (m, 2) node codes 0..n-1,
+    and the gene of each code (the genes with at least one such arc)."""
     for column in ("regulator", "target"):
         if column not in edges.columns:
             raise InputError("missing column", source=source, column=column)
     off = edges.loc[edges["regulator"] != edges["target"], ["regulator", "target"]]
-    codes, _ = pd.factorize(pd.concat([off["regulator"], off["target"]], ignore_index=True))
+    codes, names = pd.factorize(pd.concat([off["regulator"], off["target"]], ignore_index=True))
     arcs = codes.reshape(2, -1).T
-    return np.unique(arcs, axis=0) if len(arcs) else arcs.reshape(0, 2)
+    arcs = np.unique(arcs, axis=0) if len(arcs) else arcs.reshape(0, 2)
+    return arcs, np.asarray(names, dtype=object)
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
@@ -103,8 +104,8 @@ def grn_topology(
         raise InputError(
             f"communities must be one of {COMMUNITY_METHODS}, got {communities!r}", source=source
         )
-    arcs = _arcs(edges, source)
-    n = int(arcs.max()) + 1 if arcs.size else 0
+    arcs, names = _arcs(edges, source)
+    n = len(names)
     m = len(arcs)
     pairs = np.unique(np.sort(arcs, axis=1), axis=0)
     out: dict[str, float | str] = {
@@ -145,14 +146,12 @@ def grn_topology(
 
 def degree_table(edges: pd.DataFrame, source: str = "edge table") -> pd.DataFrame:
     """In- and out-degree of every gene of the graph (self-loops left out)."""
-    arcs = _arcs(edges, source)
-    off = edges.loc[edges["regulator"] != edges["target"], ["regulator", "target"]]
-    _, names = pd.factorize(pd.concat([off["regulator"], off["target"]], ignore_index=True))
+    arcs, names = _arcs(edges, source)
     n = len(names)
-    order = np.argsort(np.asarray(names, dtype=object))
+    order = np.argsort(names)
     return pd.DataFrame(
         {
-            "gene_id": np.asarray(names, dtype=object)[order],
+            "gene_id": names[order],
             "in_degree": np.bincount(arcs[:, 1], minlength=n)[order],
             "out_degree": np.bincount(arcs[:, 0], minlength=n)[order],
         }
