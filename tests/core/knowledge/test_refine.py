@@ -234,6 +234,56 @@ def test_batching_does_not_change_the_data_term():
     assert torch.allclose(ga, gb)
 
 
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), relaxation=st.sampled_from(["separate", "difference"]))
+def test_equal_inputs_enter_once_with_the_same_data_term(seed, relaxation):
+    """Cells of one condition (equal x, their own labels) merge into one weighted row: the
+    data term per column, its gradient and the inputs counted per edge are those of every
+    row on its own (a dense n x n reference over the repeated rows)."""
+    rng = np.random.default_rng(seed)
+    true = small_grn(seed, n=14, n_regulators=4, per_regulator=3)
+    distinct = np.unique(knockouts(true, seed, doubles=2).toarray(), axis=0)
+    copies = rng.integers(1, 5, size=len(distinct))
+    X = np.repeat(distinct, copies, axis=0)[rng.permutation(int(copies.sum()))]
+    Y = rng.integers(-1, 2, size=X.shape).astype(np.float64)
+    measured = rng.random(true.n_genes) < 0.8
+    problem = RefineProblem(
+        true, X, Y, k=2, tk=0.5, relaxation=relaxation, dtype=torch.float64, measured=measured
+    )
+    assert sum(len(block.rows) for block in problem.blocks) == len(distinct)
+    assert sorted(problem.copies()[problem.copies() > 0]) == sorted(copies)
+    n, r = true.n_genes, problem.r
+    wp = problem.r_pos + torch.as_tensor(rng.random(problem.r_pos.shape) * 0.5)
+    wn = problem.r_neg + torch.as_tensor(rng.random(problem.r_neg.shape) * 0.5)
+    wp[torch.arange(r), torch.arange(r)] = 1.0
+    fcol, gp, gn = problem.data_term(wp, wn)
+    rp0 = problem.to_dense(wp, n)
+    rp0[np.arange(n), np.arange(n)] = 1.0
+    rp0.requires_grad_(True)
+    rn0 = problem.to_dense(wn, n).requires_grad_(True)
+    p, q = rp0, rn0
+    for _ in range(2):
+        p, q = rp0 @ p + rn0 @ q, rp0 @ q + rn0 @ p
+    if relaxation == "difference":
+        pred = torch.sign(p - q) * (1 - torch.exp(-0.5 * (p - q).abs()))
+    else:
+        pred = torch.exp(-0.5 * q) - torch.exp(-0.5 * p)
+    residual = (torch.as_tensor(X) @ pred - torch.as_tensor(Y)) * torch.as_tensor(measured)
+    per_column = (residual**2).sum(dim=0)
+    per_column.sum().backward()
+    rows, layout = torch.as_tensor(problem.rows), torch.as_tensor(problem.layout)
+    assert torch.allclose(fcol, per_column.detach()[layout], rtol=1e-10, atol=1e-9)
+    assert torch.allclose(gn, rn0.grad[rows][:, layout], atol=1e-9)
+    off = torch.ones_like(gp, dtype=torch.bool)
+    off[torch.arange(r), torch.arange(r)] = False
+    assert torch.allclose(gp[off], rp0.grad[rows][:, layout][off], atol=1e-9)
+    i, j = (problem.r_pos > 0).logical_and(off).nonzero(as_tuple=True)
+    found = problem.edge_support(problem.r_pos, problem.r_neg, i.numpy(), j.numpy(), 1)
+    for c, t, count in zip(i, j, found.reaching["observed"], strict=True):
+        reached = sum(problem.rows[int(c)] in _within(true, np.flatnonzero(x), 2) for x in X)
+        assert count == (reached if measured[problem.layout[int(t)]] else 0)
+
+
 def test_evaluate_returns_its_state_and_leaves_the_problem_as_it_was():
     true = small_grn(2, n=20, n_regulators=5, per_regulator=3)
     X = knockouts(true, 2, doubles=3)

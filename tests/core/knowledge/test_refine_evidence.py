@@ -213,6 +213,7 @@ def test_a_shortcut_stays_out_where_a_path_can_explain_the_response():
 
 
 def test_each_edit_names_the_inputs_that_drive_it():
+    """Two equal knockouts of a drive the removal as one input of two copies."""
     X = np.vstack([one_hot(GENES, "a", "a"), one_hot(GENES, "c")])
     Y = np.zeros((3, 8))
     Y[:, [0, 2]] = X[:, [0, 2]]
@@ -227,7 +228,7 @@ def test_each_edit_names_the_inputs_that_drive_it():
     )
     table = result.edges.set_index(["regulator", "target"])
     assert table.loc[("a", "b"), "status"] == "removed"
-    assert table.loc[("a", "b"), "drivers"] == "ko_a_1 (-0.90); ko_a_2 (-0.90)"
+    assert table.loc[("a", "b"), "drivers"] == "ko_a_1 ×2 (-1.81)"
     assert table.loc[("c", "d"), "drivers"] == "ko_c (+1.00)"
 
 

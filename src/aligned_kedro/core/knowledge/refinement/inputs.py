@@ -6,6 +6,10 @@ labels) and *predicted* when they come from the aligned prediction ȳ (an unlabe
 of X_u). An observed input counts only on the genes that were measured; one with fewer
 than `min_called` responses (non-zero labels) lacks the power to say that a gene does
 not change, and is skipped.
+
+Inputs of one kind with the same x (the cells of one condition in a per-cell screen) enter
+Eq. 6 once: Σ_i ||pred(x) - ȳ_i||² = c·||pred(x) - mean ȳ||² + Σ_i ||ȳ_i - mean ȳ||², so a
+group of c inputs is one row scaled by √c plus a constant per column (`InputBlock.spread`).
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ KINDS: tuple[Kind, ...] = ("observed", "predicted")
 
 @dataclass(frozen=True)
 class InputBlock:
-    """Inputs of one kind that perturb at most `batch_size` distinct genes: the basis (their
-    row positions), inputs x (sparse, inputs x basis), targets ȳ (inputs x n), the weight
-    Σ x² of each basis gene, the inputs' rows of X, and for observed inputs the 0/1 mask
-    of the measured columns (None: every column counts)."""
+    """Distinct inputs of one kind that perturb at most `batch_size` distinct genes: the
+    basis (their row positions), inputs √c·x (sparse, inputs x basis) and targets √c·mean ȳ
+    (inputs x n) of each group of c equal inputs, the weight Σ c·x² of each basis gene, the
+    first row of X of each group and c, the constant Σ_i (ȳ_i - mean ȳ)² per column
+    (float64), and for observed inputs the 0/1 mask of the measured columns (None: every
+    column counts)."""
 
     basis: torch.Tensor
     x: torch.Tensor
@@ -37,6 +43,8 @@ class InputBlock:
     weight: torch.Tensor
     rows: np.ndarray
     kind: Kind
+    count: torch.Tensor
+    spread: torch.Tensor
     mask: torch.Tensor | None = None
 
     def masked(
@@ -116,6 +124,20 @@ def check_inputs(
     return Inputs(xs, y, rows_observed, genes_measured, skipped)
 
 
+def distinct_inputs(x: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """The group of each row of `x` (sorted CSR) by equal rows, numbered in order of first
+    appearance, (m,), and the first row of each group."""
+    groups: dict[bytes, int] = {}
+    group = np.empty(x.shape[0], dtype=np.intp)
+    for i in range(x.shape[0]):
+        a, b = x.indptr[i], x.indptr[i + 1]
+        key = x.indices[a:b].tobytes() + x.data[a:b].tobytes()
+        group[i] = groups.setdefault(key, len(groups))
+    first = np.full(len(groups), x.shape[0], dtype=np.intp)
+    np.minimum.at(first, group, np.arange(x.shape[0]))
+    return group, first
+
+
 def input_blocks(
     inputs: Inputs,
     kind: Kind,
@@ -124,13 +146,23 @@ def input_blocks(
     limit: int,
     dtype: torch.dtype,
 ) -> list[InputBlock]:
-    """Group the inputs of `kind` (in order of their first perturbed gene) into blocks of
-    <= `limit` genes."""
-    rows = inputs.rows_of(kind)
+    """Merge the equal inputs of `kind` and group them (in order of their first perturbed
+    gene) into blocks of <= `limit` genes."""
+    group, first = distinct_inputs(inputs.x[inputs.rows_of(kind)])
+    members_of = sp.csr_matrix(
+        (np.ones(len(group)), (group, np.arange(len(group)))), shape=(len(first), len(group))
+    )
+    count = np.asarray(members_of.sum(axis=1)).ravel()
+    y_kind = inputs.y[inputs.rows_of(kind)][:, layout].astype(np.float64)
+    sums = members_of @ y_kind
+    mean = sums / count[:, None]
+    spread = members_of @ np.abs(y_kind) - sums**2 / count[:, None]
+    rows = inputs.rows_of(kind)[first]
     xs = inputs.x[rows]
     mask = None
     if kind == "observed" and not inputs.measured.all():
         mask = torch.as_tensor(inputs.measured[layout], dtype=dtype)
+        spread = spread * inputs.measured[layout]
     m = xs.shape[0]
     first = np.full(m, -1, dtype=np.int64)
     nonempty = np.diff(xs.indptr) > 0
@@ -150,7 +182,9 @@ def input_blocks(
     out = []
     for members, gene_set in groups:
         cols = np.asarray(sorted(gene_set), dtype=np.intp)
-        x_block = xs[members][:, cols].tocoo()
+        scale = np.sqrt(count[members])
+        x_block = sp.diags(scale) @ xs[members][:, cols]
+        x_block = x_block.tocoo()
         x_tensor = torch.sparse_coo_tensor(
             np.vstack([x_block.row, x_block.col]),
             x_block.data,
@@ -162,12 +196,14 @@ def input_blocks(
             InputBlock(
                 basis=torch.as_tensor(position[cols], dtype=torch.long),
                 x=x_tensor,
-                y=torch.as_tensor(inputs.y[rows[members]][:, layout], dtype=dtype),
+                y=torch.as_tensor(scale[:, None] * mean[members], dtype=dtype),
                 weight=torch.as_tensor(
                     np.asarray(x_block.power(2).sum(axis=0)).ravel(), dtype=dtype
                 ),
                 rows=rows[members],
                 kind=kind,
+                count=torch.as_tensor(count[members], dtype=torch.long),
+                spread=torch.as_tensor(spread[members].sum(axis=0), dtype=torch.float64),
                 mask=mask,
             )
         )

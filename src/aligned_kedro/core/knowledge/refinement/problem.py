@@ -214,7 +214,7 @@ class RefineProblem:
                     dp, dn = torch.autograd.grad(per_column.sum(), (p_in, n_in))
                     gp += dp
                     gn += dn
-            total += per_column.detach().double()
+            total += per_column.detach().double() + block.spread
         return total, gp, gn
 
     def evaluate(self, wp: torch.Tensor, wn: torch.Tensor) -> Evaluation:
@@ -246,7 +246,7 @@ class RefineProblem:
             dp, dn = torch.autograd.grad(per_column.sum(), (p_in, n_in))
             gp += dp
             gn += dn
-            total += per_column.detach().double()
+            total += per_column.detach().double() + block.spread
             with torch.no_grad():
                 p, n, residual = p.detach(), n.detach(), residual.detach()
                 ap, an = reach_p.detach(), reach_n.detach()
@@ -287,7 +287,7 @@ class RefineProblem:
                 p, n = leave(sums, (wp[:, chosen], wn[:, chosen]))
                 pred = predict(p, n, self.tk, self.relaxation)
                 residual = block.residual(pred, chosen)
-                total += (residual**2).sum(dim=0).double()
+                total += (residual**2).sum(dim=0).double() + block.spread[chosen]
         return total
 
     def edge_support(
@@ -356,7 +356,7 @@ class RefineProblem:
                         share = errors[0] - errors[1]
                         support[kind][part] += share.sum(dim=0)
                         tested = block.masked(hit[:, cc].to(p.dtype), jj) > 0
-                        reaching[kind][part] += tested.sum(dim=0)
+                        reaching[kind][part] += (tested * block.count[:, None]).sum(dim=0)
                         if kind in self.fit:
                             best, best_rows = _top(best, best_rows, share.T, rows, top, part)
         return EdgeEvidence(
@@ -365,6 +365,15 @@ class RefineProblem:
             drivers=best.numpy(),
             driver_rows=best_rows.numpy(),
         )
+
+    def copies(self) -> np.ndarray:
+        """For each row of X, the inputs of its group of equal inputs when it is the group's
+        first row (`inputs.distinct_inputs`), else 0, (m,)."""
+        out = np.zeros(self.inputs.x.shape[0], dtype=np.int64)
+        for blocks in self.evidence.values():
+            for block in blocks:
+                out[block.rows] = block.count.numpy()
+        return out
 
     def observed_rows(self) -> np.ndarray:
         """Rows whose gene an observed input perturbs or was measured to respond in

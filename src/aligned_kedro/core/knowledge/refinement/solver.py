@@ -345,7 +345,14 @@ def refine(
         penalty = _Penalty(prices, options.penalty, options.prox, options.t0)
         at, losses, iterations, converged = _minimise(problem, penalty, options, logger)
         table_started = time.perf_counter()
-        names = _names(input_names, np.arange(problem.inputs.x.shape[0]))
+        names = [
+            name if copies <= 1 else f"{name} ×{copies}"
+            for name, copies in zip(
+                _names(input_names, np.arange(problem.inputs.x.shape[0])),
+                problem.copies(),
+                strict=True,
+            )
+        ]
         edges = edge_table(kb, problem, at.wp, at.wn, options.threshold, prices, names)
         summary: dict[str, int | float | bool | str] = {**edge_summary(edges)}
         summary.update(
