@@ -105,6 +105,8 @@ def test_the_prediction_table_lists_the_non_trivial_entries_as_the_stacked_frame
     ).reset_index()
     stacked.columns = ["condition", "gene_id", *rounds.OUTPUTS]
     expected = stacked[(stacked[list(rounds.OUTPUTS)] != 0).any(axis=1)].reset_index(drop=True)
+    expected["condition"] = pd.Categorical(expected["condition"], categories=data.rows)
+    expected["gene_id"] = pd.Categorical(expected["gene_id"], categories=data.genes)
     table = rounds.prediction_table(outputs, data)
     assert 0 < len(table) < 35
     pd.testing.assert_frame_equal(table, expected)

@@ -26,15 +26,16 @@ OUTPUTS = ("y_hat", "a", "y_bar")
 def prediction_table(outputs: dict[str, np.ndarray], data: RoundData) -> pd.DataFrame:
     """Long table of ŷ, a and ȳ for every labelled row and gene with a non-trivial entry,
     row by row; only those entries are gathered (per-cell rows x genes x 3 never become
-    one long frame)."""
+    one long frame), and condition and gene_id are categorical (tens of millions of rows
+    at per-cell scale)."""
     nonzero = np.zeros(np.shape(outputs[OUTPUTS[0]]), dtype=bool)
     for name in OUTPUTS:
         nonzero |= np.asarray(outputs[name]) != 0
     row, column = np.nonzero(nonzero)
     return pd.DataFrame(
         {
-            "condition": np.asarray(list(data.rows), dtype=object)[row],
-            "gene_id": np.asarray(list(data.genes), dtype=object)[column],
+            "condition": pd.Categorical.from_codes(row, list(data.rows)),
+            "gene_id": pd.Categorical.from_codes(column, list(data.genes)),
             **{name: np.asarray(outputs[name])[row, column] for name in OUTPUTS},
         }
     )
