@@ -53,6 +53,8 @@ class RoundData:
         False for the latent genes: KB genes without a measurement, whose columns of Y
         hold no labels; every score, the prior and f_y's cross-entropy leave them out.
         All True when omitted.
+
+    The arrays are read-only views, so stages can share one RoundData without copies.
     """
 
     X: np.ndarray
@@ -98,6 +100,9 @@ class RoundData:
         checked["train"] = _row_indices(self.train, len(X), "train")
         checked["test"] = _row_indices(self.test, len(X), "test")
         for name, value in checked.items():
+            if isinstance(value, np.ndarray):
+                value = value.view()
+                value.setflags(write=False)
             object.__setattr__(self, name, value)
 
     @property
