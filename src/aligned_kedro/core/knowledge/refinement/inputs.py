@@ -148,29 +148,30 @@ def input_blocks(
 ) -> list[InputBlock]:
     """Merge the equal inputs of `kind` and group them (in order of their first perturbed
     gene) into blocks of <= `limit` genes."""
-    group, first = distinct_inputs(inputs.x[inputs.rows_of(kind)])
+    chosen = inputs.rows_of(kind)
+    group, first = distinct_inputs(inputs.x[chosen])
     members_of = sp.csr_matrix(
         (np.ones(len(group)), (group, np.arange(len(group)))), shape=(len(first), len(group))
     )
     count = np.asarray(members_of.sum(axis=1)).ravel()
-    y_kind = inputs.y[inputs.rows_of(kind)][:, layout].astype(np.float64)
+    y_kind = inputs.y[chosen][:, layout].astype(np.float64)
     sums = members_of @ y_kind
     mean = sums / count[:, None]
     spread = members_of @ np.abs(y_kind) - sums**2 / count[:, None]
-    rows = inputs.rows_of(kind)[first]
+    rows = chosen[first]
     xs = inputs.x[rows]
     mask = None
     if kind == "observed" and not inputs.measured.all():
         mask = torch.as_tensor(inputs.measured[layout], dtype=dtype)
         spread = spread * inputs.measured[layout]
     m = xs.shape[0]
-    first = np.full(m, -1, dtype=np.int64)
+    lead_gene = np.full(m, -1, dtype=np.int64)
     nonempty = np.diff(xs.indptr) > 0
-    first[nonempty] = xs.indices[xs.indptr[:-1][nonempty]]
+    lead_gene[nonempty] = xs.indices[xs.indptr[:-1][nonempty]]
     groups: list[tuple[list[int], set[int]]] = []
     members: list[int] = []
     genes: set[int] = set()
-    for i in np.lexsort((np.arange(m), first)):
+    for i in np.lexsort((np.arange(m), lead_gene)):
         own = set(xs.indices[xs.indptr[i] : xs.indptr[i + 1]].tolist())
         if members and len(genes | own) > limit:
             groups.append((members, genes))
