@@ -215,20 +215,22 @@ def project_copy(target: Path) -> Path:
     return target
 
 
-def _rss_mb(pid: int) -> float:
+def _status_mb(pid: int, field: str = "VmRSS") -> float:
+    """A memory field of /proc/<pid>/status in MB: VmRSS (now) or VmHWM (peak so far)."""
     try:
         text = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return 0.0
-    found = re.search(r"VmRSS:\s+(\d+) kB", text)
+    found = re.search(rf"{field}:\s+(\d+) kB", text)
     return int(found.group(1)) / 1024 if found else 0.0
 
 
 def run_logged(
     command: list[str], cwd: Path, log: Path | None = None
-) -> tuple[int, float, list[tuple[str, float, float]], str]:
+) -> tuple[int, float, list[tuple[str, float, float, float]], str]:
     """Run `command`; return its status, wall time, per node (name, seconds, peak RSS MB
-    sampled while it ran) from the console's ``[i/N] node`` lines, and the log's tail."""
+    sampled while it ran, the process's peak RSS when it ended) from the console's
+    ``[i/N] node`` lines, and the log's tail."""
     started = time.perf_counter()
     child = subprocess.Popen(
         command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -239,7 +241,8 @@ def run_logged(
     def sample() -> None:
         while not done.wait(0.5):
             if nodes:
-                nodes[-1][2] = max(nodes[-1][2], _rss_mb(child.pid))
+                nodes[-1][2] = max(nodes[-1][2], _status_mb(child.pid))
+                nodes[-1][3] = max(nodes[-1][3], _status_mb(child.pid, "VmHWM"))
 
     threading.Thread(target=sample, daemon=True).start()
     tail: list[str] = []
@@ -255,7 +258,8 @@ def run_logged(
             now = time.perf_counter() - started
             if nodes:
                 nodes[-1][1] = now - nodes[-1][1]
-            nodes.append([found.group(3), now, 0.0])
+                nodes[-1][3] = max(nodes[-1][3], _status_mb(child.pid, "VmHWM"))
+            nodes.append([found.group(3), now, 0.0, 0.0])
     rc = child.wait()
     if sink:
         sink.close()
@@ -266,13 +270,19 @@ def run_logged(
     return rc, wall, [tuple(n) for n in nodes], "".join(tail)
 
 
-def node_fields(nodes: list[tuple[str, float, float]], top: int = 10) -> str:
-    """The `top` slowest nodes as ``t_<node>=seconds`` and ``rss_<node>=MB``."""
+def node_fields(nodes: list[tuple[str, float, float, float]], top: int = 10) -> str:
+    """The `top` slowest nodes as ``t_<node>=seconds``, the three with the largest RSS
+    sampled as ``rss_<node>=MB``, and ``peak_node``, the node during which the process's
+    peak RSS was last raised (read from VmHWM, so a peak between samples counts)."""
     slowest = sorted(nodes, key=lambda n: -n[1])[:top]
-    times = " ".join(f"t_{name}={seconds:.1f}" for name, seconds, _ in slowest)
+    times = " ".join(f"t_{name}={seconds:.1f}" for name, seconds, _, _ in slowest)
     heaviest = sorted(nodes, key=lambda n: -n[2])[:3]
-    rss = " ".join(f"rss_{name}={mb:.0f}" for name, _, mb in heaviest)
-    return f"{times} {rss}"
+    rss = " ".join(f"rss_{name}={mb:.0f}" for name, _, mb, _ in heaviest)
+    peak, highest = "none", 0.0
+    for name, _, _, hwm in nodes:
+        if hwm > highest:
+            peak, highest = name, hwm
+    return f"{times} {rss} peak_node={peak}"
 
 
 def summary_fields(project: Path, prefix: str) -> str:
