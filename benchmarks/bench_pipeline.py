@@ -20,6 +20,7 @@ reproducible here, so no ratio is printed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import resource
 import shutil
@@ -262,6 +263,8 @@ def run_logged(
             nodes.append([found.group(3), now, 0.0, 0.0])
     rc = child.wait()
     if sink:
+        sink.write("node seconds rss_max_mb peak_rss_at_end_mb\n")
+        sink.writelines(f"{n[0]} {n[1]:.1f} {n[2]:.0f} {n[3]:.0f}\n" for n in nodes)
         sink.close()
     done.set()
     wall = time.perf_counter() - started
@@ -297,9 +300,18 @@ def summary_fields(project: Path, prefix: str) -> str:
 
 
 def run_case(
-    case: str, k: int, params: str, epochs: int | None, seed: int, log: Path | None = None
+    case: str,
+    k: int,
+    params: str,
+    epochs: int | None,
+    seed: int,
+    log: Path | None = None,
+    keep: Path | None = None,
 ) -> str:
-    with tempfile.TemporaryDirectory(prefix="bench_pipeline_") as tmp:
+    if keep is not None:
+        keep.mkdir(parents=True)
+    place = tempfile.TemporaryDirectory(prefix="bench_pipeline_") if keep is None else None
+    with place or contextlib.nullcontext(str(keep)) as tmp:
         project = project_copy(Path(tmp))
         extra = f",{params}" if params else ""
         command = [sys.executable, "-m", "aligned_kedro", "--pipeline=aligned"]
@@ -337,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="norman: training epochs")
     parser.add_argument("--seed", type=int, default=0, help="norman: the screen's seed")
     parser.add_argument("--log", type=Path, help="the run's console, timed, to this file")
+    parser.add_argument("--keep", type=Path, help="run in this new folder and keep it")
     args = parser.parse_args(argv)
     if args.case is None:
         forwarded = list(argv if argv is not None else sys.argv[1:])
@@ -345,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
             command = [sys.executable, str(Path(__file__).resolve()), "--case", case, *forwarded]
             status = status or subprocess.run(command, check=False).returncode
         return status
-    line = run_case(args.case, args.k, args.params, args.epochs, args.seed, args.log)
+    line = run_case(args.case, args.k, args.params, args.epochs, args.seed, args.log, args.keep)
     print(line, flush=True)
     return 1 if "status=failed" in line else 0
 
