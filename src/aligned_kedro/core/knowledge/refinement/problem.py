@@ -30,7 +30,12 @@ from aligned_kedro.core.knowledge.refinement.inputs import (
     check_inputs,
     input_blocks,
 )
-from aligned_kedro.core.knowledge.refinement.relaxation import EXP_LIMIT, Relaxation, predict
+from aligned_kedro.core.knowledge.refinement.relaxation import (
+    EXP_LIMIT,
+    Relaxation,
+    predict,
+    predict_difference,
+)
 from aligned_kedro.core.knowledge.walks import leave, signed_walks
 
 _BLOCK_ELEMENTS = 4 * 2**20
@@ -38,6 +43,7 @@ _SECANT_CHUNK = 4096
 MIN_CURVATURE = 1e-3
 
 Pair = tuple[torch.Tensor, torch.Tensor]
+Reach = torch.Tensor | Pair
 
 
 @dataclass(frozen=True)
@@ -55,9 +61,11 @@ class Evaluation:
         concave, the chord slope of the removal instead.
     hp, hn : torch.Tensor, (r, n)
         Diagonal curvature of f, at least `MIN_CURVATURE`.
-    reach : tuple of (+, -) pairs
-        Per input block, the reach of its basis (B, r) at this point; it depends on the
-        regulator columns only (`RefineProblem.outer_columns`).
+    reach : tuple
+        Per input block, the reach of its basis (B, r) at this point: a (+, -) pair, or
+        for ``relaxation="difference"`` the reach through R̄+ - R̄- alone (their
+        difference); it depends on the regulator columns only
+        (`RefineProblem.outer_columns`).
     """
 
     wp: torch.Tensor
@@ -67,7 +75,7 @@ class Evaluation:
     gn: torch.Tensor
     hp: torch.Tensor
     hn: torch.Tensor
-    reach: tuple[Pair, ...]
+    reach: tuple[Reach, ...]
 
     @property
     def total(self) -> float:
@@ -199,6 +207,8 @@ class RefineProblem:
         self, wp: torch.Tensor, wn: torch.Tensor, *, grad: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """f_j of Eq. 6 per column, (n,) float64, and if asked ∇f on R̄+, R̄- (r, n)."""
+        if self.relaxation == "difference":
+            return self._difference_term(wp, wn, grad=grad)
         total = torch.zeros(wp.shape[1], dtype=torch.float64)
         gp = torch.zeros_like(wp) if grad else None
         gn = torch.zeros_like(wn) if grad else None
@@ -228,6 +238,8 @@ class RefineProblem:
         model is then exact at the removal, and the prox removes the entry exactly when
         the removal lowers f by more than the penalty it costs.
         """
+        if self.relaxation == "difference":
+            return self._evaluate_difference(wp, wn)
         total = torch.zeros(wp.shape[1], dtype=torch.float64)
         gp, gn = torch.zeros_like(wp), torch.zeros_like(wn)
         hp, hn = torch.zeros_like(wp), torch.zeros_like(wn)
@@ -235,7 +247,7 @@ class RefineProblem:
         present_p = _present(wp, diagonal=False)
         present_n = _present(wn, diagonal=True)
         down_sq = self._downstream(wp, wn)
-        reach: list[Pair] = []
+        reach: list[Reach] = []
         for block in self.blocks:
             p_in = wp.detach().requires_grad_(True)
             n_in = wn.detach().requires_grad_(True)
@@ -251,12 +263,13 @@ class RefineProblem:
                 p, n, residual = p.detach(), n.detach(), residual.detach()
                 ap, an = reach_p.detach(), reach_n.detach()
                 reach.append((ap, an))
+                pred = pred.detach()
                 self._gauss_newton(block, p, n, ap, an, down_sq, hp, hn)
                 for present, w_, acc, same, other in (
                     (present_p, wp, removal_p, ap, an),
                     (present_n, wn, removal_n, an, ap),
                 ):
-                    self._removal(block, p, n, residual, present, w_, acc, same, other)
+                    self._removal(block, p, n, pred, residual, present, w_, acc, same, other)
         for present, w_, g_, h_, acc in (
             (present_p, wp, gp, hp, removal_p),
             (present_n, wn, gn, hn, removal_n),
@@ -264,6 +277,87 @@ class RefineProblem:
             _secant(present, w_, g_, h_, acc)
         gp[torch.arange(self.r), torch.arange(self.r)] = 0.0
         return Evaluation(wp, wn, total, gp, gn, hp, hn, tuple(reach))
+
+    def _difference_term(
+        self, wp: torch.Tensor, wn: torch.Tensor, *, grad: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """`data_term` for ``relaxation="difference"``: the prediction depends on R̄+ - R̄-
+        alone, so one closure of the difference serves both signs and ∇f on R̄- is -∇f on
+        R̄+."""
+        total = torch.zeros(wp.shape[1], dtype=torch.float64)
+        a = (wp - wn).requires_grad_(grad)
+        g = torch.zeros_like(wp) if grad else None
+        for block in self.blocks:
+            with torch.set_grad_enabled(grad):
+                d, _ = self._difference_rows(a, block.basis)
+                # Eq. 6: Σ_x ||prediction - ȳ||², per column
+                per_column = (block.residual(predict_difference(d, self.tk)) ** 2).sum(dim=0)
+                if grad:
+                    g += torch.autograd.grad(per_column.sum(), a)[0]
+            total += per_column.detach().double()
+        return total, g, None if g is None else -g
+
+    def _difference_rows(
+        self, a: torch.Tensor, basis: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows of R̄+(k) - R̄-(k) for the basis genes (B, n) and their reach (B, r), from
+        a = R̄+(0) - R̄-(0) (Eq. 1: the difference of the signed walks is the walks of a)."""
+        r, b = self.r, len(basis)
+        state = torch.zeros((b, r), dtype=a.dtype)
+        state[torch.arange(b), basis] = 1.0
+        reach = state
+        inner = a[:, :r]
+        for m in range(self.k + 1):
+            if m:
+                reach = reach + state
+            state = state @ inner
+        return torch.cat([state, reach @ a[:, r:]], dim=1), reach
+
+    def _evaluate_difference(self, wp: torch.Tensor, wn: torch.Tensor) -> Evaluation:
+        """`evaluate` for ``relaxation="difference"`` (`_difference_term`): an entry of R̄-
+        moves the prediction as the same entry of R̄+ with the opposite sign."""
+        total = torch.zeros(wp.shape[1], dtype=torch.float64)
+        a = (wp - wn).requires_grad_(True)
+        g = torch.zeros_like(wp)
+        h = torch.zeros_like(wp)
+        removal_p, removal_n = torch.zeros_like(wp), torch.zeros_like(wn)
+        present_p = _present(wp, diagonal=False)
+        present_n = _present(wn, diagonal=True)
+        down_sq = self._downstream(wp, wn)
+        reach: list[Reach] = []
+        for block in self.blocks:
+            d, sums = self._difference_rows(a, block.basis)
+            pred = predict_difference(d, self.tk)
+            residual = block.residual(pred)
+            per_column = (residual**2).sum(dim=0)
+            g += torch.autograd.grad(per_column.sum(), a)[0]
+            total += per_column.detach().double()
+            with torch.no_grad():
+                d, pred, residual, sums = (
+                    d.detach(),
+                    pred.detach(),
+                    residual.detach(),
+                    sums.detach(),
+                )
+                reach.append(sums)
+                e2 = self._slope(block, d) ** 2
+                self._add_curvature(block, e2, (block.weight[:, None] * sums**2).T, down_sq, h)
+                reached = (sums != 0).any(dim=0)
+                for present, w_, acc, along in (
+                    (present_p, wp, removal_p, sums),
+                    (present_n, wn, removal_n, -sums),
+                ):
+                    self._removal_difference(
+                        block, d, pred, residual, present, w_, acc, along, reached
+                    )
+        gp, gn, hn = g, -g, h.clone()
+        for present, w_, g_, h_, acc in (
+            (present_p, wp, gp, h, removal_p),
+            (present_n, wn, gn, hn, removal_n),
+        ):
+            _secant(present, w_, g_, h_, acc)
+        gp[torch.arange(self.r), torch.arange(self.r)] = 0.0
+        return Evaluation(wp, wn, total, gp, gn, h, hn, tuple(reach))
 
     def outer_columns(
         self,
@@ -282,10 +376,14 @@ class RefineProblem:
         r = self.r
         chosen: slice | torch.Tensor = slice(r, None) if columns is None else columns
         total = torch.zeros(wp[:, chosen].shape[1], dtype=torch.float64)
+        a = (wp[:, chosen] - wn[:, chosen]) if self.relaxation == "difference" else None
         for block, sums in zip(self.blocks, at.reach, strict=True):
             with torch.no_grad():
-                p, n = leave(sums, (wp[:, chosen], wn[:, chosen]))
-                pred = predict(p, n, self.tk, self.relaxation)
+                if a is not None and isinstance(sums, torch.Tensor):
+                    pred = predict_difference(sums @ a, self.tk)
+                else:
+                    p, n = leave(sums, (wp[:, chosen], wn[:, chosen]))
+                    pred = predict(p, n, self.tk, self.relaxation)
                 residual = block.residual(pred, chosen)
                 total += (residual**2).sum(dim=0).double()
         return total
@@ -389,22 +487,23 @@ class RefineProblem:
         Row j is the mean over m = 0..k of the signed walk counts of length m from j,
         combined as the prediction combines them; it approximates how a unit change of an
         entry (c, j) spreads from j (exact when c = j).
+
+        The prediction combines the signs as R̄+(m) - R̄-(m) ("difference") or, for this
+        bound, R̄+(m) + R̄-(m) ("separate"); either is the walks of the single matrix
+        R̄+ ∓ R̄- (Eq. 1), so one walk through it replaces the four signed products.
         """
-        r = self.r
+        r, k = self.r, self.k
         with torch.no_grad():
-            start = torch.eye(r, dtype=wp.dtype)
-            walks = signed_walks(
-                (start, torch.zeros_like(start)), (wp[:, :r], wn[:, :r]), self.k, lead=True
-            )
-            out_p, out_n = leave(walks.lead, (wp[:, r:], wn[:, r:]))
-            scale = 1.0 / (self.k + 1)
-            sum_p, sum_n = walks.reach
-            down_p = torch.cat([sum_p, out_p], dim=1) * scale
-            down_n = torch.cat([sum_n, out_n], dim=1) * scale
-            if self.relaxation == "difference":
-                down_sq = (down_p - down_n) ** 2
-            else:
-                down_sq = (down_p + down_n) ** 2
+            m = wp - wn if self.relaxation == "difference" else wp + wn
+            state = torch.eye(r, dtype=wp.dtype)
+            reach, lead = state, k * state
+            inner = m[:, :r]
+            for step in range(k + 1):
+                if step:
+                    reach = reach + state
+                    lead = lead + (k - step) * state
+                state = state @ inner
+            down_sq = (torch.cat([reach, lead @ m[:, r:]], dim=1) * (1.0 / (k + 1))) ** 2
             down_sq[torch.arange(r), torch.arange(r)] = 0.0
         return down_sq
 
@@ -422,32 +521,43 @@ class RefineProblem:
         """Add one block's Gauss-Newton diagonal to `hp`, `hn`: the squared sensitivity of
         the predictions to each entry, summed over inputs, on the entry's own column and,
         for a regulator target, on the columns it reaches (`_downstream`)."""
-        tk, r = self.tk, self.r
         w = block.weight[:, None]
-        if self.relaxation == "difference":
-            # ∂ε(P - N)/∂R̄(c, j) = ε'·(reach+ - reach-)(c)
-            e2 = block.masked((tk * torch.exp(-(tk * (p - n).abs()).clamp(max=EXP_LIMIT))) ** 2)
-            mass = (w * (ap - an) ** 2).T
-            own = 2.0 * (mass @ e2)
-            hp += own
-            hn += own
-        else:
-            ep = block.masked(tk * torch.exp(-(tk * p).clamp(max=EXP_LIMIT)))
-            en = block.masked(tk * torch.exp(-(tk * n).clamp(max=EXP_LIMIT)))
-            pp, nn_, pn = (w * ap * ap).T, (w * an * an).T, (w * ap * an).T
-            cross = pn @ (ep * en)
-            hp += 2.0 * (pp @ (ep * ep) + nn_ @ (en * en) - 2.0 * cross)
-            hn += 2.0 * (nn_ @ (ep * ep) + pp @ (en * en) - 2.0 * cross)
-            mass, e2 = pp + nn_, ep * ep + en * en
-        down = 2.0 * (mass @ (e2 @ down_sq.T))
-        hp[:, :r] += down
-        hn[:, :r] += down
+        ep, en = self._slope(block, p), self._slope(block, n)
+        pp, nn_, pn = (w * ap * ap).T, (w * an * an).T, (w * ap * an).T
+        cross = pn @ (ep * en)
+        hp += 2.0 * (pp @ (ep * ep) + nn_ @ (en * en) - 2.0 * cross)
+        hn += 2.0 * (nn_ @ (ep * ep) + pp @ (en * en) - 2.0 * cross)
+        down = 2.0 * ((pp + nn_) @ ((ep * ep + en * en) @ down_sq.T))
+        hp[:, : self.r] += down
+        hn[:, : self.r] += down
+
+    def _slope(self, block: InputBlock, x: torch.Tensor) -> torch.Tensor:
+        """ε'_tk(x) = tk·exp(-tk·x) where a response was measured, set to 0 where tk·x >
+        EXP_LIMIT / 2: there it is below 1e-17, and its square would be a float32 denormal
+        (slow on CPUs) or 0."""
+        x = (self.tk * x).abs()
+        return block.masked(torch.where(x > EXP_LIMIT / 2, 0.0, self.tk * torch.exp(-x)))
+
+    def _add_curvature(
+        self,
+        block: InputBlock,
+        e2: torch.Tensor,
+        mass: torch.Tensor,
+        down_sq: torch.Tensor,
+        h: torch.Tensor,
+    ) -> None:
+        """Add to `h` the Gauss-Newton diagonal of one block for ``relaxation="difference"``:
+        2·mass @ ε'² on the entry's own column, and through `_downstream` on the columns
+        a regulator target reaches."""
+        h += 2.0 * (mass @ e2)
+        h[:, : self.r] += 2.0 * (mass @ (e2 @ down_sq.T))
 
     def _removal(
         self,
         block: InputBlock,
         p: torch.Tensor,
         n: torch.Tensor,
+        pred: torch.Tensor,
         residual: torch.Tensor,
         present: Pair,
         w: torch.Tensor,
@@ -465,10 +575,41 @@ class RefineProblem:
             c = rows_[start : start + _SECANT_CHUNK]
             j = cols_[start : start + _SECANT_CHUNK]
             p0, n0 = p[:, j], n[:, j]
-            pred0 = predict(p0, n0, self.tk, self.relaxation)
-            change = self._change(block, j, p0, n0, pred0, -w[c, j], same[:, c], other[:, c])
+            change = self._change(block, j, p0, n0, pred[:, j], -w[c, j], same[:, c], other[:, c])
             before = residual[:, j]
             acc[c, j] += ((before + change) ** 2 - before**2).sum(dim=0)
+
+    def _removal_difference(
+        self,
+        block: InputBlock,
+        d: torch.Tensor,
+        pred: torch.Tensor,
+        residual: torch.Tensor,
+        present: Pair,
+        w: torch.Tensor,
+        acc: torch.Tensor,
+        along: torch.Tensor,
+        reached: torch.Tensor,
+    ) -> None:
+        """`_removal` for ``relaxation="difference"``: removing entry (c, j) moves column j
+        of R̄+(k) - R̄-(k) by -R̄(c, j) times `along` (the reach of c, negated for R̄-).
+        Entries whose regulator the block does not reach change nothing and are passed
+        over. Columns are gathered from transposed copies, whose rows are contiguous."""
+        rows_, cols_ = present
+        keep = reached[rows_]
+        rows_, cols_ = rows_[keep], cols_[keep]
+        d_t, pred_t, along_t = d.T.contiguous(), pred.T.contiguous(), along.T.contiguous()
+        residual_t = residual.T.contiguous()
+        mask = None if block.mask is None else block.mask[:, None]
+        for start in range(0, len(rows_), _SECANT_CHUNK):
+            c = rows_[start : start + _SECANT_CHUNK]
+            j = cols_[start : start + _SECANT_CHUNK]
+            moved = predict_difference(d_t[j] - w[c, j][:, None] * along_t[c], self.tk)
+            change = torch.sparse.mm(block.x, (moved - pred_t[j]).T).T
+            if mask is not None:
+                change = change * mask[j]
+            before = residual_t[j]
+            acc[c, j] += ((before + change) ** 2 - before**2).sum(dim=1)
 
     def _change(
         self,

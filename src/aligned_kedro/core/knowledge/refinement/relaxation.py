@@ -166,12 +166,25 @@ def predict(p: torch.Tensor, n: torch.Tensor, tk: float, relaxation: Relaxation)
         The relaxed deductions of the basis rows, (B, c), in (-1, 1).
     """
     if relaxation == "difference":
-        d = tk * (p - n)
-        # Eq. 6, odd ε: sign(d)·(1 - exp(-|d|))
-        return torch.where(
-            d > 0,
-            -torch.expm1(-d.clamp(min=0.0, max=EXP_LIMIT)),
-            torch.expm1(d.clamp(min=-EXP_LIMIT, max=0.0)),
-        )
+        return predict_difference(p - n, tk)
     # Eq. 6, separate: ε(P) - ε(N) = exp(-N) - exp(-P)
     return torch.exp(-(tk * n).clamp(max=EXP_LIMIT)) - torch.exp(-(tk * p).clamp(max=EXP_LIMIT))
+
+
+def predict_difference(d: torch.Tensor, tk: float) -> torch.Tensor:
+    """The "difference" prediction of Eq. 6 from rows of R̄+(k) - R̄-(k): odd ε_tk(d), (B, c).
+
+    `predict` with ``relaxation="difference"`` depends on R̄+(k) and R̄-(k) only through
+    their difference, the closure of R̄+ - R̄- (Eq. 1 with signs: a step through R̄-
+    flips the sign of a walk).
+    """
+    d = tk * d
+    if not (torch.is_grad_enabled() and d.requires_grad):
+        # the same values with one expm1; autograd needs the two branches (slope 1 at d = 0)
+        return torch.copysign(-torch.expm1(-d.abs().clamp(max=EXP_LIMIT)), d)
+    # Eq. 6, odd ε: sign(d)·(1 - exp(-|d|))
+    return torch.where(
+        d > 0,
+        -torch.expm1(-d.clamp(min=0.0, max=EXP_LIMIT)),
+        torch.expm1(d.clamp(min=-EXP_LIMIT, max=0.0)),
+    )
