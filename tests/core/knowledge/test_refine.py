@@ -26,8 +26,11 @@ from aligned_kedro.core.knowledge.refinement import (
     RefineProblem,
     refine,
     relaxation,
+    solver,
 )
+from aligned_kedro.core.knowledge.refinement.prices import Prices
 from aligned_kedro.core.knowledge.refinement.relaxation import (
+    predict_difference,
     prox_eps,
     prox_frobenius,
     prox_soft,
@@ -170,6 +173,78 @@ def test_exact_prox_screen_solves_few_absent_entries(monkeypatch):
     # those near and above it
     assert 0 < sum(solved) < 0.4 * len(v)
     assert torch.equal(out != 0, v > math.sqrt(2.0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    shrink=st.floats(0.01, 0.99),
+    kind=st.sampled_from([("l1", "exact"), ("l1", "soft"), ("frobenius", "exact")]),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+)
+def test_a_smaller_step_moves_no_entry_that_a_larger_one_left(seed, shrink, kind, dtype):
+    """The shortcut of `solver._proximal_step`: after its first try only moved entries
+    are solved again."""
+    rng = np.random.default_rng(seed)
+    shape = (6, 300)
+    ref = (rng.random(shape) < 0.3).astype(float)
+    w = np.where(rng.random(shape) < 0.2, rng.random(shape), ref)
+    w[rng.random(shape) < 0.1] = 0.0
+    g = rng.normal(size=shape) * 10 ** rng.uniform(-2, 2, size=shape)
+    h = 10 ** rng.uniform(-3, 2, size=shape)
+    price = np.where(ref > 0, 2.0, 1.0) * 10 ** rng.uniform(-1, 1)
+    price[rng.random(shape) < 0.05] = np.inf
+    tensors = [torch.as_tensor(x, dtype=dtype) for x in (w, g, h, ref)]
+    prices = torch.as_tensor(price)
+    penalty = solver._Penalty(Prices(prices, prices), kind[0], kind[1], 100.0)
+    everything = (slice(None), slice(None))
+    sigma = torch.as_tensor(10 ** rng.uniform(-1, 1, shape[1]), dtype=dtype)
+    large = solver._prox_at(*tensors, prices, everything, sigma, penalty)[0]
+    small = solver._prox_at(*tensors, prices, everything, sigma * shrink, penalty)[0]
+    still = large == tensors[0]
+    assert torch.equal(small[still], tensors[0][still])
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    values=st.lists(st.floats(-200, 200, width=32), min_size=1, max_size=40),
+    tk=st.sampled_from([0.2, 1.0]),
+)
+def test_the_difference_prediction_has_the_same_values_without_autograd(values, tk):
+    d = torch.tensor(values + [0.0, -0.0, 80.0, -80.0, 1e-30])
+    with torch.no_grad():
+        plain = predict_difference(d, tk)
+    tracked = predict_difference(d.clone().requires_grad_(True), tk).detach()
+    assert torch.equal(plain, tracked)
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 3), batch_size=st.sampled_from([2, None]))
+def test_the_closure_of_the_difference_equals_the_signed_closures(seed, k, batch_size):
+    """For ``relaxation="difference"`` the data term, its gradient and curvature come from
+    the walks of R̄+ - R̄- alone; the signed closures give the same to rounding."""
+    true = small_grn(seed % 7, n=16, n_regulators=5, per_regulator=3)
+    X = knockouts(true, seed, doubles=2)
+    Y = deduce(true, X, k)
+    problem = RefineProblem(
+        corrupt(true, 0.3, seed), X, Y, k=k, tk=0.5, dtype=torch.float64, batch_size=batch_size
+    )
+    rng = np.random.default_rng(seed)
+    shape = problem.r_pos.shape
+
+    def moved(w: torch.Tensor) -> torch.Tensor:
+        some = torch.as_tensor(rng.random(shape) < 0.15)
+        return torch.where(some, torch.as_tensor(rng.random(shape)), w)
+
+    wp, wn = moved(problem.r_pos), moved(problem.r_neg)
+    wp[torch.arange(problem.r), torch.arange(problem.r)] = 1.0
+    fast, signed = problem.evaluate(wp, wn), problem._evaluate_signed(wp, wn)
+    for name in ("f", "gp", "gn", "hp", "hn"):
+        assert torch.allclose(getattr(fast, name), getattr(signed, name), rtol=1e-9, atol=1e-9)
+    for a, b in zip(
+        problem.data_term(wp, wn), problem._signed_term(wp, wn, grad=True), strict=True
+    ):
+        assert torch.allclose(a, b, rtol=1e-9, atol=1e-9)
 
 
 # --- row restriction against a dense n x n reference -----------------------------------

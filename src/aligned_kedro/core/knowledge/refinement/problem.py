@@ -209,6 +209,12 @@ class RefineProblem:
         """f_j of Eq. 6 per column, (n,) float64, and if asked ∇f on R̄+, R̄- (r, n)."""
         if self.relaxation == "difference":
             return self._difference_term(wp, wn, grad=grad)
+        return self._signed_term(wp, wn, grad=grad)
+
+    def _signed_term(
+        self, wp: torch.Tensor, wn: torch.Tensor, *, grad: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """`data_term` through the signed closures R̄+(k), R̄-(k), for either relaxation."""
         total = torch.zeros(wp.shape[1], dtype=torch.float64)
         gp = torch.zeros_like(wp) if grad else None
         gn = torch.zeros_like(wn) if grad else None
@@ -240,6 +246,10 @@ class RefineProblem:
         """
         if self.relaxation == "difference":
             return self._evaluate_difference(wp, wn)
+        return self._evaluate_signed(wp, wn)
+
+    def _evaluate_signed(self, wp: torch.Tensor, wn: torch.Tensor) -> Evaluation:
+        """`evaluate` through the signed closures R̄+(k), R̄-(k), for either relaxation."""
         total = torch.zeros(wp.shape[1], dtype=torch.float64)
         gp, gn = torch.zeros_like(wp), torch.zeros_like(wn)
         hp, hn = torch.zeros_like(wp), torch.zeros_like(wn)
@@ -522,6 +532,15 @@ class RefineProblem:
         the predictions to each entry, summed over inputs, on the entry's own column and,
         for a regulator target, on the columns it reaches (`_downstream`)."""
         w = block.weight[:, None]
+        if self.relaxation == "difference":
+            # ∂ε(P - N)/∂R̄(c, j) = ε'·(reach+ - reach-)(c)
+            own = torch.zeros_like(hp)
+            self._add_curvature(
+                block, self._slope(block, p - n) ** 2, (w * (ap - an) ** 2).T, down_sq, own
+            )
+            hp += own
+            hn += own
+            return
         ep, en = self._slope(block, p), self._slope(block, n)
         pp, nn_, pn = (w * ap * ap).T, (w * an * an).T, (w * ap * an).T
         cross = pn @ (ep * en)

@@ -47,6 +47,7 @@ Evidence = Literal["observed", "all"]
 _MAX_BACKTRACKS = 30
 _MAX_BACKTRACKS_REGULATORS = 6
 _GROWTH = 1.5
+_COLUMN_CHUNK = 2048
 _TINY = 1e-20
 
 
@@ -528,19 +529,25 @@ def _proximal_step(
         sel = cols[idx]
         model[idx] = f[sel]
         if moving is None:
-            sigma = scale[sel].to(wp.dtype)
-            found = []
-            for w, g, h, ref, price, new, diagonal in signs:
-                z, term = _prox_columns(
-                    w, g, h, ref, sel, sigma, penalty, price, fixed_diagonal=diagonal
-                )
-                new[:, sel] = z
-                model[idx] += term
-                if outer:
-                    rows_, at_col = (z != w[:, sel]).nonzero(as_tuple=True)
-                    found.append((rows_, idx[at_col]))
+            found: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[], []]
+            for start in range(0, len(sel), _COLUMN_CHUNK):
+                part = slice(start, start + _COLUMN_CHUNK)
+                sel_c, idx_c = sel[part], idx[part]
+                sigma = scale[sel_c].to(wp.dtype)
+                for sign, (w, g, h, ref, price, new, diagonal) in enumerate(signs):
+                    z, term = _prox_columns(
+                        w, g, h, ref, sel_c, sigma, penalty, price, fixed_diagonal=diagonal
+                    )
+                    new[:, sel_c] = z
+                    model[idx_c] += term
+                    if outer:
+                        rows_, at_col = (z != w[:, sel_c]).nonzero(as_tuple=True)
+                        found[sign].append((rows_, idx_c[at_col]))
             if outer:
-                moving = found
+                moving = [
+                    (torch.cat([r_ for r_, _ in parts]), torch.cat([p_ for _, p_ in parts]))
+                    for parts in found
+                ]
                 touched = torch.zeros(len(cols), dtype=torch.bool)
                 for _, position in moving:
                     touched[position] = True
