@@ -16,6 +16,7 @@ built.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -445,34 +446,65 @@ class RefineProblem:
             for block in blocks:
                 with torch.no_grad():
                     p, n, ap, an = self.propagate(wp, wn, block.basis)
-                    same, other = (ap, an) if sign == 1 else (an, ap)
+                    moved_rows = self._moved_rows(p, n, ap, an, sign)
                     hit = torch.sparse.mm(block.x * block.x, ((ap + an) > 0).to(p.dtype)) > 0
+                    hit_t = hit.T.contiguous()
+                    pred_t = predict(p, n, self.tk, self.relaxation).T.contiguous()
+                    y_t = block.y.T.contiguous()
+                    mask = None if block.mask is None else block.mask[:, None]
                     rows = torch.as_tensor(block.rows, dtype=torch.long)
                     for start in range(0, len(c), _SECANT_CHUNK):
                         part = slice(start, start + _SECANT_CHUNK)
                         cc, jj = c[part], j[part]
-                        p0, n0 = p[:, jj], n[:, jj]
-                        pred0 = predict(p0, n0, self.tk, self.relaxation)
-                        residual = block.residual(pred0, jj)
+                        pred0 = pred_t[jj]
+                        residual = torch.sparse.mm(block.x, pred0.T).T - y_t[jj]
+                        if mask is not None:
+                            residual = residual * mask[jj]
                         errors = []
                         for value in (0.0, 1.0):
-                            moved, to_same, to_other = value - w[cc, jj], same[:, cc], other[:, cc]
-                            change = self._change(
-                                block, jj, p0, n0, pred0, moved, to_same, to_other
-                            )
+                            moved = moved_rows(cc, jj, (value - w[cc, jj])[:, None])
+                            change = torch.sparse.mm(block.x, (moved - pred0).T).T
+                            if mask is not None:
+                                change = change * mask[jj]
                             errors.append(((residual + change) ** 2).double())
                         share = errors[0] - errors[1]
-                        support[kind][part] += share.sum(dim=0)
-                        tested = block.masked(hit[:, cc].to(p.dtype), jj) > 0
-                        reaching[kind][part] += tested.sum(dim=0)
+                        support[kind][part] += share.sum(dim=1)
+                        tested = hit_t[cc].to(p.dtype)
+                        if mask is not None:
+                            tested = tested * mask[jj]
+                        reaching[kind][part] += (tested > 0).sum(dim=1)
                         if kind in self.fit:
-                            best, best_rows = _top(best, best_rows, share.T, rows, top, part)
+                            best, best_rows = _top(best, best_rows, share, rows, top, part)
         return EdgeEvidence(
             support={kind: v.numpy() for kind, v in support.items()},
             reaching={kind: v.numpy() for kind, v in reaching.items()},
             drivers=best.numpy(),
             driver_rows=best_rows.numpy(),
         )
+
+    def _moved_rows(
+        self, p: torch.Tensor, n: torch.Tensor, ap: torch.Tensor, an: torch.Tensor, sign: int
+    ) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+        """The predictions on columns j, (E, B), when each entry (c, j) of R̄+ (sign 1) or
+        R̄- (sign -1) moves by `moved` (E, 1): the closure rows move by `moved` times the
+        reach of c on the entry's own sign (`same`) and the opposite one (`other`).
+        Columns are gathered from transposed copies, whose rows are contiguous."""
+        same, other = (ap, an) if sign == 1 else (an, ap)
+        if self.relaxation == "difference":
+            d_t, along_t = (p - n).T.contiguous(), (same - other).T.contiguous()
+
+            def difference(c: torch.Tensor, j: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
+                return predict_difference(d_t[j] + moved * along_t[c], self.tk)
+
+            return difference
+        p_t, n_t, same_t, other_t = (x.T.contiguous() for x in (p, n, same, other))
+
+        def separate(c: torch.Tensor, j: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
+            return predict(
+                p_t[j] + moved * same_t[c], n_t[j] + moved * other_t[c], self.tk, self.relaxation
+            )
+
+        return separate
 
     def observed_rows(self) -> np.ndarray:
         """Rows whose gene an observed input perturbs or was measured to respond in

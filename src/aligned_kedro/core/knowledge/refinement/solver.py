@@ -394,6 +394,10 @@ def _minimise(
     scales quartered, so the objective never increases. Stops when it decreases by less
     than `tol` (relative) over one cycle, or after `max_iter` iterations.
 
+    When a regulator step's last check has already computed the trial's data term, the
+    full evaluation (`RefineProblem.evaluate`) waits until the trial is accepted; a step
+    that moved nothing is not evaluated again.
+
     Returns the last accepted evaluation, the objective per iteration (index 0 is the
     start), the iterations and whether it converged.
     """
@@ -408,11 +412,16 @@ def _minimise(
     for iterations in range(1, options.max_iter + 1):
         cols = groups[(iterations - 1) % len(groups)]
         outer = int(cols[0]) >= r
-        new_p, new_n = _proximal_step(problem, at, cols, outer, scale, penalty)
-        trial = problem.evaluate(new_p, new_n)
-        new_objective = trial.total + penalty.value(problem, new_p, new_n)
+        new_p, new_n, f = _proximal_step(problem, at, cols, outer, scale, penalty)
+        trial: Evaluation | None = None
+        if f is None:
+            unmoved = torch.equal(new_p, at.wp) and torch.equal(new_n, at.wn)
+            trial = at if unmoved else problem.evaluate(new_p, new_n)
+            f = trial.f
+        new_objective = float(f.sum()) + penalty.value(problem, new_p, new_n)
         if new_objective <= objective + 1e-9 * max(1.0, abs(objective)):
-            at, objective = trial, new_objective
+            at = trial if trial is not None else problem.evaluate(new_p, new_n)
+            objective = new_objective
         else:
             scale[cols] *= 0.25
         losses.append(objective)
@@ -499,7 +508,7 @@ def _proximal_step(
     outer: bool,
     scale: torch.Tensor,
     penalty: _Penalty,
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """One proximal-gradient step from `at` on the columns `cols`, backtracked per column.
 
     A column is accepted when f_j(z) <= f_j(w) + <∇f_j, z - w> + Σ (z - w)²/(2η) (Beck &
@@ -513,6 +522,9 @@ def _proximal_step(
     raises every d ≠ d_w by more than d_w. So after the first try only the entries that
     moved are solved again, and a column outside `rows` where none moved is accepted
     as it is (its f_j is that of `at`).
+
+    Returns the new point and, for regulator columns, its f_j (n,) when the last data
+    term computed was at that point (else None).
     """
     wp, wn, f = at.wp, at.wn, at.f
     new_p, new_n = wp.clone(), wn.clone()
@@ -580,11 +592,11 @@ def _proximal_step(
         scale[sel[bad]] *= 0.5
         if not bool(bad.any()):
             scale[cols] *= _GROWTH
-            return new_p, new_n
+            return new_p, new_n, None if outer else trial
         pending[idx[~bad]] = False
     sel = cols[pending]
     new_p[:, sel], new_n[:, sel] = wp[:, sel], wn[:, sel]
-    return new_p, new_n
+    return new_p, new_n, None
 
 
 def _names(names: Sequence[str] | None, rows: np.ndarray) -> list[str]:
