@@ -254,9 +254,10 @@ class RefineProblem:
         total = torch.zeros(wp.shape[1], dtype=torch.float64)
         gp, gn = torch.zeros_like(wp), torch.zeros_like(wn)
         hp, hn = torch.zeros_like(wp), torch.zeros_like(wn)
-        removal_p, removal_n = torch.zeros_like(wp), torch.zeros_like(wn)
         present_p = _present(wp, diagonal=False)
         present_n = _present(wn, diagonal=True)
+        removal_p = torch.zeros(len(present_p[0]), dtype=wp.dtype)
+        removal_n = torch.zeros(len(present_n[0]), dtype=wn.dtype)
         down_sq = self._downstream(wp, wn)
         reach: list[Reach] = []
         for block in self.blocks:
@@ -331,9 +332,10 @@ class RefineProblem:
         a = (wp - wn).requires_grad_(True)
         g = torch.zeros_like(wp)
         h = torch.zeros_like(wp)
-        removal_p, removal_n = torch.zeros_like(wp), torch.zeros_like(wn)
         present_p = _present(wp, diagonal=False)
         present_n = _present(wn, diagonal=True)
+        removal_p = torch.zeros(len(present_p[0]), dtype=wp.dtype)
+        removal_n = torch.zeros(len(present_n[0]), dtype=wn.dtype)
         down_sq = self._downstream(wp, wn)
         reach: list[Reach] = []
         for block in self.blocks:
@@ -361,6 +363,7 @@ class RefineProblem:
                     self._removal_difference(
                         block, d, pred, residual, present, w_, acc, along, reached
                     )
+        del a, down_sq
         gp, gn, hn = g, -g, h.clone()
         for present, w_, g_, h_, acc in (
             (present_p, wp, gp, h, removal_p),
@@ -545,7 +548,10 @@ class RefineProblem:
                     reach = reach + state
                     lead = lead + (k - step) * state
                 state = state @ inner
-            down_sq = (torch.cat([reach, lead @ m[:, r:]], dim=1) * (1.0 / (k + 1))) ** 2
+            down_sq = torch.empty_like(m)
+            down_sq[:, :r] = reach
+            down_sq[:, r:] = lead @ m[:, r:]
+            down_sq.mul_(1.0 / (k + 1)).pow_(2)
             down_sq[torch.arange(r), torch.arange(r)] = 0.0
         return down_sq
 
@@ -616,7 +622,8 @@ class RefineProblem:
         same: torch.Tensor,
         other: torch.Tensor,
     ) -> None:
-        """Add to `acc` the change of f_j when each present entry alone is set to 0.
+        """Add to `acc` (one value per present entry) the change of f_j when each present
+        entry alone is set to 0.
 
         Only the entry's own target column is updated (a regulator target's downstream
         change is left to the line search).
@@ -628,7 +635,7 @@ class RefineProblem:
             p0, n0 = p[:, j], n[:, j]
             change = self._change(block, j, p0, n0, pred[:, j], -w[c, j], same[:, c], other[:, c])
             before = residual[:, j]
-            acc[c, j] += ((before + change) ** 2 - before**2).sum(dim=0)
+            acc[start : start + _SECANT_CHUNK] += ((before + change) ** 2 - before**2).sum(dim=0)
 
     def _removal_difference(
         self,
@@ -647,7 +654,7 @@ class RefineProblem:
         Entries whose regulator the block does not reach change nothing and are passed
         over. Columns are gathered from transposed copies, whose rows are contiguous."""
         rows_, cols_ = present
-        keep = reached[rows_]
+        keep = reached[rows_].nonzero().squeeze(1)
         rows_, cols_ = rows_[keep], cols_[keep]
         d_t, pred_t, along_t = d.T.contiguous(), pred.T.contiguous(), along.T.contiguous()
         residual_t = residual.T.contiguous()
@@ -660,7 +667,9 @@ class RefineProblem:
             if mask is not None:
                 change = change * mask[j]
             before = residual_t[j]
-            acc[c, j] += ((before + change) ** 2 - before**2).sum(dim=1)
+            acc[keep[start : start + _SECANT_CHUNK]] += ((before + change) ** 2 - before**2).sum(
+                dim=1
+            )
 
     def _change(
         self,
@@ -684,13 +693,14 @@ class RefineProblem:
 def _secant(
     present: Pair, w: torch.Tensor, g: torch.Tensor, h: torch.Tensor, removal: torch.Tensor
 ) -> None:
-    """Curvature of present entries from the removal secant; the chord slope where f is
-    concave along the removal; every curvature at least `MIN_CURVATURE`."""
+    """Curvature of present entries from the removal secant (`removal`: the change of f
+    per present entry); the chord slope where f is concave along the removal; every
+    curvature at least `MIN_CURVATURE`."""
     if len(present[0]):
         v = w[present]
-        secant = 2.0 * (removal[present] + g[present] * v) / (v * v)
+        secant = 2.0 * (removal + g[present] * v) / (v * v)
         concave = secant <= MIN_CURVATURE
-        g[present] = torch.where(concave, -removal[present] / v, g[present])
+        g[present] = torch.where(concave, -removal / v, g[present])
         h[present] = secant
     h.clamp_(min=MIN_CURVATURE)
 

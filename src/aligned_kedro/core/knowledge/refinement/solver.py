@@ -469,9 +469,14 @@ def _prox_at(
 def _model_term(
     z: torch.Tensor, w: torch.Tensor, g: torch.Tensor, eta: torch.Tensor
 ) -> torch.Tensor:
-    """<∇f, z - w> + (z - w)²/(2η) per entry, float64."""
-    d = (z - w).double()
-    return g.double() * d + d * d / (2 * eta.double())
+    """<∇f, z - w> + (z - w)²/(2η) per entry, float64; computed where z moved (0
+    elsewhere)."""
+    d = z - w
+    moved = d != 0
+    out = torch.zeros(d.shape, dtype=torch.float64)
+    dm = d[moved].double()
+    out[moved] = g[moved].double() * dm + dm * dm / (2 * eta[moved].double())
+    return out
 
 
 def _prox_columns(
