@@ -88,13 +88,7 @@ def prox_eps(
     t = float(t0)
     a_t = a if isinstance(a, torch.Tensor) else torch.tensor(a, dtype=torch.float64)
     a_v = torch.broadcast_to(a_t, v.shape)
-    at2 = a_v.to(v.dtype) * (t * t)
-    threshold = (torch.log(torch.clamp(at2, min=1.0)) + torch.clamp(at2, max=1.0)) / t
-    mag = v.abs()
-    below = (mag < threshold * (1.0 - _SCREEN_MARGIN) - _SCREEN_MARGIN) | (
-        0.5 * mag * mag + mag / t < a_v.to(v.dtype) * (1.0 - _SCREEN_MARGIN) - _SCREEN_MARGIN
-    )
-    fixed = torch.broadcast_to(lower == 0, v.shape) & below
+    fixed = torch.broadcast_to(lower == 0, v.shape) & prox_eps_screen(v, a_v, t)
     if not bool(fixed.any()):
         return _prox_eps_solve(v, a_v, t, lower)
     out = torch.zeros_like(v)
@@ -102,6 +96,19 @@ def prox_eps(
     lo_b = torch.broadcast_to(lower, v.shape)
     out[moving] = _prox_eps_solve(v[moving], a_v[moving], t, lo_b[moving])
     return out
+
+
+def prox_eps_screen(v: torch.Tensor, a: torch.Tensor, t0: float) -> torch.Tensor:
+    """Where `prox_eps` with the bound at 0 returns 0 without solving (its screen), v's
+    shape: |v| fails one of the two necessary conditions for moving, with a margin.
+    `a` has v's shape."""
+    t = float(t0)
+    at2 = a.to(v.dtype) * (t * t)
+    threshold = (torch.log(torch.clamp(at2, min=1.0)) + torch.clamp(at2, max=1.0)) / t
+    mag = v.abs()
+    return (mag < threshold * (1.0 - _SCREEN_MARGIN) - _SCREEN_MARGIN) | (
+        0.5 * mag * mag + mag / t < a.to(v.dtype) * (1.0 - _SCREEN_MARGIN) - _SCREEN_MARGIN
+    )
 
 
 def _prox_eps_solve(

@@ -36,6 +36,7 @@ from aligned_kedro.core.knowledge.refinement.relaxation import (
     Prox,
     Relaxation,
     prox_eps,
+    prox_eps_screen,
     prox_frobenius,
     prox_soft,
     relax,
@@ -461,6 +462,16 @@ def _prox_at(
     # Eq. 6: proximal gradient on the deviation D = R̄ - R, bounded below by -R (R̄ >= 0)
     frozen = torch.isinf(price_s)
     a = torch.where(frozen, 0.0, eta * price_s.to(eta.dtype))
+    if penalty.kind == "l1" and penalty.prox_kind == "exact":
+        # an absent entry that the exact prox's screen keeps at 0 stays where it is
+        absent = (w_s == 0) & (ref_s == 0)
+        quiet = frozen | (absent & prox_eps_screen(w_s - eta * g_s - ref_s, a, penalty.t0))
+        move = (~quiet).nonzero(as_tuple=True)
+        z = w_s.clone()
+        lo = ref_s[move]
+        moved = lo + penalty.prox(w_s[move] - eta[move] * g_s[move] - lo, a[move], -lo)
+        z[move] = torch.where(moved.abs() < _TINY, 0.0, moved)
+        return z, w_s, g_s, eta
     z = ref_s + penalty.prox(w_s - eta * g_s - ref_s, a, -ref_s)
     z = torch.where(frozen, w_s, torch.where(z.abs() < _TINY, 0.0, z))
     return z, w_s, g_s, eta
