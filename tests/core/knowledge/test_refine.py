@@ -273,6 +273,29 @@ def test_the_closure_of_the_difference_equals_the_signed_closures(seed, k, batch
         assert torch.allclose(a, b, rtol=1e-9, atol=1e-9)
 
 
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), regulators=st.booleans())
+def test_an_earlier_evaluation_serves_the_removal_secants_of_unchanged_columns(seed, regulators):
+    true = small_grn(seed % 7, n=24, n_regulators=5, per_regulator=4)
+    X = knockouts(true, seed, doubles=2)
+    Y = deduce(true, X, 2)
+    problem = RefineProblem(corrupt(true, 0.3, seed), X, Y, k=2, tk=0.5, dtype=torch.float64)
+    start = problem.evaluate(problem.r_pos.clone(), problem.r_neg.clone())
+    rng = np.random.default_rng(seed)
+    r, shape = problem.r, problem.r_pos.shape
+    columns = np.arange(shape[1]) if regulators else np.arange(r, shape[1])
+    chosen = torch.as_tensor(rng.choice(columns, size=3, replace=False))
+    wp, wn = start.wp.clone(), start.wn.clone()
+    wp[:, chosen] = torch.as_tensor(rng.random((r, 3)) * (rng.random((r, 3)) < 0.5))
+    wn[:, chosen] = torch.as_tensor(rng.random((r, 3)) * (rng.random((r, 3)) < 0.5))
+    wp[torch.arange(r), torch.arange(r)] = 1.0
+    fresh, served = problem.evaluate(wp, wn), problem.evaluate(wp, wn, like=start)
+    for name in ("f", "gp", "gn", "hp", "hn"):
+        assert torch.allclose(getattr(fresh, name), getattr(served, name), rtol=1e-9, atol=1e-9)
+    for a, b in zip(fresh.removal, served.removal, strict=True):
+        assert torch.allclose(a, b, rtol=1e-9, atol=1e-9)
+
+
 # --- row restriction against a dense n x n reference -----------------------------------
 
 

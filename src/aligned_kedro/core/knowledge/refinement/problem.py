@@ -67,6 +67,11 @@ class Evaluation:
         for ``relaxation="difference"`` the reach through R̄+ - R̄- alone (their
         difference); it depends on the regulator columns only
         (`RefineProblem.outer_columns`).
+    present : tuple of (rows, columns) pairs, or None
+        For R̄+ and R̄-, the present entries whose removal secant was computed (R̄+ without
+        the fixed self-activation), in row-major order.
+    removal : tuple of torch.Tensor, or None
+        For R̄+ and R̄-, the change of f_j when each present entry alone is set to 0.
     """
 
     wp: torch.Tensor
@@ -77,6 +82,8 @@ class Evaluation:
     hp: torch.Tensor
     hn: torch.Tensor
     reach: tuple[Reach, ...]
+    present: tuple[Pair, Pair] | None = None
+    removal: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
     def total(self) -> float:
@@ -234,7 +241,9 @@ class RefineProblem:
             total += per_column.detach().double()
         return total, gp, gn
 
-    def evaluate(self, wp: torch.Tensor, wn: torch.Tensor) -> Evaluation:
+    def evaluate(
+        self, wp: torch.Tensor, wn: torch.Tensor, like: Evaluation | None = None
+    ) -> Evaluation:
         """f_j, ∇f and the diagonal curvature at (R̄+, R̄-), each (r, n) but f (n,).
 
         For absent entries the curvature h_e is the Gauss-Newton diagonal (`_gauss_newton`).
@@ -244,9 +253,13 @@ class RefineProblem:
         gradient becomes the chord slope -Δf/R̄ with the minimal curvature: the quadratic
         model is then exact at the removal, and the prox removes the entry exactly when
         the removal lowers f by more than the penalty it costs.
+
+        `like`, an earlier evaluation, serves the removal secants of the columns where
+        neither point changed, when no regulator column changed (they depend only on
+        their own column given the regulator block); ``relaxation="difference"`` only.
         """
         if self.relaxation == "difference":
-            return self._evaluate_difference(wp, wn)
+            return self._evaluate_difference(wp, wn, like)
         return self._evaluate_signed(wp, wn)
 
     def _evaluate_signed(self, wp: torch.Tensor, wn: torch.Tensor) -> Evaluation:
@@ -325,7 +338,9 @@ class RefineProblem:
             state = state @ inner
         return torch.cat([state, reach @ a[:, r:]], dim=1), reach
 
-    def _evaluate_difference(self, wp: torch.Tensor, wn: torch.Tensor) -> Evaluation:
+    def _evaluate_difference(
+        self, wp: torch.Tensor, wn: torch.Tensor, like: Evaluation | None
+    ) -> Evaluation:
         """`evaluate` for ``relaxation="difference"`` (`_difference_term`): an entry of R̄-
         moves the prediction as the same entry of R̄+ with the opposite sign."""
         total = torch.zeros(wp.shape[1], dtype=torch.float64)
@@ -334,8 +349,12 @@ class RefineProblem:
         h = torch.zeros_like(wp)
         present_p = _present(wp, diagonal=False)
         present_n = _present(wn, diagonal=True)
-        removal_p = torch.zeros(len(present_p[0]), dtype=wp.dtype)
-        removal_n = torch.zeros(len(present_n[0]), dtype=wn.dtype)
+        removal_p, todo_p = self._reused_removal(present_p, wp, wn, like, 0)
+        removal_n, todo_n = self._reused_removal(present_n, wp, wn, like, 1)
+        solve_p = (present_p[0][todo_p], present_p[1][todo_p])
+        solve_n = (present_n[0][todo_n], present_n[1][todo_n])
+        found_p = torch.zeros(len(todo_p), dtype=wp.dtype)
+        found_n = torch.zeros(len(todo_n), dtype=wn.dtype)
         down_sq = self._downstream(wp, wn)
         reach: list[Reach] = []
         for block in self.blocks:
@@ -357,12 +376,13 @@ class RefineProblem:
                 self._add_curvature(block, e2, (block.weight[:, None] * sums**2).T, down_sq, h)
                 reached = (sums != 0).any(dim=0)
                 for present, w_, acc, along in (
-                    (present_p, wp, removal_p, sums),
-                    (present_n, wn, removal_n, -sums),
+                    (solve_p, wp, found_p, sums),
+                    (solve_n, wn, found_n, -sums),
                 ):
                     self._removal_difference(
                         block, d, pred, residual, present, w_, acc, along, reached
                     )
+        removal_p[todo_p], removal_n[todo_n] = found_p, found_n
         del a, down_sq
         gp, gn, hn = g, -g, h.clone()
         for present, w_, g_, h_, acc in (
@@ -371,7 +391,45 @@ class RefineProblem:
         ):
             _secant(present, w_, g_, h_, acc)
         gp[torch.arange(self.r), torch.arange(self.r)] = 0.0
-        return Evaluation(wp, wn, total, gp, gn, h, hn, tuple(reach))
+        return Evaluation(
+            wp,
+            wn,
+            total,
+            gp,
+            gn,
+            h,
+            hn,
+            tuple(reach),
+            (present_p, present_n),
+            (removal_p, removal_n),
+        )
+
+    def _reused_removal(
+        self,
+        present: Pair,
+        wp: torch.Tensor,
+        wn: torch.Tensor,
+        like: Evaluation | None,
+        sign: int,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The removal secants of `present` (one sign) that `like` has (`evaluate`), and
+        the positions of those still to compute."""
+        rows_, cols_ = present
+        removal = torch.zeros(len(rows_), dtype=wp.dtype)
+        everything = torch.arange(len(rows_))
+        if like is None or like.present is None or like.removal is None:
+            return removal, everything
+        changed = ((wp != like.wp) | (wn != like.wn)).any(dim=0)
+        old_rows, old_cols = like.present[sign]
+        if bool(changed[: self.r].any()) or not len(old_rows):
+            return removal, everything
+        n = wp.shape[1]
+        old_keys = old_rows * n + old_cols
+        keys = rows_ * n + cols_
+        at = torch.searchsorted(old_keys, keys).clamp(max=len(old_keys) - 1)
+        kept = ~changed[cols_] & (old_keys[at] == keys)
+        removal[kept] = like.removal[sign][at[kept]]
+        return removal, (~kept).nonzero().squeeze(1)
 
     def outer_columns(
         self,

@@ -417,11 +417,11 @@ def _minimise(
         trial: Evaluation | None = None
         if f is None:
             unmoved = torch.equal(new_p, at.wp) and torch.equal(new_n, at.wn)
-            trial = at if unmoved else problem.evaluate(new_p, new_n)
+            trial = at if unmoved else problem.evaluate(new_p, new_n, like=at)
             f = trial.f
         new_objective = float(f.sum()) + penalty.value(problem, new_p, new_n)
         if new_objective <= objective + 1e-9 * max(1.0, abs(objective)):
-            at = trial if trial is not None else problem.evaluate(new_p, new_n)
+            at = trial if trial is not None else problem.evaluate(new_p, new_n, like=at)
             objective = new_objective
         else:
             scale[cols] *= 0.25
