@@ -150,7 +150,8 @@ def test_exact_prox_screen_changes_nothing(seed, t0, dtype, scalar):
     n = 2_000
     v = torch.as_tensor(rng.normal(size=n) * rng.random(n) * 3, dtype=dtype)
     a = 0.3 if scalar else torch.as_tensor(rng.random(n) * 10 ** rng.uniform(-6, 3, n), dtype=dtype)
-    lower = torch.as_tensor(np.where(rng.random(n) < 0.3, -rng.random(n), 0.0), dtype=dtype)
+    u = rng.random(n)
+    lower = torch.as_tensor(np.select([u < 0.3, u < 0.6], [-rng.random(n), -1.0], 0.0), dtype=dtype)
     a_full = torch.broadcast_to(torch.as_tensor(a, dtype=torch.float64), v.shape)
     assert torch.equal(prox_eps(v, a, t0, lower), relaxation._prox_eps_solve(v, a_full, t0, lower))
 
@@ -173,6 +174,11 @@ def test_exact_prox_screen_solves_few_absent_entries(monkeypatch):
     # those near and above it
     assert 0 < sum(solved) < 0.4 * len(v)
     assert torch.equal(out != 0, v > math.sqrt(2.0))
+    # present entries (bound -1): d = 0 also needs the removal d = -1 to lose
+    solved.clear()
+    out = prox_eps(v, 1.0, 100.0, -torch.ones_like(v))
+    assert 0 < sum(solved) < 0.6 * len(v)
+    assert torch.equal(out == -1, v < -1.5)
 
 
 @settings(max_examples=40, deadline=None)

@@ -82,13 +82,20 @@ def prox_eps(
     passes two necessary conditions (with a margin): the root exists, |v| >
     (ln(max(a t0², 1)) + min(a t0², 1))/t0, and it can beat d = 0: at the root
     a·t0·exp(-t0·u) = |v| - u, so h(u) >= a - |v|/t0, which must be below h(0) = v²/2.
-    Most absent entries of a large KB fail them. Newton's method stops per entry (its
-    step at most 1e-12), so the solved entries do not depend on which others are solved.
+    Most absent entries of a large KB fail them. With the bound below 0 (a present
+    entry), d = 0 also needs the bound to lose: h(lower) - h(0) = lower²/2 - lower·v +
+    a·ε_t0(|lower|) > 0 (with a margin). Newton's method stops per entry (its step at
+    most 1e-12), so the solved entries do not depend on which others are solved.
     """
     t = float(t0)
     a_t = a if isinstance(a, torch.Tensor) else torch.tensor(a, dtype=torch.float64)
     a_v = torch.broadcast_to(a_t, v.shape)
-    fixed = torch.broadcast_to(lower == 0, v.shape) & prox_eps_screen(v, a_v, t)
+    lo = torch.broadcast_to(lower, v.shape).to(v.dtype)
+    a_c = a_v.to(v.dtype)
+    # h(lower) - h(0): the bound candidate against d = 0
+    gap = 0.5 * lo * lo - lo * v - a_c * torch.expm1(-t * lo.abs())
+    bound_loses = gap > _SCREEN_MARGIN * (1.0 + (lo * v).abs() + a_c)
+    fixed = prox_eps_screen(v, a_v, t) & ((lo == 0) | bound_loses)
     if not bool(fixed.any()):
         return _prox_eps_solve(v, a_v, t, lower)
     out = torch.zeros_like(v)
