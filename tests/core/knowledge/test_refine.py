@@ -26,8 +26,11 @@ from aligned_kedro.core.knowledge.refinement import (
     RefineProblem,
     refine,
     relaxation,
+    solver,
 )
+from aligned_kedro.core.knowledge.refinement.prices import Prices
 from aligned_kedro.core.knowledge.refinement.relaxation import (
+    predict_difference,
     prox_eps,
     prox_frobenius,
     prox_soft,
@@ -147,7 +150,8 @@ def test_exact_prox_screen_changes_nothing(seed, t0, dtype, scalar):
     n = 2_000
     v = torch.as_tensor(rng.normal(size=n) * rng.random(n) * 3, dtype=dtype)
     a = 0.3 if scalar else torch.as_tensor(rng.random(n) * 10 ** rng.uniform(-6, 3, n), dtype=dtype)
-    lower = torch.as_tensor(np.where(rng.random(n) < 0.3, -rng.random(n), 0.0), dtype=dtype)
+    u = rng.random(n)
+    lower = torch.as_tensor(np.select([u < 0.3, u < 0.6], [-rng.random(n), -1.0], 0.0), dtype=dtype)
     a_full = torch.broadcast_to(torch.as_tensor(a, dtype=torch.float64), v.shape)
     assert torch.equal(prox_eps(v, a, t0, lower), relaxation._prox_eps_solve(v, a_full, t0, lower))
 
@@ -170,6 +174,132 @@ def test_exact_prox_screen_solves_few_absent_entries(monkeypatch):
     # those near and above it
     assert 0 < sum(solved) < 0.4 * len(v)
     assert torch.equal(out != 0, v > math.sqrt(2.0))
+    # present entries (bound -1): d = 0 also needs the removal d = -1 to lose
+    solved.clear()
+    out = prox_eps(v, 1.0, 100.0, -torch.ones_like(v))
+    assert 0 < sum(solved) < 0.6 * len(v)
+    assert torch.equal(out == -1, v < -1.5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    shrink=st.floats(0.01, 0.99),
+    kind=st.sampled_from([("l1", "exact"), ("l1", "soft"), ("frobenius", "exact")]),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+)
+def test_a_smaller_step_moves_no_entry_that_a_larger_one_left(seed, shrink, kind, dtype):
+    """The shortcut of `solver._proximal_step`: after its first try only moved entries
+    are solved again."""
+    rng = np.random.default_rng(seed)
+    shape = (6, 300)
+    ref = (rng.random(shape) < 0.3).astype(float)
+    w = np.where(rng.random(shape) < 0.2, rng.random(shape), ref)
+    w[rng.random(shape) < 0.1] = 0.0
+    g = rng.normal(size=shape) * 10 ** rng.uniform(-2, 2, size=shape)
+    h = 10 ** rng.uniform(-3, 2, size=shape)
+    price = np.where(ref > 0, 2.0, 1.0) * 10 ** rng.uniform(-1, 1)
+    price[rng.random(shape) < 0.05] = np.inf
+    tensors = [torch.as_tensor(x, dtype=dtype) for x in (w, g, h, ref)]
+    prices = torch.as_tensor(price)
+    penalty = solver._Penalty(Prices(prices, prices), kind[0], kind[1], 100.0)
+    everything = (slice(None), slice(None))
+    sigma = torch.as_tensor(10 ** rng.uniform(-1, 1, shape[1]), dtype=dtype)
+    large = solver._prox_at(*tensors, prices, everything, sigma, penalty)[0]
+    small = solver._prox_at(*tensors, prices, everything, sigma * shrink, penalty)[0]
+    still = large == tensors[0]
+    assert torch.equal(small[still], tensors[0][still])
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), dtype=st.sampled_from([torch.float32, torch.float64]))
+def test_the_proximal_point_skips_screened_absent_entries_bitwise(seed, dtype):
+    """`solver._prox_at` solves only the entries the exact prox's screen cannot settle;
+    the point is bitwise that of solving every entry."""
+    rng = np.random.default_rng(seed)
+    shape = (5, 400)
+    ref = (rng.random(shape) < 0.2).astype(float)
+    w = np.where(rng.random(shape) < 0.1, rng.random(shape), ref)
+    g = rng.normal(size=shape) * 10 ** rng.uniform(-3, 3, size=shape)
+    h = 10 ** rng.uniform(-3, 2, size=shape)
+    price = np.where(ref > 0, 2.0, 1.0) * 10 ** rng.uniform(-2, 1)
+    price[rng.random(shape) < 0.05] = np.inf
+    w_, g_, h_, ref_ = (torch.as_tensor(x, dtype=dtype) for x in (w, g, h, ref))
+    prices = torch.as_tensor(price)
+    penalty = solver._Penalty(Prices(prices, prices), "l1", "exact", 100.0)
+    sigma = torch.as_tensor(10 ** rng.uniform(-1, 1, shape[1]), dtype=dtype)
+    z = solver._prox_at(w_, g_, h_, ref_, prices, (slice(None), slice(None)), sigma, penalty)[0]
+    eta = sigma / h_
+    frozen = torch.isinf(prices)
+    a = torch.where(frozen, 0.0, eta * prices.to(dtype))
+    plain = ref_ + prox_eps(w_ - eta * g_ - ref_, a, 100.0, -ref_)
+    plain = torch.where(frozen, w_, torch.where(plain.abs() < 1e-20, 0.0, plain))
+    assert torch.equal(z, plain)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    values=st.lists(st.floats(-200, 200, width=32), min_size=1, max_size=40),
+    tk=st.sampled_from([0.2, 1.0]),
+)
+def test_the_difference_prediction_has_the_same_values_without_autograd(values, tk):
+    d = torch.tensor(values + [0.0, -0.0, 80.0, -80.0, 1e-30])
+    with torch.no_grad():
+        plain = predict_difference(d, tk)
+    tracked = predict_difference(d.clone().requires_grad_(True), tk).detach()
+    assert torch.equal(plain, tracked)
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 3), batch_size=st.sampled_from([2, None]))
+def test_the_closure_of_the_difference_equals_the_signed_closures(seed, k, batch_size):
+    """For ``relaxation="difference"`` the data term, its gradient and curvature come from
+    the walks of R̄+ - R̄- alone; the signed closures give the same to rounding."""
+    true = small_grn(seed % 7, n=16, n_regulators=5, per_regulator=3)
+    X = knockouts(true, seed, doubles=2)
+    Y = deduce(true, X, k)
+    problem = RefineProblem(
+        corrupt(true, 0.3, seed), X, Y, k=k, tk=0.5, dtype=torch.float64, batch_size=batch_size
+    )
+    rng = np.random.default_rng(seed)
+    shape = problem.r_pos.shape
+
+    def moved(w: torch.Tensor) -> torch.Tensor:
+        some = torch.as_tensor(rng.random(shape) < 0.15)
+        return torch.where(some, torch.as_tensor(rng.random(shape)), w)
+
+    wp, wn = moved(problem.r_pos), moved(problem.r_neg)
+    wp[torch.arange(problem.r), torch.arange(problem.r)] = 1.0
+    fast, signed = problem.evaluate(wp, wn), problem._evaluate_signed(wp, wn)
+    for name in ("f", "gp", "gn", "hp", "hn"):
+        assert torch.allclose(getattr(fast, name), getattr(signed, name), rtol=1e-9, atol=1e-9)
+    for a, b in zip(
+        problem.data_term(wp, wn), problem._signed_term(wp, wn, grad=True), strict=True
+    ):
+        assert torch.allclose(a, b, rtol=1e-9, atol=1e-9)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), regulators=st.booleans())
+def test_an_earlier_evaluation_serves_the_removal_secants_of_unchanged_columns(seed, regulators):
+    true = small_grn(seed % 7, n=24, n_regulators=5, per_regulator=4)
+    X = knockouts(true, seed, doubles=2)
+    Y = deduce(true, X, 2)
+    problem = RefineProblem(corrupt(true, 0.3, seed), X, Y, k=2, tk=0.5, dtype=torch.float64)
+    start = problem.evaluate(problem.r_pos.clone(), problem.r_neg.clone())
+    rng = np.random.default_rng(seed)
+    r, shape = problem.r, problem.r_pos.shape
+    columns = np.arange(shape[1]) if regulators else np.arange(r, shape[1])
+    chosen = torch.as_tensor(rng.choice(columns, size=3, replace=False))
+    wp, wn = start.wp.clone(), start.wn.clone()
+    wp[:, chosen] = torch.as_tensor(rng.random((r, 3)) * (rng.random((r, 3)) < 0.5))
+    wn[:, chosen] = torch.as_tensor(rng.random((r, 3)) * (rng.random((r, 3)) < 0.5))
+    wp[torch.arange(r), torch.arange(r)] = 1.0
+    fresh, served = problem.evaluate(wp, wn), problem.evaluate(wp, wn, like=start)
+    for name in ("f", "gp", "gn", "hp", "hn"):
+        assert torch.allclose(getattr(fresh, name), getattr(served, name), rtol=1e-9, atol=1e-9)
+    for a, b in zip(fresh.removal, served.removal, strict=True):
+        assert torch.allclose(a, b, rtol=1e-9, atol=1e-9)
 
 
 # --- row restriction against a dense n x n reference -----------------------------------
@@ -273,6 +403,7 @@ def test_equal_inputs_enter_once_with_the_same_data_term(seed, relaxation):
     per_column.sum().backward()
     rows, layout = torch.as_tensor(problem.rows), torch.as_tensor(problem.layout)
     assert torch.allclose(fcol, per_column.detach()[layout], rtol=1e-10, atol=1e-9)
+    assert torch.allclose(problem.evaluate(wp, wn).f, fcol, rtol=1e-10, atol=1e-9)
     assert torch.allclose(gn, rn0.grad[rows][:, layout], atol=1e-9)
     off = torch.ones_like(gp, dtype=torch.bool)
     off[torch.arange(r), torch.arange(r)] = False

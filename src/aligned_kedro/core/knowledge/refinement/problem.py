@@ -16,6 +16,7 @@ built.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,12 @@ from aligned_kedro.core.knowledge.refinement.inputs import (
     check_inputs,
     input_blocks,
 )
-from aligned_kedro.core.knowledge.refinement.relaxation import EXP_LIMIT, Relaxation, predict
+from aligned_kedro.core.knowledge.refinement.relaxation import (
+    EXP_LIMIT,
+    Relaxation,
+    predict,
+    predict_difference,
+)
 from aligned_kedro.core.knowledge.walks import leave, signed_walks
 
 _BLOCK_ELEMENTS = 4 * 2**20
@@ -38,6 +44,7 @@ _SECANT_CHUNK = 4096
 MIN_CURVATURE = 1e-3
 
 Pair = tuple[torch.Tensor, torch.Tensor]
+Reach = torch.Tensor | Pair
 
 
 @dataclass(frozen=True)
@@ -55,9 +62,16 @@ class Evaluation:
         concave, the chord slope of the removal instead.
     hp, hn : torch.Tensor, (r, n)
         Diagonal curvature of f, at least `MIN_CURVATURE`.
-    reach : tuple of (+, -) pairs
-        Per input block, the reach of its basis (B, r) at this point; it depends on the
-        regulator columns only (`RefineProblem.outer_columns`).
+    reach : tuple
+        Per input block, the reach of its basis (B, r) at this point: a (+, -) pair, or
+        for ``relaxation="difference"`` the reach through R̄+ - R̄- alone (their
+        difference); it depends on the regulator columns only
+        (`RefineProblem.outer_columns`).
+    present : tuple of (rows, columns) pairs, or None
+        For R̄+ and R̄-, the present entries whose removal secant was computed (R̄+ without
+        the fixed self-activation), in row-major order.
+    removal : tuple of torch.Tensor, or None
+        For R̄+ and R̄-, the change of f_j when each present entry alone is set to 0.
     """
 
     wp: torch.Tensor
@@ -67,7 +81,9 @@ class Evaluation:
     gn: torch.Tensor
     hp: torch.Tensor
     hn: torch.Tensor
-    reach: tuple[Pair, ...]
+    reach: tuple[Reach, ...]
+    present: tuple[Pair, Pair] | None = None
+    removal: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
     def total(self) -> float:
@@ -199,6 +215,14 @@ class RefineProblem:
         self, wp: torch.Tensor, wn: torch.Tensor, *, grad: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """f_j of Eq. 6 per column, (n,) float64, and if asked ∇f on R̄+, R̄- (r, n)."""
+        if self.relaxation == "difference":
+            return self._difference_term(wp, wn, grad=grad)
+        return self._signed_term(wp, wn, grad=grad)
+
+    def _signed_term(
+        self, wp: torch.Tensor, wn: torch.Tensor, *, grad: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """`data_term` through the signed closures R̄+(k), R̄-(k), for either relaxation."""
         total = torch.zeros(wp.shape[1], dtype=torch.float64)
         gp = torch.zeros_like(wp) if grad else None
         gn = torch.zeros_like(wn) if grad else None
@@ -217,7 +241,9 @@ class RefineProblem:
             total += per_column.detach().double() + block.spread
         return total, gp, gn
 
-    def evaluate(self, wp: torch.Tensor, wn: torch.Tensor) -> Evaluation:
+    def evaluate(
+        self, wp: torch.Tensor, wn: torch.Tensor, like: Evaluation | None = None
+    ) -> Evaluation:
         """f_j, ∇f and the diagonal curvature at (R̄+, R̄-), each (r, n) but f (n,).
 
         For absent entries the curvature h_e is the Gauss-Newton diagonal (`_gauss_newton`).
@@ -227,15 +253,26 @@ class RefineProblem:
         gradient becomes the chord slope -Δf/R̄ with the minimal curvature: the quadratic
         model is then exact at the removal, and the prox removes the entry exactly when
         the removal lowers f by more than the penalty it costs.
+
+        `like`, an earlier evaluation, serves the removal secants of the columns where
+        neither point changed, when no regulator column changed (they depend only on
+        their own column given the regulator block); ``relaxation="difference"`` only.
         """
+        if self.relaxation == "difference":
+            return self._evaluate_difference(wp, wn, like)
+        return self._evaluate_signed(wp, wn)
+
+    def _evaluate_signed(self, wp: torch.Tensor, wn: torch.Tensor) -> Evaluation:
+        """`evaluate` through the signed closures R̄+(k), R̄-(k), for either relaxation."""
         total = torch.zeros(wp.shape[1], dtype=torch.float64)
         gp, gn = torch.zeros_like(wp), torch.zeros_like(wn)
         hp, hn = torch.zeros_like(wp), torch.zeros_like(wn)
-        removal_p, removal_n = torch.zeros_like(wp), torch.zeros_like(wn)
         present_p = _present(wp, diagonal=False)
         present_n = _present(wn, diagonal=True)
+        removal_p = torch.zeros(len(present_p[0]), dtype=wp.dtype)
+        removal_n = torch.zeros(len(present_n[0]), dtype=wn.dtype)
         down_sq = self._downstream(wp, wn)
-        reach: list[Pair] = []
+        reach: list[Reach] = []
         for block in self.blocks:
             p_in = wp.detach().requires_grad_(True)
             n_in = wn.detach().requires_grad_(True)
@@ -251,12 +288,13 @@ class RefineProblem:
                 p, n, residual = p.detach(), n.detach(), residual.detach()
                 ap, an = reach_p.detach(), reach_n.detach()
                 reach.append((ap, an))
+                pred = pred.detach()
                 self._gauss_newton(block, p, n, ap, an, down_sq, hp, hn)
                 for present, w_, acc, same, other in (
                     (present_p, wp, removal_p, ap, an),
                     (present_n, wn, removal_n, an, ap),
                 ):
-                    self._removal(block, p, n, residual, present, w_, acc, same, other)
+                    self._removal(block, p, n, pred, residual, present, w_, acc, same, other)
         for present, w_, g_, h_, acc in (
             (present_p, wp, gp, hp, removal_p),
             (present_n, wn, gn, hn, removal_n),
@@ -264,6 +302,134 @@ class RefineProblem:
             _secant(present, w_, g_, h_, acc)
         gp[torch.arange(self.r), torch.arange(self.r)] = 0.0
         return Evaluation(wp, wn, total, gp, gn, hp, hn, tuple(reach))
+
+    def _difference_term(
+        self, wp: torch.Tensor, wn: torch.Tensor, *, grad: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """`data_term` for ``relaxation="difference"``: the prediction depends on R̄+ - R̄-
+        alone, so one closure of the difference serves both signs and ∇f on R̄- is -∇f on
+        R̄+."""
+        total = torch.zeros(wp.shape[1], dtype=torch.float64)
+        a = (wp - wn).requires_grad_(grad)
+        g = torch.zeros_like(wp) if grad else None
+        for block in self.blocks:
+            with torch.set_grad_enabled(grad):
+                d, _ = self._difference_rows(a, block.basis)
+                # Eq. 6: Σ_x ||prediction - ȳ||², per column
+                per_column = (block.residual(predict_difference(d, self.tk)) ** 2).sum(dim=0)
+                if grad:
+                    g += torch.autograd.grad(per_column.sum(), a)[0]
+            total += per_column.detach().double() + block.spread
+        return total, g, None if g is None else -g
+
+    def _difference_rows(
+        self, a: torch.Tensor, basis: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows of R̄+(k) - R̄-(k) for the basis genes (B, n) and their reach (B, r), from
+        a = R̄+(0) - R̄-(0) (Eq. 1: the difference of the signed walks is the walks of a)."""
+        r, b = self.r, len(basis)
+        state = torch.zeros((b, r), dtype=a.dtype)
+        state[torch.arange(b), basis] = 1.0
+        reach = state
+        inner = a[:, :r]
+        for m in range(self.k + 1):
+            if m:
+                reach = reach + state
+            state = state @ inner
+        return torch.cat([state, reach @ a[:, r:]], dim=1), reach
+
+    def _evaluate_difference(
+        self, wp: torch.Tensor, wn: torch.Tensor, like: Evaluation | None
+    ) -> Evaluation:
+        """`evaluate` for ``relaxation="difference"`` (`_difference_term`): an entry of R̄-
+        moves the prediction as the same entry of R̄+ with the opposite sign."""
+        total = torch.zeros(wp.shape[1], dtype=torch.float64)
+        a = (wp - wn).requires_grad_(True)
+        g = torch.zeros_like(wp)
+        h = torch.zeros_like(wp)
+        present_p = _present(wp, diagonal=False)
+        present_n = _present(wn, diagonal=True)
+        removal_p, todo_p = self._reused_removal(present_p, wp, wn, like, 0)
+        removal_n, todo_n = self._reused_removal(present_n, wp, wn, like, 1)
+        solve_p = (present_p[0][todo_p], present_p[1][todo_p])
+        solve_n = (present_n[0][todo_n], present_n[1][todo_n])
+        found_p = torch.zeros(len(todo_p), dtype=wp.dtype)
+        found_n = torch.zeros(len(todo_n), dtype=wn.dtype)
+        down_sq = self._downstream(wp, wn)
+        reach: list[Reach] = []
+        for block in self.blocks:
+            d, sums = self._difference_rows(a, block.basis)
+            pred = predict_difference(d, self.tk)
+            residual = block.residual(pred)
+            per_column = (residual**2).sum(dim=0)
+            g += torch.autograd.grad(per_column.sum(), a)[0]
+            total += per_column.detach().double() + block.spread
+            with torch.no_grad():
+                d, pred, residual, sums = (
+                    d.detach(),
+                    pred.detach(),
+                    residual.detach(),
+                    sums.detach(),
+                )
+                reach.append(sums)
+                e2 = self._slope(block, d) ** 2
+                self._add_curvature(block, e2, (block.weight[:, None] * sums**2).T, down_sq, h)
+                reached = (sums != 0).any(dim=0)
+                for present, w_, acc, along in (
+                    (solve_p, wp, found_p, sums),
+                    (solve_n, wn, found_n, -sums),
+                ):
+                    self._removal_difference(
+                        block, d, pred, residual, present, w_, acc, along, reached
+                    )
+        removal_p[todo_p], removal_n[todo_n] = found_p, found_n
+        del a, down_sq
+        gp, gn, hn = g, -g, h.clone()
+        for present, w_, g_, h_, acc in (
+            (present_p, wp, gp, h, removal_p),
+            (present_n, wn, gn, hn, removal_n),
+        ):
+            _secant(present, w_, g_, h_, acc)
+        gp[torch.arange(self.r), torch.arange(self.r)] = 0.0
+        return Evaluation(
+            wp,
+            wn,
+            total,
+            gp,
+            gn,
+            h,
+            hn,
+            tuple(reach),
+            (present_p, present_n),
+            (removal_p, removal_n),
+        )
+
+    def _reused_removal(
+        self,
+        present: Pair,
+        wp: torch.Tensor,
+        wn: torch.Tensor,
+        like: Evaluation | None,
+        sign: int,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The removal secants of `present` (one sign) that `like` has (`evaluate`), and
+        the positions of those still to compute."""
+        rows_, cols_ = present
+        removal = torch.zeros(len(rows_), dtype=wp.dtype)
+        everything = torch.arange(len(rows_))
+        if like is None or like.present is None or like.removal is None:
+            return removal, everything
+        changed = ((wp != like.wp) | (wn != like.wn)).any(dim=0)
+        old_rows, old_cols = like.present[sign]
+        if bool(changed[: self.r].any()) or not len(old_rows):
+            return removal, everything
+        n = wp.shape[1]
+        old_keys = old_rows * n + old_cols
+        keys = rows_ * n + cols_
+        at = torch.searchsorted(old_keys, keys).clamp(max=len(old_keys) - 1)
+        kept = ~changed[cols_] & (old_keys[at] == keys)
+        removal[kept] = like.removal[sign][at[kept]]
+        return removal, (~kept).nonzero().squeeze(1)
 
     def outer_columns(
         self,
@@ -282,10 +448,14 @@ class RefineProblem:
         r = self.r
         chosen: slice | torch.Tensor = slice(r, None) if columns is None else columns
         total = torch.zeros(wp[:, chosen].shape[1], dtype=torch.float64)
+        a = (wp[:, chosen] - wn[:, chosen]) if self.relaxation == "difference" else None
         for block, sums in zip(self.blocks, at.reach, strict=True):
             with torch.no_grad():
-                p, n = leave(sums, (wp[:, chosen], wn[:, chosen]))
-                pred = predict(p, n, self.tk, self.relaxation)
+                if a is not None and isinstance(sums, torch.Tensor):
+                    pred = predict_difference(sums @ a, self.tk)
+                else:
+                    p, n = leave(sums, (wp[:, chosen], wn[:, chosen]))
+                    pred = predict(p, n, self.tk, self.relaxation)
                 residual = block.residual(pred, chosen)
                 total += (residual**2).sum(dim=0).double() + block.spread[chosen]
         return total
@@ -337,28 +507,35 @@ class RefineProblem:
             for block in blocks:
                 with torch.no_grad():
                     p, n, ap, an = self.propagate(wp, wn, block.basis)
-                    same, other = (ap, an) if sign == 1 else (an, ap)
+                    moved_rows = self._moved_rows(p, n, ap, an, sign)
                     hit = torch.sparse.mm(block.x * block.x, ((ap + an) > 0).to(p.dtype)) > 0
+                    hit_t = hit.T.contiguous()
+                    pred_t = predict(p, n, self.tk, self.relaxation).T.contiguous()
+                    y_t = block.y.T.contiguous()
+                    mask = None if block.mask is None else block.mask[:, None]
                     rows = torch.as_tensor(block.rows, dtype=torch.long)
                     for start in range(0, len(c), _SECANT_CHUNK):
                         part = slice(start, start + _SECANT_CHUNK)
                         cc, jj = c[part], j[part]
-                        p0, n0 = p[:, jj], n[:, jj]
-                        pred0 = predict(p0, n0, self.tk, self.relaxation)
-                        residual = block.residual(pred0, jj)
+                        pred0 = pred_t[jj]
+                        residual = torch.sparse.mm(block.x, pred0.T).T - y_t[jj]
+                        if mask is not None:
+                            residual = residual * mask[jj]
                         errors = []
                         for value in (0.0, 1.0):
-                            moved, to_same, to_other = value - w[cc, jj], same[:, cc], other[:, cc]
-                            change = self._change(
-                                block, jj, p0, n0, pred0, moved, to_same, to_other
-                            )
+                            moved = moved_rows(cc, jj, (value - w[cc, jj])[:, None])
+                            change = torch.sparse.mm(block.x, (moved - pred0).T).T
+                            if mask is not None:
+                                change = change * mask[jj]
                             errors.append(((residual + change) ** 2).double())
                         share = errors[0] - errors[1]
-                        support[kind][part] += share.sum(dim=0)
-                        tested = block.masked(hit[:, cc].to(p.dtype), jj) > 0
-                        reaching[kind][part] += (tested * block.count[:, None]).sum(dim=0)
+                        support[kind][part] += share.sum(dim=1)
+                        tested = hit_t[cc].to(p.dtype)
+                        if mask is not None:
+                            tested = tested * mask[jj]
+                        reaching[kind][part] += ((tested > 0) * block.count).sum(dim=1)
                         if kind in self.fit:
-                            best, best_rows = _top(best, best_rows, share.T, rows, top, part)
+                            best, best_rows = _top(best, best_rows, share, rows, top, part)
         return EdgeEvidence(
             support={kind: v.numpy() for kind, v in support.items()},
             reaching={kind: v.numpy() for kind, v in reaching.items()},
@@ -374,6 +551,30 @@ class RefineProblem:
             for block in blocks:
                 out[block.rows] = block.count.numpy()
         return out
+
+    def _moved_rows(
+        self, p: torch.Tensor, n: torch.Tensor, ap: torch.Tensor, an: torch.Tensor, sign: int
+    ) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+        """The predictions on columns j, (E, B), when each entry (c, j) of R̄+ (sign 1) or
+        R̄- (sign -1) moves by `moved` (E, 1): the closure rows move by `moved` times the
+        reach of c on the entry's own sign (`same`) and the opposite one (`other`).
+        Columns are gathered from transposed copies, whose rows are contiguous."""
+        same, other = (ap, an) if sign == 1 else (an, ap)
+        if self.relaxation == "difference":
+            d_t, along_t = (p - n).T.contiguous(), (same - other).T.contiguous()
+
+            def difference(c: torch.Tensor, j: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
+                return predict_difference(d_t[j] + moved * along_t[c], self.tk)
+
+            return difference
+        p_t, n_t, same_t, other_t = (x.T.contiguous() for x in (p, n, same, other))
+
+        def separate(c: torch.Tensor, j: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
+            return predict(
+                p_t[j] + moved * same_t[c], n_t[j] + moved * other_t[c], self.tk, self.relaxation
+            )
+
+        return separate
 
     def observed_rows(self) -> np.ndarray:
         """Rows whose gene an observed input perturbs or was measured to respond in
@@ -398,22 +599,26 @@ class RefineProblem:
         Row j is the mean over m = 0..k of the signed walk counts of length m from j,
         combined as the prediction combines them; it approximates how a unit change of an
         entry (c, j) spreads from j (exact when c = j).
+
+        The prediction combines the signs as R̄+(m) - R̄-(m) ("difference") or, for this
+        bound, R̄+(m) + R̄-(m) ("separate"); either is the walks of the single matrix
+        R̄+ ∓ R̄- (Eq. 1), so one walk through it replaces the four signed products.
         """
-        r = self.r
+        r, k = self.r, self.k
         with torch.no_grad():
-            start = torch.eye(r, dtype=wp.dtype)
-            walks = signed_walks(
-                (start, torch.zeros_like(start)), (wp[:, :r], wn[:, :r]), self.k, lead=True
-            )
-            out_p, out_n = leave(walks.lead, (wp[:, r:], wn[:, r:]))
-            scale = 1.0 / (self.k + 1)
-            sum_p, sum_n = walks.reach
-            down_p = torch.cat([sum_p, out_p], dim=1) * scale
-            down_n = torch.cat([sum_n, out_n], dim=1) * scale
-            if self.relaxation == "difference":
-                down_sq = (down_p - down_n) ** 2
-            else:
-                down_sq = (down_p + down_n) ** 2
+            m = wp - wn if self.relaxation == "difference" else wp + wn
+            state = torch.eye(r, dtype=wp.dtype)
+            reach, lead = state, k * state
+            inner = m[:, :r]
+            for step in range(k + 1):
+                if step:
+                    reach = reach + state
+                    lead = lead + (k - step) * state
+                state = state @ inner
+            down_sq = torch.empty_like(m)
+            down_sq[:, :r] = reach
+            down_sq[:, r:] = lead @ m[:, r:]
+            down_sq.mul_(1.0 / (k + 1)).pow_(2)
             down_sq[torch.arange(r), torch.arange(r)] = 0.0
         return down_sq
 
@@ -431,32 +636,52 @@ class RefineProblem:
         """Add one block's Gauss-Newton diagonal to `hp`, `hn`: the squared sensitivity of
         the predictions to each entry, summed over inputs, on the entry's own column and,
         for a regulator target, on the columns it reaches (`_downstream`)."""
-        tk, r = self.tk, self.r
         w = block.weight[:, None]
         if self.relaxation == "difference":
             # ∂ε(P - N)/∂R̄(c, j) = ε'·(reach+ - reach-)(c)
-            e2 = block.masked((tk * torch.exp(-(tk * (p - n).abs()).clamp(max=EXP_LIMIT))) ** 2)
-            mass = (w * (ap - an) ** 2).T
-            own = 2.0 * (mass @ e2)
+            own = torch.zeros_like(hp)
+            self._add_curvature(
+                block, self._slope(block, p - n) ** 2, (w * (ap - an) ** 2).T, down_sq, own
+            )
             hp += own
             hn += own
-        else:
-            ep = block.masked(tk * torch.exp(-(tk * p).clamp(max=EXP_LIMIT)))
-            en = block.masked(tk * torch.exp(-(tk * n).clamp(max=EXP_LIMIT)))
-            pp, nn_, pn = (w * ap * ap).T, (w * an * an).T, (w * ap * an).T
-            cross = pn @ (ep * en)
-            hp += 2.0 * (pp @ (ep * ep) + nn_ @ (en * en) - 2.0 * cross)
-            hn += 2.0 * (nn_ @ (ep * ep) + pp @ (en * en) - 2.0 * cross)
-            mass, e2 = pp + nn_, ep * ep + en * en
-        down = 2.0 * (mass @ (e2 @ down_sq.T))
-        hp[:, :r] += down
-        hn[:, :r] += down
+            return
+        ep, en = self._slope(block, p), self._slope(block, n)
+        pp, nn_, pn = (w * ap * ap).T, (w * an * an).T, (w * ap * an).T
+        cross = pn @ (ep * en)
+        hp += 2.0 * (pp @ (ep * ep) + nn_ @ (en * en) - 2.0 * cross)
+        hn += 2.0 * (nn_ @ (ep * ep) + pp @ (en * en) - 2.0 * cross)
+        down = 2.0 * ((pp + nn_) @ ((ep * ep + en * en) @ down_sq.T))
+        hp[:, : self.r] += down
+        hn[:, : self.r] += down
+
+    def _slope(self, block: InputBlock, x: torch.Tensor) -> torch.Tensor:
+        """ε'_tk(x) = tk·exp(-tk·x) where a response was measured, set to 0 where tk·x >
+        EXP_LIMIT / 2: there it is below 1e-17, and its square would be a float32 denormal
+        (slow on CPUs) or 0."""
+        x = (self.tk * x).abs()
+        return block.masked(torch.where(x > EXP_LIMIT / 2, 0.0, self.tk * torch.exp(-x)))
+
+    def _add_curvature(
+        self,
+        block: InputBlock,
+        e2: torch.Tensor,
+        mass: torch.Tensor,
+        down_sq: torch.Tensor,
+        h: torch.Tensor,
+    ) -> None:
+        """Add to `h` the Gauss-Newton diagonal of one block for ``relaxation="difference"``:
+        2·mass @ ε'² on the entry's own column, and through `_downstream` on the columns
+        a regulator target reaches."""
+        h += 2.0 * (mass @ e2)
+        h[:, : self.r] += 2.0 * (mass @ (e2 @ down_sq.T))
 
     def _removal(
         self,
         block: InputBlock,
         p: torch.Tensor,
         n: torch.Tensor,
+        pred: torch.Tensor,
         residual: torch.Tensor,
         present: Pair,
         w: torch.Tensor,
@@ -464,7 +689,8 @@ class RefineProblem:
         same: torch.Tensor,
         other: torch.Tensor,
     ) -> None:
-        """Add to `acc` the change of f_j when each present entry alone is set to 0.
+        """Add to `acc` (one value per present entry) the change of f_j when each present
+        entry alone is set to 0.
 
         Only the entry's own target column is updated (a regulator target's downstream
         change is left to the line search).
@@ -474,10 +700,43 @@ class RefineProblem:
             c = rows_[start : start + _SECANT_CHUNK]
             j = cols_[start : start + _SECANT_CHUNK]
             p0, n0 = p[:, j], n[:, j]
-            pred0 = predict(p0, n0, self.tk, self.relaxation)
-            change = self._change(block, j, p0, n0, pred0, -w[c, j], same[:, c], other[:, c])
+            change = self._change(block, j, p0, n0, pred[:, j], -w[c, j], same[:, c], other[:, c])
             before = residual[:, j]
-            acc[c, j] += ((before + change) ** 2 - before**2).sum(dim=0)
+            acc[start : start + _SECANT_CHUNK] += ((before + change) ** 2 - before**2).sum(dim=0)
+
+    def _removal_difference(
+        self,
+        block: InputBlock,
+        d: torch.Tensor,
+        pred: torch.Tensor,
+        residual: torch.Tensor,
+        present: Pair,
+        w: torch.Tensor,
+        acc: torch.Tensor,
+        along: torch.Tensor,
+        reached: torch.Tensor,
+    ) -> None:
+        """`_removal` for ``relaxation="difference"``: removing entry (c, j) moves column j
+        of R̄+(k) - R̄-(k) by -R̄(c, j) times `along` (the reach of c, negated for R̄-).
+        Entries whose regulator the block does not reach change nothing and are passed
+        over. Columns are gathered from transposed copies, whose rows are contiguous."""
+        rows_, cols_ = present
+        keep = reached[rows_].nonzero().squeeze(1)
+        rows_, cols_ = rows_[keep], cols_[keep]
+        d_t, pred_t, along_t = d.T.contiguous(), pred.T.contiguous(), along.T.contiguous()
+        residual_t = residual.T.contiguous()
+        mask = None if block.mask is None else block.mask[:, None]
+        for start in range(0, len(rows_), _SECANT_CHUNK):
+            c = rows_[start : start + _SECANT_CHUNK]
+            j = cols_[start : start + _SECANT_CHUNK]
+            moved = predict_difference(d_t[j] - w[c, j][:, None] * along_t[c], self.tk)
+            change = torch.sparse.mm(block.x, (moved - pred_t[j]).T).T
+            if mask is not None:
+                change = change * mask[j]
+            before = residual_t[j]
+            acc[keep[start : start + _SECANT_CHUNK]] += ((before + change) ** 2 - before**2).sum(
+                dim=1
+            )
 
     def _change(
         self,
@@ -501,13 +760,14 @@ class RefineProblem:
 def _secant(
     present: Pair, w: torch.Tensor, g: torch.Tensor, h: torch.Tensor, removal: torch.Tensor
 ) -> None:
-    """Curvature of present entries from the removal secant; the chord slope where f is
-    concave along the removal; every curvature at least `MIN_CURVATURE`."""
+    """Curvature of present entries from the removal secant (`removal`: the change of f
+    per present entry); the chord slope where f is concave along the removal; every
+    curvature at least `MIN_CURVATURE`."""
     if len(present[0]):
         v = w[present]
-        secant = 2.0 * (removal[present] + g[present] * v) / (v * v)
+        secant = 2.0 * (removal + g[present] * v) / (v * v)
         concave = secant <= MIN_CURVATURE
-        g[present] = torch.where(concave, -removal[present] / v, g[present])
+        g[present] = torch.where(concave, -removal / v, g[present])
         h[present] = secant
     h.clamp_(min=MIN_CURVATURE)
 

@@ -82,19 +82,20 @@ def prox_eps(
     passes two necessary conditions (with a margin): the root exists, |v| >
     (ln(max(a t0², 1)) + min(a t0², 1))/t0, and it can beat d = 0: at the root
     a·t0·exp(-t0·u) = |v| - u, so h(u) >= a - |v|/t0, which must be below h(0) = v²/2.
-    Most absent entries of a large KB fail them. Newton's method stops per entry (its
-    step at most 1e-12), so the solved entries do not depend on which others are solved.
+    Most absent entries of a large KB fail them. With the bound below 0 (a present
+    entry), d = 0 also needs the bound to lose: h(lower) - h(0) = lower²/2 - lower·v +
+    a·ε_t0(|lower|) > 0 (with a margin). Newton's method stops per entry (its step at
+    most 1e-12), so the solved entries do not depend on which others are solved.
     """
     t = float(t0)
     a_t = a if isinstance(a, torch.Tensor) else torch.tensor(a, dtype=torch.float64)
     a_v = torch.broadcast_to(a_t, v.shape)
-    at2 = a_v.to(v.dtype) * (t * t)
-    threshold = (torch.log(torch.clamp(at2, min=1.0)) + torch.clamp(at2, max=1.0)) / t
-    mag = v.abs()
-    below = (mag < threshold * (1.0 - _SCREEN_MARGIN) - _SCREEN_MARGIN) | (
-        0.5 * mag * mag + mag / t < a_v.to(v.dtype) * (1.0 - _SCREEN_MARGIN) - _SCREEN_MARGIN
-    )
-    fixed = torch.broadcast_to(lower == 0, v.shape) & below
+    lo = torch.broadcast_to(lower, v.shape).to(v.dtype)
+    a_c = a_v.to(v.dtype)
+    # h(lower) - h(0): the bound candidate against d = 0
+    gap = 0.5 * lo * lo - lo * v - a_c * torch.expm1(-t * lo.abs())
+    bound_loses = gap > _SCREEN_MARGIN * (1.0 + (lo * v).abs() + a_c)
+    fixed = prox_eps_screen(v, a_v, t) & ((lo == 0) | bound_loses)
     if not bool(fixed.any()):
         return _prox_eps_solve(v, a_v, t, lower)
     out = torch.zeros_like(v)
@@ -102,6 +103,19 @@ def prox_eps(
     lo_b = torch.broadcast_to(lower, v.shape)
     out[moving] = _prox_eps_solve(v[moving], a_v[moving], t, lo_b[moving])
     return out
+
+
+def prox_eps_screen(v: torch.Tensor, a: torch.Tensor, t0: float) -> torch.Tensor:
+    """Where `prox_eps` with the bound at 0 returns 0 without solving (its screen), v's
+    shape: |v| fails one of the two necessary conditions for moving, with a margin.
+    `a` has v's shape."""
+    t = float(t0)
+    at2 = a.to(v.dtype) * (t * t)
+    threshold = (torch.log(torch.clamp(at2, min=1.0)) + torch.clamp(at2, max=1.0)) / t
+    mag = v.abs()
+    return (mag < threshold * (1.0 - _SCREEN_MARGIN) - _SCREEN_MARGIN) | (
+        0.5 * mag * mag + mag / t < a.to(v.dtype) * (1.0 - _SCREEN_MARGIN) - _SCREEN_MARGIN
+    )
 
 
 def _prox_eps_solve(
@@ -166,12 +180,25 @@ def predict(p: torch.Tensor, n: torch.Tensor, tk: float, relaxation: Relaxation)
         The relaxed deductions of the basis rows, (B, c), in (-1, 1).
     """
     if relaxation == "difference":
-        d = tk * (p - n)
-        # Eq. 6, odd ε: sign(d)·(1 - exp(-|d|))
-        return torch.where(
-            d > 0,
-            -torch.expm1(-d.clamp(min=0.0, max=EXP_LIMIT)),
-            torch.expm1(d.clamp(min=-EXP_LIMIT, max=0.0)),
-        )
+        return predict_difference(p - n, tk)
     # Eq. 6, separate: ε(P) - ε(N) = exp(-N) - exp(-P)
     return torch.exp(-(tk * n).clamp(max=EXP_LIMIT)) - torch.exp(-(tk * p).clamp(max=EXP_LIMIT))
+
+
+def predict_difference(d: torch.Tensor, tk: float) -> torch.Tensor:
+    """The "difference" prediction of Eq. 6 from rows of R̄+(k) - R̄-(k): odd ε_tk(d), (B, c).
+
+    `predict` with ``relaxation="difference"`` depends on R̄+(k) and R̄-(k) only through
+    their difference, the closure of R̄+ - R̄- (Eq. 1 with signs: a step through R̄-
+    flips the sign of a walk).
+    """
+    d = tk * d
+    if not (torch.is_grad_enabled() and d.requires_grad):
+        # the same values with one expm1; autograd needs the two branches (slope 1 at d = 0)
+        return torch.copysign(-torch.expm1(-d.abs().clamp(max=EXP_LIMIT)), d)
+    # Eq. 6, odd ε: sign(d)·(1 - exp(-|d|))
+    return torch.where(
+        d > 0,
+        -torch.expm1(-d.clamp(min=0.0, max=EXP_LIMIT)),
+        torch.expm1(d.clamp(min=-EXP_LIMIT, max=0.0)),
+    )

@@ -36,6 +36,7 @@ from aligned_kedro.core.knowledge.refinement.relaxation import (
     Prox,
     Relaxation,
     prox_eps,
+    prox_eps_screen,
     prox_frobenius,
     prox_soft,
     relax,
@@ -47,6 +48,7 @@ Evidence = Literal["observed", "all"]
 _MAX_BACKTRACKS = 30
 _MAX_BACKTRACKS_REGULATORS = 6
 _GROWTH = 1.5
+_COLUMN_CHUNK = 2048
 _TINY = 1e-20
 
 
@@ -400,6 +402,10 @@ def _minimise(
     scales quartered, so the objective never increases. Stops when it decreases by less
     than `tol` (relative) over one cycle, or after `max_iter` iterations.
 
+    When a regulator step's last check has already computed the trial's data term, the
+    full evaluation (`RefineProblem.evaluate`) waits until the trial is accepted; a step
+    that moved nothing is not evaluated again.
+
     Returns the last accepted evaluation, the objective per iteration (index 0 is the
     start), the iterations and whether it converged.
     """
@@ -414,11 +420,16 @@ def _minimise(
     for iterations in range(1, options.max_iter + 1):
         cols = groups[(iterations - 1) % len(groups)]
         outer = int(cols[0]) >= r
-        new_p, new_n = _proximal_step(problem, at, cols, outer, scale, penalty)
-        trial = problem.evaluate(new_p, new_n)
-        new_objective = trial.total + penalty.value(problem, new_p, new_n)
+        new_p, new_n, f = _proximal_step(problem, at, cols, outer, scale, penalty)
+        trial: Evaluation | None = None
+        if f is None:
+            unmoved = torch.equal(new_p, at.wp) and torch.equal(new_n, at.wn)
+            trial = at if unmoved else problem.evaluate(new_p, new_n, like=at)
+            f = trial.f
+        new_objective = float(f.sum()) + penalty.value(problem, new_p, new_n)
         if new_objective <= objective + 1e-9 * max(1.0, abs(objective)):
-            at, objective = trial, new_objective
+            at = trial if trial is not None else problem.evaluate(new_p, new_n, like=at)
+            objective = new_objective
         else:
             scale[cols] *= 0.25
         losses.append(objective)
@@ -437,6 +448,55 @@ def _minimise(
     return at, losses, iterations, False
 
 
+def _prox_at(
+    w: torch.Tensor,
+    g: torch.Tensor,
+    h: torch.Tensor,
+    ref: torch.Tensor,
+    price: torch.Tensor,
+    index: tuple[slice | torch.Tensor, slice | torch.Tensor],
+    sigma: torch.Tensor,
+    penalty: _Penalty,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The prox-gradient point z at `index` of one sign, with w, ∇f and η there.
+
+    z = R + prox(w - η∇f - R) with η = σ_j / h_e (the prox acts on the deviation from
+    the input KB R; R̄ >= 0 is its lower bound -R). Values below 1e-20 become 0, which
+    keeps float32 denormals out of the products.
+    """
+    eta = sigma / h[index]
+    ref_s, w_s, g_s, price_s = ref[index], w[index], g[index], price[index]
+    # Eq. 6: proximal gradient on the deviation D = R̄ - R, bounded below by -R (R̄ >= 0)
+    frozen = torch.isinf(price_s)
+    a = torch.where(frozen, 0.0, eta * price_s.to(eta.dtype))
+    if penalty.kind == "l1" and penalty.prox_kind == "exact":
+        # an absent entry that the exact prox's screen keeps at 0 stays where it is
+        absent = (w_s == 0) & (ref_s == 0)
+        quiet = frozen | (absent & prox_eps_screen(w_s - eta * g_s - ref_s, a, penalty.t0))
+        move = (~quiet).nonzero(as_tuple=True)
+        z = w_s.clone()
+        lo = ref_s[move]
+        moved = lo + penalty.prox(w_s[move] - eta[move] * g_s[move] - lo, a[move], -lo)
+        z[move] = torch.where(moved.abs() < _TINY, 0.0, moved)
+        return z, w_s, g_s, eta
+    z = ref_s + penalty.prox(w_s - eta * g_s - ref_s, a, -ref_s)
+    z = torch.where(frozen, w_s, torch.where(z.abs() < _TINY, 0.0, z))
+    return z, w_s, g_s, eta
+
+
+def _model_term(
+    z: torch.Tensor, w: torch.Tensor, g: torch.Tensor, eta: torch.Tensor
+) -> torch.Tensor:
+    """<∇f, z - w> + (z - w)²/(2η) per entry, float64; computed where z moved (0
+    elsewhere)."""
+    d = z - w
+    moved = d != 0
+    out = torch.zeros(d.shape, dtype=torch.float64)
+    dm = d[moved].double()
+    out[moved] = g[moved].double() * dm + dm * dm / (2 * eta[moved].double())
+    return out
+
+
 def _prox_columns(
     w: torch.Tensor,
     g: torch.Tensor,
@@ -449,24 +509,19 @@ def _prox_columns(
     *,
     fixed_diagonal: bool,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The prox-gradient point z on columns `sel` of one sign, and its model term per column.
-
-    z = R + prox(w - η∇f - R) with η = σ_j / h_e (the prox acts on the deviation from
-    the input KB R; R̄ >= 0 is its lower bound -R); the model term is
-    <∇f_j, z - w> + Σ (z - w)²/(2η). Values below 1e-20 become 0, which keeps float32
-    denormals out of the products.
-    """
-    eta = sigma / h[:, sel]
-    ref_s = ref[:, sel]
-    # Eq. 6: proximal gradient on the deviation D = R̄ - R, bounded below by -R (R̄ >= 0)
-    frozen = torch.isinf(price[:, sel])
-    a = torch.where(frozen, 0.0, eta * price[:, sel].to(eta.dtype))
-    z = ref_s + penalty.prox(w[:, sel] - eta * g[:, sel] - ref_s, a, -ref_s)
-    z = torch.where(frozen, w[:, sel], torch.where(z.abs() < _TINY, 0.0, z))
+    """The prox-gradient point z on columns `sel` of one sign (`_prox_at`), and its model
+    term per column."""
+    z, w_s, g_s, eta = _prox_at(w, g, h, ref, price, (slice(None), _as_slice(sel)), sigma, penalty)
     if fixed_diagonal:
         z[sel, torch.arange(len(sel))] = 1.0
-    d = (z - w[:, sel]).double()
-    return z, (g[:, sel].double() * d + d * d / (2 * eta.double())).sum(0)
+    return z, _model_term(z, w_s, g_s, eta).sum(0)
+
+
+def _as_slice(sel: torch.Tensor) -> slice | torch.Tensor:
+    """`sel` as a slice when it is a run of consecutive columns (a view, not a copy)."""
+    if len(sel) and int(sel[-1]) - int(sel[0]) + 1 == len(sel) and bool((sel.diff() == 1).all()):
+        return slice(int(sel[0]), int(sel[-1]) + 1)
+    return sel
 
 
 def _proximal_step(
@@ -476,7 +531,7 @@ def _proximal_step(
     outer: bool,
     scale: torch.Tensor,
     penalty: _Penalty,
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """One proximal-gradient step from `at` on the columns `cols`, backtracked per column.
 
     A column is accepted when f_j(z) <= f_j(w) + <∇f_j, z - w> + Σ (z - w)²/(2η) (Beck &
@@ -484,42 +539,69 @@ def _proximal_step(
     regulator columns the sum of the conditions must also hold for the total f, else all
     their steps halve. A rejected column's scale halves; accepted steps grow by 1.5.
     `scale` (σ_j per column) is updated in place.
+
+    A smaller step moves no entry that a larger one left in place: with d_w = w - R,
+    the prox minimises (d - d_w)²/(2η) + <∇f, d - d_w> + λ·penalty(d), and a smaller η
+    raises every d ≠ d_w by more than d_w. So after the first try only the entries that
+    moved are solved again, and a column outside `rows` where none moved is accepted
+    as it is (its f_j is that of `at`).
+
+    Returns the new point and, for regulator columns, its f_j (n,) when the last data
+    term computed was at that point (else None).
     """
     wp, wn, f = at.wp, at.wn, at.f
     new_p, new_n = wp.clone(), wn.clone()
     model = f[cols].clone()
     pending = torch.ones(len(cols), dtype=torch.bool)
+    signs = (
+        (wp, at.gp, at.hp, problem.r_pos, penalty.prices.pos, new_p, not outer),
+        (wn, at.gn, at.hn, problem.r_neg, penalty.prices.neg, new_n, False),
+    )
+    moving: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+    touched = torch.ones(len(cols), dtype=torch.bool)
     for _ in range(_MAX_BACKTRACKS if outer else _MAX_BACKTRACKS_REGULATORS):
         idx = pending.nonzero().squeeze(1)
         sel = cols[idx]
-        sigma = scale[sel].to(wp.dtype)
-        zp, model_p = _prox_columns(
-            wp,
-            at.gp,
-            at.hp,
-            problem.r_pos,
-            sel,
-            sigma,
-            penalty,
-            penalty.prices.pos,
-            fixed_diagonal=not outer,
-        )
-        zn, model_n = _prox_columns(
-            wn,
-            at.gn,
-            at.hn,
-            problem.r_neg,
-            sel,
-            sigma,
-            penalty,
-            penalty.prices.neg,
-            fixed_diagonal=False,
-        )
-        new_p[:, sel], new_n[:, sel] = zp, zn
-        model[idx] = f[sel] + model_p + model_n
+        model[idx] = f[sel]
+        if moving is None:
+            found: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[], []]
+            for start in range(0, len(sel), _COLUMN_CHUNK):
+                part = slice(start, start + _COLUMN_CHUNK)
+                sel_c, idx_c = sel[part], idx[part]
+                sigma = scale[sel_c].to(wp.dtype)
+                for sign, (w, g, h, ref, price, new, diagonal) in enumerate(signs):
+                    z, term = _prox_columns(
+                        w, g, h, ref, sel_c, sigma, penalty, price, fixed_diagonal=diagonal
+                    )
+                    new[:, sel_c] = z
+                    model[idx_c] += term
+                    if outer:
+                        rows_, at_col = (z != w[:, sel_c]).nonzero(as_tuple=True)
+                        found[sign].append((rows_, idx_c[at_col]))
+            if outer:
+                moving = [
+                    (torch.cat([r_ for r_, _ in parts]), torch.cat([p_ for _, p_ in parts]))
+                    for parts in found
+                ]
+                touched = torch.zeros(len(cols), dtype=torch.bool)
+                for _, position in moving:
+                    touched[position] = True
+        else:
+            for (w, g, h, ref, price, new, _), (rows_, position) in zip(signs, moving, strict=True):
+                keep = pending[position]
+                rows_, position = rows_[keep], position[keep]
+                index = (rows_, cols[position])
+                sigma = scale[index[1]].to(wp.dtype)
+                z, w_s, g_s, eta = _prox_at(w, g, h, ref, price, index, sigma, penalty)
+                new[index] = z
+                model.index_add_(0, position, _model_term(z, w_s, g_s, eta))
         slack = 1e-6 * torch.clamp(f[sel].abs(), min=1.0)
         if outer:
-            bad = problem.outer_columns(new_p, new_n, at, sel) > model[idx] + slack
+            bad = torch.zeros(len(idx), dtype=torch.bool)
+            check = touched[idx]
+            if bool(check.any()):
+                trial = problem.outer_columns(new_p, new_n, at, sel[check])
+                bad[check] = trial > model[idx[check]] + slack[check]
         else:
             trial, _, _ = problem.data_term(new_p, new_n, grad=False)
             bad = trial[sel] > model[idx] + slack
@@ -533,11 +615,11 @@ def _proximal_step(
         scale[sel[bad]] *= 0.5
         if not bool(bad.any()):
             scale[cols] *= _GROWTH
-            return new_p, new_n
+            return new_p, new_n, None if outer else trial
         pending[idx[~bad]] = False
     sel = cols[pending]
     new_p[:, sel], new_n[:, sel] = wp[:, sel], wn[:, sel]
-    return new_p, new_n
+    return new_p, new_n, None
 
 
 def _names(names: Sequence[str] | None, rows: np.ndarray) -> list[str]:
