@@ -268,6 +268,20 @@ def test_usage_counts_the_omitted_zero_rows_in_the_denominator():
     assert out["data_usage"].to_dict() == pytest.approx({"all": 5 / 8, "A": 0.5, "B": 0.75})
 
 
+def test_usage_leaves_out_skipped_genes_and_reads_categorical_tables():
+    predictions, groups = usage_inputs()
+    latent = pd.DataFrame([("c1", "g9", 1, 1, 1)], columns=predictions.columns)
+    table = pd.concat([predictions, latent], ignore_index=True).astype(
+        {"condition": "category", "gene_id": "category"}
+    )
+    out = A.knowledge_usage(table, ["c1", "c2"], groups, ["group"], skip=["g9"])
+    expected = A.knowledge_usage(predictions, ["c1", "c2"], groups, ["group"])
+    pd.testing.assert_frame_equal(out, expected)
+    with pytest.raises(InputError, match="g9") as raised:
+        A.knowledge_usage(table, ["c1", "c2"], groups, ["group"])
+    assert raised.value.row == len(predictions)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

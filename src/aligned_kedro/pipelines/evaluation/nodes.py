@@ -120,14 +120,19 @@ def knowledge_usage(
     regulator, target and effect), so the curation-effort breakdown of Table 6 is replaced
     by the degree of the gene in the KB.
     """
-    measured = universe.loc[measured_mask(universe), "gene_id"]
-    groups = analysis.degree_groups(kb_table, measured.tolist(), params["degree_bins"])
+    measured = measured_mask(universe)
+    groups = analysis.degree_groups(
+        kb_table, universe.loc[measured, "gene_id"].tolist(), params["degree_bins"]
+    )
     frames = []
     for r, table in _rounds(predictions).items():
-        source = f"{round_namespace(r)} predictions"
-        scored = table[table["gene_id"].isin(measured)]
         usage = analysis.knowledge_usage(
-            scored, _usage_rows(split, params["split"]), groups, ["degree_bin", "role"], source
+            table,
+            _usage_rows(split, params["split"]),
+            groups,
+            ["degree_bin", "role"],
+            f"{round_namespace(r)} predictions",
+            skip=universe.loc[~measured, "gene_id"],
         )
         frames.append(usage.assign(stage=stage_name("align", r)))
     out = pd.concat(frames, ignore_index=True)

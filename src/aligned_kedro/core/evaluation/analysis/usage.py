@@ -52,49 +52,56 @@ def knowledge_usage(
     groups: pd.DataFrame,
     group_columns: Sequence[str],
     source: str = "predictions",
+    *,
+    skip: Iterable[str] = (),
 ) -> pd.DataFrame:
     """Share of outputs routed to the KB (a = 1) per gene group (Tables 6-7).
 
     ``predictions`` is the long (condition, gene_id, a) table of a stage, which may omit
     rows whose a is 0 (and whose ŷ and ȳ are 0): the denominator is every
     (condition, gene) pair of ``conditions`` x the group's genes, whether listed or not.
-    Rows of other conditions are ignored. ``groups`` maps every gene_id to its groups.
+    Rows of other conditions and of the genes in ``skip`` (latent genes, never scored)
+    are ignored. ``groups`` maps every other gene_id to its groups.
     """
     for column in ("condition", "gene_id", "a"):
         if column not in predictions.columns:
             raise InputError("missing column", source=source, column=column)
     conditions = pd.Index(pd.unique(pd.Series(list(conditions), dtype=object)))
-    chosen = predictions[predictions["condition"].isin(conditions)]
-    bad = ~chosen["a"].isin((0, 1))
-    if bad.any():
-        row = chosen.index[bad.to_numpy()][0]
-        raise InputError(
-            f"a must be 0 or 1, got {chosen.loc[row, 'a']!r}",
-            source=source,
-            column="a",
-            row=row,
-            gene=str(chosen.loc[row, "gene_id"]),
-        )
-    duplicated = chosen.duplicated(["condition", "gene_id"])
-    if duplicated.any():
-        row = chosen.index[duplicated.to_numpy()][0]
-        raise InputError(
-            f"condition {chosen.loc[row, 'condition']!r} lists a gene twice",
-            source=source,
-            row=row,
-            gene=str(chosen.loc[row, "gene_id"]),
-        )
-    known = chosen["gene_id"].isin(groups["gene_id"])
+    position = _positions(predictions["condition"], conditions)
+    gene = predictions["gene_id"].astype("category")
+    skipped = np.append(gene.cat.categories.isin(list(skip)), False)
+    gene_codes = gene.cat.codes.to_numpy()
+    keep = (position >= 0) & ~skipped[gene_codes]
+    condition = position[keep]
+    del position
+    gene_codes = gene_codes[keep]
+    a = predictions["a"].to_numpy()[keep]
+
+    def refuse(message: str, at: int, **where: str) -> InputError:
+        row = int(np.flatnonzero(keep)[at])
+        gene_id = str(predictions["gene_id"].iloc[row])
+        return InputError(message, source=source, row=predictions.index[row], gene=gene_id, **where)
+
+    bad = np.flatnonzero(~np.isin(a, (0, 1)))
+    if len(bad):
+        raise refuse(f"a must be 0 or 1, got {a[bad[0]]!r}", bad[0], column="a")
+    width = len(gene.cat.categories) + 1
+    key = condition.astype(np.int64 if len(conditions) * width >= 2**31 else np.int32)
+    key = key * width + gene_codes
+    ordered = np.sort(key)
+    if (ordered[1:] == ordered[:-1]).any():
+        order = np.argsort(key, kind="stable")
+        at = int(order[1:][key[order[1:]] == key[order[:-1]]].min())
+        name = predictions["condition"].iloc[int(np.flatnonzero(keep)[at])]
+        raise refuse(f"condition {name!r} lists a gene twice", at)
+    del key, ordered
+    known = np.append(gene.cat.categories.isin(groups["gene_id"]), False)[gene_codes]
     if not known.all():
-        row = chosen.index[~known.to_numpy()][0]
-        raise InputError(
-            "gene not in the gene universe",
-            source=source,
-            column="gene_id",
-            row=row,
-            gene=str(chosen.loc[row, "gene_id"]),
-        )
-    kb_counts = chosen.loc[chosen["a"] == 1, "gene_id"].value_counts()
+        raise refuse("gene not in the gene universe", int(np.argmin(known)), column="gene_id")
+    kb_counts = pd.Series(
+        np.bincount(gene_codes[a == 1], minlength=len(gene.cat.categories)),
+        index=gene.cat.categories,
+    )
     per_gene = groups.assign(
         kb_outputs=kb_counts.reindex(groups["gene_id"]).fillna(0).astype(int).to_numpy()
     )
@@ -103,6 +110,15 @@ def knowledge_usage(
         for value, part in per_gene.groupby(column, observed=False, sort=True):
             rows.append(_usage_row(column, str(value), part, len(conditions)))
     return pd.DataFrame(rows)
+
+
+def _positions(values: pd.Series, chosen: pd.Index) -> np.ndarray:
+    """The position in `chosen` (unique) of each value, -1 for values outside it, (len,)
+    int32, looked up once per distinct value: a long prediction table repeats each row
+    name once per gene and each gene once per row, and `isin` on it costs GBs."""
+    categorical = values.astype("category")
+    found = np.append(chosen.get_indexer(categorical.cat.categories), -1).astype(np.int32)
+    return found[categorical.cat.codes.to_numpy()]
 
 
 def _usage_row(grouping: str, group: str, part: pd.DataFrame, n_conditions: int) -> dict:
