@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_training.py --case training_gnn_norman_per_cell
 	$(BIN)/python benchmarks/bench_training.py --case out_of_fold_norman_per_cell
 	$(BIN)/python benchmarks/bench_topology.py --cases dorothea_scale,node_shortcut_edges,node_knowledge_usage,node_grn_diff_plot
+	$(BIN)/python benchmarks/bench_refine.py --case dorothea_scale
 
 bench-full: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
