@@ -305,7 +305,8 @@ def test_an_earlier_evaluation_serves_the_removal_secants_of_unchanged_columns(s
 # --- row restriction against a dense n x n reference -----------------------------------
 
 
-def dense_loss(rp0, rn0, X, Y, k, tk, relaxation):
+def dense_columns(rp0, rn0, X, Y, k, tk, relaxation, measured=None):
+    """Eq. 6's data term per column with dense n x n matrices (measured: 0/1 per column)."""
     p, q = rp0, rn0
     for _ in range(k):
         p, q = rp0 @ p + rn0 @ q, rp0 @ q + rn0 @ p
@@ -314,7 +315,37 @@ def dense_loss(rp0, rn0, X, Y, k, tk, relaxation):
         pred = torch.sign(d) * (1 - torch.exp(-tk * d.abs()))
     else:
         pred = torch.exp(-tk * q) - torch.exp(-tk * p)
-    return ((X @ pred - Y) ** 2).sum()
+    residual = torch.as_tensor(X) @ pred - torch.as_tensor(Y)
+    if measured is not None:
+        residual = residual * torch.as_tensor(measured)
+    return (residual**2).sum(dim=0)
+
+
+def random_point(problem, rng):
+    """The KB plus uniform [0, 0.5) on every entry, the self-activation at 1."""
+    wp = problem.r_pos + torch.as_tensor(rng.random(problem.r_pos.shape) * 0.5)
+    wn = problem.r_neg + torch.as_tensor(rng.random(problem.r_neg.shape) * 0.5)
+    wp[torch.arange(problem.r), torch.arange(problem.r)] = 1.0
+    return wp, wn
+
+
+def assert_dense_data_term(problem, wp, wn, X, Y, relaxation, measured=None):
+    """f_j and ∇f of the row-restricted problem equal the dense reference's."""
+    n, r = len(problem.layout), problem.r
+    fcol, gp, gn = problem.data_term(wp, wn)
+    rp0 = problem.to_dense(wp, n)
+    rp0[np.arange(n), np.arange(n)] = 1.0
+    rp0.requires_grad_(True)
+    rn0 = problem.to_dense(wn, n).requires_grad_(True)
+    per_column = dense_columns(rp0, rn0, X, Y, problem.k, problem.tk, relaxation, measured)
+    per_column.sum().backward()
+    rows, layout = torch.as_tensor(problem.rows), torch.as_tensor(problem.layout)
+    assert torch.allclose(fcol, per_column.detach()[layout], rtol=1e-10, atol=1e-9)
+    assert torch.allclose(gn, rn0.grad[rows][:, layout], atol=1e-9)
+    off = torch.ones_like(gp, dtype=torch.bool)
+    off[torch.arange(r), torch.arange(r)] = False
+    assert torch.allclose(gp[off], rp0.grad[rows][:, layout][off], atol=1e-9)
+    return fcol
 
 
 @pytest.mark.parametrize("relaxation", ["separate", "difference"])
@@ -328,27 +359,9 @@ def test_row_restriction_equals_dense_reference(relaxation):
     problem = RefineProblem(
         noisy, X, Y, k=2, tk=0.3, relaxation=relaxation, dtype=torch.float64, batch_size=3
     )
-    n = noisy.n_genes
     assert 11 in problem.rows
-    wp = problem.r_pos + torch.as_tensor(rng.random(problem.r_pos.shape) * 0.5)
-    wn = problem.r_neg + torch.as_tensor(rng.random(problem.r_neg.shape) * 0.5)
-    r = problem.r
-    wp[torch.arange(r), torch.arange(r)] = 1.0
-    fcol, gp, gn = problem.data_term(wp, wn)
-
-    rp0 = problem.to_dense(wp, n)
-    rp0[np.arange(n), np.arange(n)] = 1.0
-    rp0.requires_grad_(True)
-    rn0 = problem.to_dense(wn, n).requires_grad_(True)
-    loss = dense_loss(rp0, rn0, torch.as_tensor(X), torch.as_tensor(Y), 2, 0.3, relaxation)
-    loss.backward()
-    rows = torch.as_tensor(problem.rows)
-    layout = torch.as_tensor(problem.layout)
-    assert float(fcol.sum()) == pytest.approx(loss.item(), rel=1e-10)
-    assert torch.allclose(gn, rn0.grad[rows][:, layout], atol=1e-9)
-    off = torch.ones_like(gp, dtype=torch.bool)
-    off[torch.arange(r), torch.arange(r)] = False
-    assert torch.allclose(gp[off], rp0.grad[rows][:, layout][off], atol=1e-9)
+    wp, wn = random_point(problem, rng)
+    assert_dense_data_term(problem, wp, wn, X, Y, relaxation)
 
 
 def test_batching_does_not_change_the_data_term():
@@ -382,32 +395,11 @@ def test_equal_inputs_enter_once_with_the_same_data_term(seed, relaxation):
     )
     assert sum(len(block.rows) for block in problem.blocks) == len(distinct)
     assert sorted(problem.copies()[problem.copies() > 0]) == sorted(copies)
-    n, r = true.n_genes, problem.r
-    wp = problem.r_pos + torch.as_tensor(rng.random(problem.r_pos.shape) * 0.5)
-    wn = problem.r_neg + torch.as_tensor(rng.random(problem.r_neg.shape) * 0.5)
-    wp[torch.arange(r), torch.arange(r)] = 1.0
-    fcol, gp, gn = problem.data_term(wp, wn)
-    rp0 = problem.to_dense(wp, n)
-    rp0[np.arange(n), np.arange(n)] = 1.0
-    rp0.requires_grad_(True)
-    rn0 = problem.to_dense(wn, n).requires_grad_(True)
-    p, q = rp0, rn0
-    for _ in range(2):
-        p, q = rp0 @ p + rn0 @ q, rp0 @ q + rn0 @ p
-    if relaxation == "difference":
-        pred = torch.sign(p - q) * (1 - torch.exp(-0.5 * (p - q).abs()))
-    else:
-        pred = torch.exp(-0.5 * q) - torch.exp(-0.5 * p)
-    residual = (torch.as_tensor(X) @ pred - torch.as_tensor(Y)) * torch.as_tensor(measured)
-    per_column = (residual**2).sum(dim=0)
-    per_column.sum().backward()
-    rows, layout = torch.as_tensor(problem.rows), torch.as_tensor(problem.layout)
-    assert torch.allclose(fcol, per_column.detach()[layout], rtol=1e-10, atol=1e-9)
+    wp, wn = random_point(problem, rng)
+    fcol = assert_dense_data_term(problem, wp, wn, X, Y, relaxation, measured)
     assert torch.allclose(problem.evaluate(wp, wn).f, fcol, rtol=1e-10, atol=1e-9)
-    assert torch.allclose(gn, rn0.grad[rows][:, layout], atol=1e-9)
-    off = torch.ones_like(gp, dtype=torch.bool)
-    off[torch.arange(r), torch.arange(r)] = False
-    assert torch.allclose(gp[off], rp0.grad[rows][:, layout][off], atol=1e-9)
+    off = torch.ones_like(wp, dtype=torch.bool)
+    off[torch.arange(problem.r), torch.arange(problem.r)] = False
     i, j = (problem.r_pos > 0).logical_and(off).nonzero(as_tuple=True)
     found = problem.edge_support(problem.r_pos, problem.r_neg, i.numpy(), j.numpy(), 1)
     for c, t, count in zip(i, j, found.reaching["observed"], strict=True):
