@@ -262,14 +262,14 @@ def run_logged(
                 nodes[-1][3] = max(nodes[-1][3], _status_mb(child.pid, "VmHWM"))
             nodes.append([found.group(3), now, 0.0, 0.0])
     rc = child.wait()
-    if sink:
-        sink.write("node seconds rss_max_mb peak_rss_at_end_mb\n")
-        sink.writelines(f"{n[0]} {n[1]:.1f} {n[2]:.0f} {n[3]:.0f}\n" for n in nodes)
-        sink.close()
     done.set()
     wall = time.perf_counter() - started
     if nodes:
         nodes[-1][1] = wall - nodes[-1][1]
+    if sink:
+        sink.write("node seconds rss_max_mb peak_rss_at_end_mb\n")
+        sink.writelines(f"{n[0]} {n[1]:.1f} {n[2]:.0f} {n[3]:.0f}\n" for n in nodes)
+        sink.close()
     return rc, wall, [tuple(n) for n in nodes], "".join(tail)
 
 
