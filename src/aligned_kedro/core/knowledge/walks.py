@@ -141,3 +141,26 @@ def leave(
     if bound is not None:
         out_p, out_n = bound(out_p), bound(out_n)
     return out_p, out_n
+
+
+def real_walks(start: A, inner: Any, k: int, *, lead: bool = False) -> tuple[A, A, A | None]:
+    """Propagate row states k+1 times through one real block matrix (B x r @ r x r).
+
+    For R̄+ - R̄- the walks are the difference of the signed ones (Eq. 1: a step through
+    R̄- flips a walk's sign), so one product per step replaces four.
+
+    Returns
+    -------
+    tuple
+        The states after k+1 steps, the reach (sum of the states before each step) and,
+        if asked, the lead (those states weighted by k - m), as in `Walks`.
+    """
+    state, reach = start, start
+    weighted = k * start if lead else None
+    for m in range(k + 1):
+        if m:
+            reach = reach + state
+            if weighted is not None:
+                weighted = weighted + (k - m) * state
+        state = state @ inner
+    return state, reach, weighted

@@ -53,6 +53,11 @@ class InputBlock:
         """`values` (…, c) on `columns` of the layout, 0 where no response was measured."""
         return values if self.mask is None else values * self.mask[columns]
 
+    def masked_t(self, values_t: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+        """`values_t` (c, inputs), the transposed layout, on `columns`, 0 where no response
+        was measured."""
+        return values_t if self.mask is None else values_t * self.mask[columns][:, None]
+
     def residual(
         self, pred: torch.Tensor, columns: slice | torch.Tensor = slice(None)
     ) -> torch.Tensor:

@@ -37,7 +37,7 @@ from aligned_kedro.core.knowledge.refinement.relaxation import (
     predict,
     predict_difference,
 )
-from aligned_kedro.core.knowledge.walks import leave, signed_walks
+from aligned_kedro.core.knowledge.walks import leave, real_walks, signed_walks
 
 _BLOCK_ELEMENTS = 4 * 2**20
 _SECANT_CHUNK = 4096
@@ -328,15 +328,10 @@ class RefineProblem:
         """Rows of R̄+(k) - R̄-(k) for the basis genes (B, n) and their reach (B, r), from
         a = R̄+(0) - R̄-(0) (Eq. 1: the difference of the signed walks is the walks of a)."""
         r, b = self.r, len(basis)
-        state = torch.zeros((b, r), dtype=a.dtype)
-        state[torch.arange(b), basis] = 1.0
-        reach = state
-        inner = a[:, :r]
-        for m in range(self.k + 1):
-            if m:
-                reach = reach + state
-            state = state @ inner
-        return torch.cat([state, reach @ a[:, r:]], dim=1), reach
+        start = torch.zeros((b, r), dtype=a.dtype)
+        start[torch.arange(b), basis] = 1.0
+        last, reach, _ = real_walks(start, a[:, :r], self.k)
+        return torch.cat([last, reach @ a[:, r:]], dim=1), reach
 
     def _evaluate_difference(
         self, wp: torch.Tensor, wn: torch.Tensor, like: Evaluation | None
@@ -512,27 +507,22 @@ class RefineProblem:
                     hit_t = hit.T.contiguous()
                     pred_t = predict(p, n, self.tk, self.relaxation).T.contiguous()
                     y_t = block.y.T.contiguous()
-                    mask = None if block.mask is None else block.mask[:, None]
                     rows = torch.as_tensor(block.rows, dtype=torch.long)
                     for start in range(0, len(c), _SECANT_CHUNK):
                         part = slice(start, start + _SECANT_CHUNK)
                         cc, jj = c[part], j[part]
                         pred0 = pred_t[jj]
-                        residual = torch.sparse.mm(block.x, pred0.T).T - y_t[jj]
-                        if mask is not None:
-                            residual = residual * mask[jj]
+                        residual = block.masked_t(torch.sparse.mm(block.x, pred0.T).T - y_t[jj], jj)
                         errors = []
                         for value in (0.0, 1.0):
                             moved = moved_rows(cc, jj, (value - w[cc, jj])[:, None])
-                            change = torch.sparse.mm(block.x, (moved - pred0).T).T
-                            if mask is not None:
-                                change = change * mask[jj]
+                            change = block.masked_t(
+                                torch.sparse.mm(block.x, (moved - pred0).T).T, jj
+                            )
                             errors.append(((residual + change) ** 2).double())
                         share = errors[0] - errors[1]
                         support[kind][part] += share.sum(dim=1)
-                        tested = hit_t[cc].to(p.dtype)
-                        if mask is not None:
-                            tested = tested * mask[jj]
+                        tested = block.masked_t(hit_t[cc].to(p.dtype), jj)
                         reaching[kind][part] += ((tested > 0) * block.count).sum(dim=1)
                         if kind in self.fit:
                             best, best_rows = _top(best, best_rows, share, rows, top, part)
@@ -607,14 +597,7 @@ class RefineProblem:
         r, k = self.r, self.k
         with torch.no_grad():
             m = wp - wn if self.relaxation == "difference" else wp + wn
-            state = torch.eye(r, dtype=wp.dtype)
-            reach, lead = state, k * state
-            inner = m[:, :r]
-            for step in range(k + 1):
-                if step:
-                    reach = reach + state
-                    lead = lead + (k - step) * state
-                state = state @ inner
+            _, reach, lead = real_walks(torch.eye(r, dtype=wp.dtype), m[:, :r], k, lead=True)
             down_sq = torch.empty_like(m)
             down_sq[:, :r] = reach
             down_sq[:, r:] = lead @ m[:, r:]
@@ -725,14 +708,11 @@ class RefineProblem:
         rows_, cols_ = rows_[keep], cols_[keep]
         d_t, pred_t, along_t = d.T.contiguous(), pred.T.contiguous(), along.T.contiguous()
         residual_t = residual.T.contiguous()
-        mask = None if block.mask is None else block.mask[:, None]
         for start in range(0, len(rows_), _SECANT_CHUNK):
             c = rows_[start : start + _SECANT_CHUNK]
             j = cols_[start : start + _SECANT_CHUNK]
             moved = predict_difference(d_t[j] - w[c, j][:, None] * along_t[c], self.tk)
-            change = torch.sparse.mm(block.x, (moved - pred_t[j]).T).T
-            if mask is not None:
-                change = change * mask[j]
+            change = block.masked_t(torch.sparse.mm(block.x, (moved - pred_t[j]).T).T, j)
             before = residual_t[j]
             acc[keep[start : start + _SECANT_CHUNK]] += ((before + change) ** 2 - before**2).sum(
                 dim=1
